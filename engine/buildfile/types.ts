@@ -1,0 +1,57 @@
+import type { SourcePos } from '../diagnostic.js';
+
+/** One input pattern of a node, as declared. */
+export interface InputPattern {
+  /** Glob relative to the node dir (posix). A leading '!' excludes. */
+  glob: string;
+  /** When true (the default for non-negated patterns), matching nothing is an error. */
+  required: boolean;
+  pos: SourcePos;
+}
+
+export interface DepRef {
+  id: string;
+  pos: SourcePos;
+}
+
+/** A validated node declaration. Paths are relative and posix; no absolute path appears here. */
+export interface NodeDecl {
+  id: string;
+  rule: string;
+  /** Node directory relative to the workspace root ('' for the root). Commands run here. */
+  dir: string;
+  description?: string;
+  deps: DepRef[];
+  inputs: InputPattern[];
+  /** Output paths (files or directories) relative to the node dir, normalised, never escaping it. */
+  outputs: string[];
+  /** Env var names whose values are hashed into the key and passed to the command. */
+  env: string[];
+  /** Env var names passed to the command; only a digest of the value enters the key, never printed. */
+  secretEnv: string[];
+  /** Names of workspace toolchains whose version output enters the key. */
+  toolchain: string[];
+  /** Rule-specific attributes, validated against the rule's schema. */
+  attrs: Record<string, unknown>;
+  /** Position of the node's id key. */
+  pos: SourcePos;
+  /** Positions of each attribute key of the node (common and rule-specific), for later located errors. */
+  fieldPos: Record<string, SourcePos>;
+}
+
+export interface ToolchainDecl {
+  name: string;
+  /** Shell command whose stdout identifies the toolchain version, e.g. "python3 --version". */
+  command: string;
+  pos: SourcePos;
+}
+
+export interface Workspace {
+  /** Absolute path of the workspace root (the directory of the root kiln.yaml). */
+  root: string;
+  /** Build files loaded, relative to root, root file first. */
+  files: string[];
+  /** Nodes in declaration order. Ids are unique, deps exist, the graph is acyclic. */
+  nodes: NodeDecl[];
+  toolchains: Map<string, ToolchainDecl>;
+}

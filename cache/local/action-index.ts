@@ -1,0 +1,122 @@
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
+import { isDigest, type BlobRef } from './cas.js';
+
+/** One output of a node, relative (posix) to the node's directory. */
+export interface OutputEntry {
+  path: string;
+  type: 'file' | 'dir' | 'symlink';
+  executable?: boolean;
+  digest?: string;
+  size?: number;
+  target?: string;
+}
+
+/** What a cached action produced: enough to restore its outputs and replay its log. */
+export interface ActionEntry {
+  outputs: OutputEntry[];
+  log: BlobRef | null;
+  durationMs: number;
+  outputDigest: string;
+}
+
+export interface IndexedAction {
+  key: string;
+  entry: ActionEntry;
+  lastAccess: number;
+}
+
+const SCHEMA_VERSION = 1;
+/** Recording every hit would turn each cached node into a write transaction; a minute is precise enough for LRU. */
+const ACCESS_GRANULARITY_MS = 60_000;
+
+/** Blobs an entry needs, each once: what total_size sums, gc counts references to, and verify checks exist. */
+export function referencedBlobs(entry: ActionEntry): BlobRef[] {
+  const refs = new Map<string, number>();
+  for (const o of entry.outputs) if (o.digest) refs.set(o.digest, o.size ?? 0);
+  if (entry.log) refs.set(entry.log.digest, entry.log.size);
+  return [...refs].map(([digest, size]) => ({ digest, size }));
+}
+
+/** The action index: key → ActionEntry in SQLite (WAL), shared by concurrent processes. */
+export class ActionIndex {
+  private readonly db: Database.Database;
+  private readonly selectStmt: Database.Statement<[string], { entry: string; last_access: number }>;
+  private readonly touchStmt: Database.Statement<[number, string]>;
+  private readonly upsertStmt: Database.Statement<[string, string, number, number, number]>;
+  private readonly deleteStmt: Database.Statement<[string]>;
+
+  constructor(dir: string) {
+    this.db = new Database(join(dir, 'index.db'));
+    // busy_timeout first: switching to WAL itself needs a lock another process may hold.
+    this.db.pragma('busy_timeout = 10000');
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.migrate();
+    this.selectStmt = this.db.prepare('SELECT entry, last_access FROM actions WHERE key = ?');
+    this.touchStmt = this.db.prepare('UPDATE actions SET last_access = ? WHERE key = ?');
+    this.upsertStmt = this.db.prepare(
+      'INSERT OR REPLACE INTO actions (key, entry, created_at, last_access, total_size) VALUES (?, ?, ?, ?, ?)',
+    );
+    this.deleteStmt = this.db.prepare('DELETE FROM actions WHERE key = ?');
+  }
+
+  private migrate(): void {
+    // IMMEDIATE takes the write lock up front, so two processes opening a
+    // fresh cache serialise here instead of failing on a lock upgrade.
+    this.db
+      .transaction(() => {
+        const version = this.db.pragma('user_version', { simple: true }) as number;
+        if (version > SCHEMA_VERSION) {
+          throw new Error(`cache index schema ${version} is newer than this kiln understands (${SCHEMA_VERSION})`);
+        }
+        if (version < 1) {
+          this.db.exec(`CREATE TABLE actions (
+            key TEXT PRIMARY KEY,
+            entry TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            last_access INTEGER NOT NULL,
+            total_size INTEGER NOT NULL
+          )`);
+        }
+        this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      })
+      .immediate();
+  }
+
+  get(key: string): ActionEntry | undefined {
+    const row = this.selectStmt.get(key);
+    if (!row) return undefined;
+    const now = Date.now();
+    if (now - row.last_access >= ACCESS_GRANULARITY_MS) this.touchStmt.run(now, key);
+    return JSON.parse(row.entry) as ActionEntry;
+  }
+
+  /** Keys are sha256 hex like blob digests; anything else is a caller bug. */
+  put(key: string, entry: ActionEntry): void {
+    if (!isDigest(key)) throw new Error(`invalid action key ${JSON.stringify(key)}`);
+    const now = Date.now();
+    const totalSize = referencedBlobs(entry).reduce((sum, b) => sum + b.size, 0);
+    this.upsertStmt.run(key, JSON.stringify(entry), now, now, totalSize);
+  }
+
+  delete(keys: string[]): void {
+    this.db.transaction(() => keys.forEach((k) => this.deleteStmt.run(k))).immediate();
+  }
+
+  count(): number {
+    return this.db.prepare('SELECT count(*) AS n FROM actions').pluck().get() as number;
+  }
+
+  /** All entries, least recently used first. */
+  all(): IndexedAction[] {
+    const rows = this.db
+      .prepare('SELECT key, entry, last_access FROM actions ORDER BY last_access, key')
+      .all() as { key: string; entry: string; last_access: number }[];
+    return rows.map((r) => ({ key: r.key, entry: JSON.parse(r.entry) as ActionEntry, lastAccess: r.last_access }));
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

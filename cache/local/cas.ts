@@ -1,0 +1,203 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, statSync, unlinkSync } from 'node:fs';
+import { chmod, mkdir, readFile, rename, rm, utimes } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { sha256Hex } from '../../engine/hash/sha256.js';
+
+/** A stored blob: its sha256 (hex) is also its address. */
+export interface BlobRef {
+  digest: string;
+  size: number;
+}
+
+export interface BlobFile extends BlobRef {
+  mtimeMs: number;
+}
+
+/**
+ * A blob cannot be used: it is missing (deleted by another process's gc) or
+ * its bytes no longer match its address (disk damage, tampering). Either way
+ * the entry that needs it cannot be restored and the node must be rebuilt.
+ */
+export class CorruptBlobError extends Error {
+  constructor(readonly digest: string, detail: string) {
+    super(`cache blob ${digest} ${detail}`);
+    this.name = 'CorruptBlobError';
+  }
+}
+
+const DIGEST_RE = /^[0-9a-f]{64}$/;
+
+export function isDigest(value: unknown): value is string {
+  return typeof value === 'string' && DIGEST_RE.test(value);
+}
+
+/** Unique sibling name, so concurrent writers never share a temp file. */
+function tempName(prefix: string): string {
+  return `${prefix}${process.pid}-${randomBytes(6).toString('hex')}`;
+}
+
+/**
+ * Copies `source` to `dest` while hashing it. `durable` fsyncs before close:
+ * a blob must be on disk before its rename publishes it.
+ */
+async function copyHashing(source: Readable, dest: string, durable: boolean): Promise<BlobRef> {
+  const hash = createHash('sha256');
+  let size = 0;
+  await pipeline(
+    source,
+    async function* (chunks: AsyncIterable<Buffer>) {
+      for await (const chunk of chunks) {
+        hash.update(chunk);
+        size += chunk.length;
+        yield chunk;
+      }
+    },
+    createWriteStream(dest, { flush: durable, mode: 0o644 }),
+  );
+  return { digest: hash.digest('hex'), size };
+}
+
+function isMissing(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException).code === 'ENOENT';
+}
+
+/** Content-addressed blobs in `<dir>/cas/xx/<digest>`, written via `<dir>/tmp/`. */
+export class Cas {
+  readonly casDir: string;
+  readonly tmpDir: string;
+
+  constructor(dir: string) {
+    this.casDir = join(dir, 'cas');
+    this.tmpDir = join(dir, 'tmp');
+    mkdirSync(this.casDir, { recursive: true });
+    mkdirSync(this.tmpDir, { recursive: true });
+  }
+
+  /** Throws on anything but a sha256 hex digest, so no digest can name a path outside the store. */
+  blobPath(digest: string): string {
+    if (!isDigest(digest)) throw new Error(`invalid blob digest ${JSON.stringify(digest)}`);
+    return join(this.casDir, digest.slice(0, 2), digest);
+  }
+
+  putFile(absPath: string): Promise<BlobRef> {
+    return this.ingest(createReadStream(absPath));
+  }
+
+  putBuffer(data: Uint8Array): Promise<BlobRef> {
+    // Wrapped in an array: Readable.from would iterate a bare Uint8Array byte by byte.
+    return this.ingest(Readable.from([Buffer.from(data.buffer, data.byteOffset, data.byteLength)]));
+  }
+
+  private async ingest(source: Readable): Promise<BlobRef> {
+    const tmp = join(this.tmpDir, tempName(''));
+    try {
+      const ref = await copyHashing(source, tmp, true);
+      const final = this.blobPath(ref.digest);
+      try {
+        // Already stored: refresh its mtime instead, so a concurrent gc's
+        // grace period protects it until our caller's putAction references it.
+        const now = new Date();
+        await utimes(final, now, now);
+        await rm(tmp, { force: true });
+      } catch (err) {
+        if (!isMissing(err)) throw err;
+        await mkdir(dirname(final), { recursive: true });
+        await rename(tmp, final);
+      }
+      return ref;
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+  }
+
+  hasBlob(digest: string): boolean {
+    return existsSync(this.blobPath(digest));
+  }
+
+  async readBlob(digest: string): Promise<Buffer> {
+    const path = this.blobPath(digest);
+    let data: Buffer;
+    try {
+      data = await readFile(path);
+    } catch (err) {
+      throw isMissing(err) ? new CorruptBlobError(digest, 'is missing') : err;
+    }
+    if (sha256Hex(data) !== digest) this.condemn(digest);
+    return data;
+  }
+
+  /** Writes the blob to `destAbs` via a temp file in the same directory, so dest is never partial. */
+  async restoreBlob(digest: string, destAbs: string, mode: number): Promise<void> {
+    const path = this.blobPath(digest);
+    const tmp = join(dirname(destAbs), tempName(`.${basename(destAbs)}.kiln-`));
+    try {
+      const ref = await copyHashing(createReadStream(path), tmp, false);
+      if (ref.digest !== digest) this.condemn(digest);
+      await chmod(tmp, mode);
+      await rename(tmp, destAbs);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw isMissing(err) && !existsSync(path) ? new CorruptBlobError(digest, 'is missing') : err;
+    }
+  }
+
+  /** Streams a stored blob through sha256; deletes it and returns false if it does not match its name. */
+  async checkBlob(digest: string): Promise<boolean> {
+    const hash = createHash('sha256');
+    try {
+      for await (const chunk of createReadStream(this.blobPath(digest))) hash.update(chunk as Buffer);
+    } catch (err) {
+      // Deleted by a concurrent gc while we looked: gone is not corrupt.
+      if (isMissing(err)) return true;
+      throw err;
+    }
+    if (hash.digest('hex') === digest) return true;
+    this.deleteBlob(digest);
+    return false;
+  }
+
+  private condemn(digest: string): never {
+    this.deleteBlob(digest);
+    throw new CorruptBlobError(digest, 'does not match its digest and was deleted');
+  }
+
+  /** Every blob on disk; names that are not digests (foreign files) are ignored. */
+  listBlobs(): BlobFile[] {
+    const blobs: BlobFile[] = [];
+    for (const shard of readdirSync(this.casDir)) {
+      const shardDir = join(this.casDir, shard);
+      if (!statSync(shardDir).isDirectory()) continue;
+      for (const name of readdirSync(shardDir)) {
+        if (!isDigest(name)) continue;
+        const st = statSync(join(shardDir, name), { throwIfNoEntry: false });
+        // A concurrent gc may delete between readdir and stat.
+        if (st) blobs.push({ digest: name, size: st.size, mtimeMs: st.mtimeMs });
+      }
+    }
+    return blobs;
+  }
+
+  /** Deletes a blob if it still exists; returns whether it did. */
+  deleteBlob(digest: string): boolean {
+    try {
+      unlinkSync(this.blobPath(digest));
+      return true;
+    } catch (err) {
+      if (isMissing(err)) return false;
+      throw err;
+    }
+  }
+
+  /** Temp files with their mtimes: leftovers of killed processes, or writes in flight. */
+  listTemps(): { path: string; mtimeMs: number }[] {
+    return readdirSync(this.tmpDir).flatMap((name) => {
+      const path = join(this.tmpDir, name);
+      const st = statSync(path, { throwIfNoEntry: false });
+      return st ? [{ path, mtimeMs: st.mtimeMs }] : [];
+    });
+  }
+}

@@ -1,0 +1,204 @@
+import { lstat, mkdir, readdir, readlink, rm, symlink } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { dirname, join, posix } from 'node:path';
+import PQueue from 'p-queue';
+import { canonicalJson } from '../../engine/hash/canonical.js';
+import { sha256Hex } from '../../engine/hash/sha256.js';
+import type { ActionEntry, OutputEntry } from './action-index.js';
+import { isDigest } from './cas.js';
+import type { LocalCache } from './store.js';
+
+/** A manifest (or declared output list) that would write outside its node's outputs. */
+export class UnsafeOutputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnsafeOutputError';
+  }
+}
+
+export type CollectedOutputs =
+  | { ok: true; entry: Omit<ActionEntry, 'log' | 'durationMs'> }
+  | { ok: false; missing: string[] };
+
+/** Blob copies run concurrently (each stored one ends in an fsync), bounded to stay clear of fd limits. */
+async function eachBounded<T>(items: T[], fn: (item: T) => Promise<void>): Promise<void> {
+  await new PQueue({ concurrency: 8 }).addAll(items.map((item) => () => fn(item)));
+}
+
+const byPath = (a: OutputEntry, b: OutputEntry): number => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
+
+/**
+ * Digest of what the outputs are, not where or when they were made (no size
+ * or mtime: size follows from digest), so identical bytes give identical
+ * digests and dependants can stop rebuilding (early cutoff).
+ */
+export function manifestDigest(outputs: OutputEntry[]): string {
+  const essence = [...outputs].sort(byPath).map((o) => ({
+    path: o.path,
+    type: o.type,
+    executable: o.type === 'file' ? o.executable === true : undefined,
+    digest: o.digest,
+    target: o.target,
+  }));
+  return sha256Hex(canonicalJson(essence));
+}
+
+/** Stores every declared output (recursively for directories) in the CAS and describes them. */
+export async function collectOutputs(
+  cache: Pick<LocalCache, 'putFile'>,
+  nodeDirAbs: string,
+  declared: string[],
+): Promise<CollectedOutputs> {
+  const roots = declared.map(normaliseDeclared);
+  const found = new Map<string, OutputEntry>();
+  const missing: string[] = [];
+
+  const walk = async (rel: string, st: Stats): Promise<void> => {
+    const abs = join(nodeDirAbs, rel);
+    if (st.isSymbolicLink()) {
+      found.set(rel, { path: rel, type: 'symlink', target: await readlink(abs) });
+    } else if (st.isFile()) {
+      found.set(rel, { path: rel, type: 'file', executable: (st.mode & 0o111) !== 0 });
+    } else if (st.isDirectory()) {
+      // Every directory gets an entry, so empty ones survive a restore.
+      found.set(rel, { path: rel, type: 'dir' });
+      for (const name of await readdir(abs)) await walk(`${rel}/${name}`, await lstat(join(abs, name)));
+    } else {
+      throw new Error(`output ${rel} is not a file, directory or symlink`);
+    }
+  };
+
+  for (const root of roots) {
+    const st = await lstat(join(nodeDirAbs, root)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined;
+      throw err;
+    });
+    if (st) await walk(root, st);
+    else missing.push(root);
+  }
+  if (missing.length > 0) return { ok: false, missing };
+
+  const outputs = [...found.values()].sort(byPath);
+  await eachBounded(
+    outputs.filter((o) => o.type === 'file'),
+    async (o) => {
+      const ref = await cache.putFile(join(nodeDirAbs, o.path));
+      o.digest = ref.digest;
+      o.size = ref.size;
+    },
+  );
+  // Refuse now what restoreOutputs would refuse later, rather than cache an entry no one can restore.
+  validateManifest(outputs, roots);
+  return { ok: true, entry: { outputs, outputDigest: manifestDigest(outputs) } };
+}
+
+/**
+ * Replaces the declared outputs under `nodeDirAbs` with those of `entry`.
+ * The entry may come from a remote cache, so all of it is validated before
+ * anything on disk is touched.
+ */
+export async function restoreOutputs(
+  cache: Pick<LocalCache, 'restoreBlob'>,
+  nodeDirAbs: string,
+  declared: string[],
+  entry: Pick<ActionEntry, 'outputs'>,
+): Promise<void> {
+  const roots = declared.map(normaliseDeclared);
+  validateManifest(entry.outputs, roots);
+
+  for (const root of roots) await rm(join(nodeDirAbs, root), { recursive: true, force: true });
+  const outputs = [...entry.outputs].sort(byPath);
+  for (const o of outputs) if (o.type === 'dir') await mkdir(join(nodeDirAbs, o.path), { recursive: true });
+  await eachBounded(
+    outputs.filter((o) => o.type !== 'dir'),
+    async (o) => {
+      const abs = join(nodeDirAbs, o.path);
+      await mkdir(dirname(abs), { recursive: true });
+      if (o.type === 'file') await cache.restoreBlob(o.digest!, abs, o.executable ? 0o755 : 0o644);
+      else await symlink(o.target!, abs);
+    },
+  );
+}
+
+/** Absolute on any platform a cache might be shared with (posix root or Windows drive). */
+const isAbsolutePath = (path: string): boolean => path.startsWith('/') || /^[a-zA-Z]:/.test(path);
+
+/** A relative posix path with no '.', '..' or empty segments: it names exactly one place inside the node dir. */
+function assertPlainPath(path: unknown, what: string): asserts path is string {
+  const plain =
+    typeof path === 'string' &&
+    path !== '' &&
+    !/[\\\0]/.test(path) &&
+    !isAbsolutePath(path) &&
+    path.split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..');
+  if (!plain) throw new UnsafeOutputError(`${what} ${JSON.stringify(path)} is not a plain relative path`);
+}
+
+function normaliseDeclared(path: string): string {
+  // Tolerate 'out/' and './out'; anything still escaping (or '.', the whole node dir) is refused,
+  // because restore starts by deleting each declared path.
+  const normal = posix.normalize(path).replace(/\/+$/, '');
+  assertPlainPath(normal, 'declared output');
+  return normal;
+}
+
+function validateManifest(outputs: unknown, roots: string[]): asserts outputs is OutputEntry[] {
+  if (!Array.isArray(outputs)) throw new UnsafeOutputError('output manifest is not a list');
+  const types = new Map<string, string>();
+  const links = new Map<string, string>();
+  for (const o of outputs as Partial<OutputEntry>[]) {
+    assertPlainPath(o?.path, 'output');
+    const path = o.path;
+    if (!roots.some((r) => path === r || path.startsWith(`${r}/`))) {
+      throw new UnsafeOutputError(`output ${path} is not under a declared output`);
+    }
+    if (o.type !== 'file' && o.type !== 'dir' && o.type !== 'symlink') {
+      throw new UnsafeOutputError(`output ${path} has unknown type ${JSON.stringify(o.type)}`);
+    }
+    if (types.has(path)) throw new UnsafeOutputError(`output ${path} is listed twice`);
+    types.set(path, o.type);
+    if (o.type === 'file' && !isDigest(o.digest)) throw new UnsafeOutputError(`output ${path} has no valid digest`);
+    if (o.type === 'symlink') {
+      if (typeof o.target !== 'string' || o.target === '') throw new UnsafeOutputError(`symlink ${path} has no target`);
+      links.set(path, o.target);
+    }
+  }
+  for (const path of types.keys()) {
+    // Nothing may sit below a file or symlink: writing there would follow the link.
+    for (let i = path.indexOf('/'); i !== -1; i = path.indexOf('/', i + 1)) {
+      const parent = types.get(path.slice(0, i));
+      if (parent !== undefined && parent !== 'dir') throw new UnsafeOutputError(`output ${path} is inside ${parent} ${path.slice(0, i)}`);
+    }
+  }
+  for (const [path, target] of links) {
+    if (!staysInside(path, links)) throw new UnsafeOutputError(`symlink ${path} -> ${target} points outside the node dir`);
+  }
+}
+
+/**
+ * Resolves a symlink's target one segment at a time, expanding the
+ * manifest's own symlinks on the way, so a chain such as `a -> .` plus
+ * `b -> a/../..` cannot climb out where a purely lexical check would pass.
+ */
+function staysInside(linkPath: string, links: ReadonlyMap<string, string>): boolean {
+  const resolved = linkPath.split('/').slice(0, -1);
+  const own = links.get(linkPath)!;
+  if (isAbsolutePath(own)) return false;
+  let pending = own.split('/');
+  for (let hops = 0; pending.length > 0; ) {
+    const seg = pending.shift()!;
+    if (seg === '' || seg === '.') continue;
+    if (seg === '..') {
+      if (resolved.pop() === undefined) return false;
+      continue;
+    }
+    resolved.push(seg);
+    const target = links.get(resolved.join('/'));
+    if (target === undefined) continue;
+    // A loop, or a link to an absolute path, is refused like an escape.
+    if (++hops > 40 || isAbsolutePath(target)) return false;
+    resolved.pop();
+    pending = [...target.split('/'), ...pending];
+  }
+  return true;
+}

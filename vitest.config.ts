@@ -7,5 +7,6 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Tests spawn real kiln processes; two cores, so keep parallelism modest.
     maxWorkers: 2,
+    reporters: ['default', './test/plain-summary-reporter.ts'],
   },
 });

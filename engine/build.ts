@@ -1,0 +1,222 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { NodeDecl, Workspace } from './buildfile/types.js';
+import { formatDiagnostic, type Diagnostic } from './diagnostic.js';
+import type { Reporter } from './events.js';
+import { fingerprintOutputs } from './fingerprint.js';
+import { StatCache } from './hash/stat-cache.js';
+import { initXxhash } from './hash/xxhash.js';
+import { History, type NodeState } from './history.js';
+import { gatherIngredients } from './ingredients.js';
+import { computeKey, type Ingredients } from './key.js';
+import { essentialEnv, nodeEnv } from './node-env.js';
+import { runScheduled } from './schedule.js';
+import { openStateDb } from './state-db.js';
+import type { NodeSummary, RunSummary } from './summary.js';
+import { Toolchains } from './toolchain.js';
+import { rules } from '../rules/index.js';
+import type { Rule } from '../rules/rule.js';
+import { CorruptBlobError, LocalCache } from '../cache/local/store.js';
+import { collectOutputs, restoreOutputs, UnsafeOutputError } from '../cache/local/outputs.js';
+
+export interface BuildOptions {
+  /** Node ids in scope (targets plus their transitive deps), already selected. */
+  selected: Set<string>;
+  jobs: number;
+  keepGoing: boolean;
+  dryRun: boolean;
+  cacheDir: string;
+  /** The caller's environment; nodes see only the declared part of it. */
+  env: NodeJS.ProcessEnv;
+  signal: AbortSignal;
+  command: string;
+}
+
+export interface BuildOutcome {
+  summary: RunSummary;
+  /** 0 all good, 1 a node failed, 2 a build-file mistake surfaced during the build. */
+  exitCode: 0 | 1 | 2;
+}
+
+interface Settled {
+  summary: NodeSummary;
+  /** Known only for built/cached nodes; dependents hash it. */
+  outputDigest: string | null;
+}
+
+/** Builds the selected nodes of a workspace. Every node ends with one status; nothing here throws for a user mistake. */
+export async function runBuild(ws: Workspace, opts: BuildOptions, report: Reporter): Promise<BuildOutcome> {
+  const startedAt = new Date();
+  const t0 = performance.now();
+  await initXxhash();
+  const db = openStateDb(ws.root);
+  const stats = new StatCache(db);
+  const history = new History(db);
+  const states = history.loadNodeStates();
+  let cache: LocalCache | undefined;
+  const localCache = () => (cache ??= LocalCache.open(opts.cacheDir));
+  const toolchains = new Toolchains(ws.toolchains, essentialEnv(opts.env));
+  const byId = new Map(ws.nodes.map((n) => [n.id, n]));
+  const settled = new Map<string, Settled>();
+  let stopping = false;
+  let buildFileError = false;
+
+  const inScope = ws.nodes.filter((n) => opts.selected.has(n.id)).map((n) => n.id);
+  report({ type: 'start', total: inScope.length });
+
+  const finish = (node: NodeDecl, s: Omit<NodeSummary, 'id' | 'rule'>, log: Buffer | null, replayed = false) => {
+    const summary: NodeSummary = { id: node.id, rule: node.rule, ...s };
+    settled.set(node.id, { summary, outputDigest: s.outputDigest });
+    if (s.status === 'failed' && !opts.keepGoing) stopping = true;
+    report({ type: 'node-done', node: summary, log, replayed });
+  };
+  const skip = (node: NodeDecl, error: string, key: string | null = null) =>
+    finish(node, { key, status: 'skipped', cache: null, durationMs: 0, outputDigest: null, error }, null);
+  const failUser = (node: NodeDecl, d: Diagnostic) => {
+    buildFileError = true;
+    finish(node, { key: null, status: 'failed', cache: null, durationMs: 0, outputDigest: null, error: formatDiagnostic(d) }, null);
+  };
+
+  const processNode = async (id: string): Promise<void> => {
+    const node = byId.get(id)!;
+    const nodeStart = performance.now();
+    const elapsed = () => Math.round((performance.now() - nodeStart) * 10) / 10;
+    const depDigests: Record<string, string> = {};
+    for (const dep of node.deps) {
+      const d = settled.get(dep.id)!;
+      if (d.outputDigest === null) {
+        return d.summary.status === 'skipped' && opts.dryRun
+          ? skip(node, `would run: dependency '${dep.id}' would run`)
+          : skip(node, `dependency '${dep.id}' ${d.summary.status === 'failed' ? 'failed' : 'was skipped'}`);
+      }
+      depDigests[dep.id] = d.outputDigest;
+    }
+    if (stopping || opts.signal.aborted) return skip(node, 'not started: the build stopped after a failure');
+    const nodeDir = path.join(ws.root, node.dir);
+    if (!fs.existsSync(nodeDir)) {
+      return failUser(node, { pos: node.fieldPos.dir ?? node.pos, message: `node dir '${node.dir}' does not exist` });
+    }
+    const gathered = await gatherIngredients(ws, node, depDigests, stats, toolchains, opts.env);
+    if ('error' in gathered) return failUser(node, gathered.error);
+    const { ingredients } = gathered;
+    const rule = rules.get(node.rule)!;
+    const key = computeKey(ingredients);
+    const cached = (outputDigest: string, log: Buffer | null) =>
+      finish(node, { key, status: 'cached', cache: 'local', durationMs: elapsed(), outputDigest, error: null }, log, true);
+
+    // Up to date: this checkout's outputs are still what kiln left for this key.
+    const known = states.get(id);
+    if (known && known.key === key && fingerprintOutputs(nodeDir, node.outputs) === known.fingerprint) {
+      return cached(known.outputDigest, known.log ? await readLog(localCache(), known.log) : null);
+    }
+    const entry = localCache().getAction(key);
+    if (opts.dryRun) {
+      return entry
+        ? cached(entry.outputDigest, null)
+        : skip(node, 'would run: no cache entry for its key', key);
+    }
+    if (entry) {
+      history.forgetNodeState(id);
+      try {
+        await restoreOutputs(localCache(), nodeDir, node.outputs, entry);
+        const log = entry.log ? await localCache().readBlob(entry.log.digest) : null;
+        saveState(history, id, key, ingredients, entry.outputDigest, nodeDir, node.outputs, entry.log?.digest ?? null, entry.durationMs);
+        return cached(entry.outputDigest, log);
+      } catch (e) {
+        if (!(e instanceof CorruptBlobError || e instanceof UnsafeOutputError)) throw e;
+        localCache().deleteAction(key);
+        report({ type: 'warning', message: `${id}: cache entry unusable (${e.message}); rebuilding` });
+      }
+    }
+    return execute(node, rule, key, ingredients, nodeDir, nodeStart);
+  };
+
+  const execute = async (node: NodeDecl, rule: Rule, key: string, ingredients: Ingredients, nodeDir: string, nodeStart: number) => {
+    history.forgetNodeState(node.id);
+    for (const o of node.outputs) fs.rmSync(path.join(nodeDir, o), { recursive: true, force: true });
+    report({ type: 'node-start', id: node.id });
+    const chunks: Buffer[] = [];
+    const outcome = await rule.run({
+      node,
+      root: ws.root,
+      cwd: nodeDir,
+      env: nodeEnv(node, opts.env),
+      signal: opts.signal,
+      log: { write: (_stream, chunk) => chunks.push(Buffer.from(chunk)) },
+    });
+    const log = chunks.length > 0 ? Buffer.concat(chunks) : null;
+    const durationMs = Math.round((performance.now() - nodeStart) * 10) / 10;
+    const failed = (error: string) =>
+      finish(node, { key, status: 'failed', cache: null, durationMs, outputDigest: null, error }, log);
+    if (!outcome.ok) return failed(outcome.error);
+    let collected;
+    try {
+      collected = await collectOutputs(localCache(), nodeDir, node.outputs);
+    } catch (e) {
+      if (e instanceof UnsafeOutputError) return failed(`unsafe output: ${e.message}`);
+      throw e;
+    }
+    if (!collected.ok) {
+      return failed(`declared output${collected.missing.length > 1 ? 's' : ''} not produced: ${collected.missing.join(', ')}`);
+    }
+    const logRef = log ? await localCache().putBuffer(log) : null;
+    localCache().putAction(key, { ...collected.entry, log: logRef, durationMs });
+    saveState(history, node.id, key, ingredients, collected.entry.outputDigest, nodeDir, node.outputs, logRef?.digest ?? null, durationMs);
+    finish(node, { key, status: 'built', cache: null, durationMs, outputDigest: collected.entry.outputDigest, error: null }, log);
+  };
+
+  const durations = history.durations();
+  try {
+    await runScheduled(
+      { nodes: inScope, depsOf: (id) => byId.get(id)!.deps.map((d) => d.id), duration: (id) => durations.get(id) },
+      opts.jobs,
+      async (id) => {
+        try {
+          await processNode(id);
+        } catch (e) {
+          // A bug or an environment failure (disk full, permissions), not a user mistake: fail the node, keep the build's bookkeeping.
+          const node = byId.get(id)!;
+          finish(node, { key: null, status: 'failed', cache: null, durationMs: 0, outputDigest: null, error: `internal error: ${(e as Error).message}` }, null);
+        }
+      },
+    );
+  } finally {
+    stats.flush();
+    cache?.close();
+  }
+  const summary: RunSummary = {
+    version: 1,
+    command: opts.command,
+    startedAt: startedAt.toISOString(),
+    durationMs: Math.round(performance.now() - t0),
+    ...(opts.dryRun ? { dryRun: true as const } : {}),
+    nodes: ws.nodes.map(
+      (n) =>
+        settled.get(n.id)?.summary ?? {
+          id: n.id, rule: n.rule, key: null, status: 'skipped', cache: null, durationMs: 0, outputDigest: null, error: 'not selected',
+        },
+    ),
+  };
+  const anyFailed = summary.nodes.some((n) => n.status === 'failed');
+  const exitCode = buildFileError ? 2 : anyFailed || opts.signal.aborted ? 1 : 0;
+  if (!opts.dryRun) history.recordRun(summary, process.argv.slice(2), exitCode);
+  db.close();
+  report({ type: 'end', summary });
+  return { summary, exitCode };
+}
+
+function saveState(
+  history: History, id: string, key: string, ingredients: Ingredients, outputDigest: string,
+  nodeDir: string, outputs: string[], log: string | null, durationMs: number,
+): void {
+  const state: NodeState = { key, ingredients, outputDigest, fingerprint: fingerprintOutputs(nodeDir, outputs), log, durationMs };
+  history.saveNodeState(id, state);
+}
+
+async function readLog(cache: LocalCache, digest: string): Promise<Buffer | null> {
+  try {
+    return await cache.readBlob(digest);
+  } catch {
+    return null; // a log lost to gc or corruption is not worth a rebuild
+  }
+}

@@ -1,0 +1,87 @@
+import type { Diagnostic, SourcePos } from '../diagnostic.js';
+import { findCycles } from '../graph.js';
+import type { NodeDecl, ToolchainDecl } from './types.js';
+import { formatPos, located, suggest } from './hint.js';
+import type { ParsedNode } from './node.js';
+import { joinRel } from './paths.js';
+
+/**
+ * Checks that need every build file: unique ids, deps and toolchains that
+ * exist, outputs claimed by one node only, no cycles. Returns the nodes with
+ * a unique id (the first declaration wins), in declaration order.
+ */
+export function checkWorkspace(
+  parsed: ParsedNode[],
+  toolchains: ReadonlyMap<string, ToolchainDecl>,
+  diagnostics: Diagnostic[],
+): NodeDecl[] {
+  const byId = new Map<string, ParsedNode>();
+  for (const n of parsed) {
+    const first = byId.get(n.decl.id);
+    if (!first) byId.set(n.decl.id, n);
+    else diagnostics.push(located(n.decl.pos, `duplicate node id '${n.decl.id}'`, `first declared at ${formatPos(first.decl.pos)}`, n.decl.id));
+  }
+  const unique = [...byId.values()];
+  for (const { decl, toolchainPos } of unique) {
+    for (const dep of decl.deps) {
+      if (dep.id === decl.id) {
+        diagnostics.push(located(dep.pos, `node '${decl.id}' depends on itself`, undefined, decl.id));
+      } else if (!byId.has(dep.id)) {
+        diagnostics.push(located(dep.pos, `unknown node '${dep.id}' in deps of '${decl.id}'`, suggest(dep.id, byId.keys()), decl.id));
+      }
+    }
+    decl.toolchain.forEach((name, i) => {
+      if (toolchains.has(name)) return;
+      const hint = suggest(name, toolchains.keys(), "declare it under 'toolchains' in the root build file");
+      diagnostics.push(located(toolchainPos[i]!, `unknown toolchain '${name}'`, hint, decl.id));
+    });
+  }
+  diagnostics.push(...outputOverlaps(unique));
+  const decls = unique.map((n) => n.decl);
+  diagnostics.push(...findCycles(decls));
+  return decls;
+}
+
+interface Claim {
+  /** Workspace-relative. */
+  path: string;
+  node: string;
+  pos: SourcePos;
+  order: number;
+}
+
+/**
+ * Each output path has one producer, and no output lies inside another:
+ * restoring one from the cache would clobber the other. Reported at the
+ * later declaration of each clashing pair.
+ */
+function outputOverlaps(nodes: ParsedNode[]): Diagnostic[] {
+  const diagnostics: Diagnostic[] = [];
+  const claims = new Map<string, Claim>();
+  const all: Claim[] = [];
+  for (const { decl, outputPos } of nodes) {
+    decl.outputs.forEach((out, i) => {
+      const claim = { path: joinRel(decl.dir, out), node: decl.id, pos: outputPos[i]!, order: all.length };
+      const earlier = claims.get(claim.path);
+      if (earlier) diagnostics.push(clash(claim, earlier, `output '${claim.path}' is also declared by node '${earlier.node}'`));
+      else claims.set(claim.path, claim);
+      all.push(claim);
+    });
+  }
+  // An ancestor is found from its descendant, so each nested pair is seen once.
+  for (const claim of all) {
+    for (let slash = claim.path.indexOf('/'); slash !== -1; slash = claim.path.indexOf('/', slash + 1)) {
+      const outer = claims.get(claim.path.slice(0, slash));
+      if (!outer) continue;
+      diagnostics.push(
+        outer.order < claim.order
+          ? clash(claim, outer, `output '${claim.path}' is inside output '${outer.path}' of node '${outer.node}'`)
+          : clash(outer, claim, `output '${outer.path}' contains output '${claim.path}' of node '${claim.node}'`),
+      );
+    }
+  }
+  return diagnostics;
+}
+
+const clash = (later: Claim, earlier: Claim, message: string): Diagnostic =>
+  located(later.pos, message, `declared at ${formatPos(earlier.pos)}; a path must belong to one output`, later.node);

@@ -1,0 +1,80 @@
+import { isMap } from 'yaml';
+import type { ToolchainDecl } from './types.js';
+import { suggest } from './hint.js';
+import { parseNode, type ParsedNode } from './node.js';
+import { isAbsolute } from './paths.js';
+import type { Entry, SourceFile } from './source.js';
+import { textList, textValue, type TextItem } from './values.js';
+
+/** What one build file declares; includes are resolved by the loader. */
+export interface FileContents {
+  includes: TextItem[];
+  toolchains: ToolchainDecl[];
+  nodes: ParsedNode[];
+}
+
+const TOP_KEYS = ['include', 'toolchains', 'nodes'];
+const TOOLCHAIN_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+/** Reads the top level of one build file. An empty file declares nothing, which is fine. */
+export function readContents(file: SourceFile, isRoot: boolean): FileContents {
+  const contents: FileContents = { includes: [], toolchains: [], nodes: [] };
+  const top = file.broken ? undefined : file.deref(file.doc.contents);
+  if (!top) return contents;
+  if (!isMap(top)) {
+    file.report(top, 'a build file must be a mapping', `its keys are ${TOP_KEYS.join(', ')}`);
+    return contents;
+  }
+  for (const e of file.uniqueEntries(top)) {
+    if (e.key === 'include') contents.includes = includes(file, e);
+    else if (e.key === 'toolchains') contents.toolchains = isRoot ? toolchains(file, e) : misplacedToolchains(file, e);
+    else if (e.key === 'nodes') contents.nodes = nodes(file, e);
+    else file.report(e.keyNode, `unknown key '${e.key}'`, suggest(e.key, TOP_KEYS, `valid keys: ${TOP_KEYS.join(', ')}`));
+  }
+  return contents;
+}
+
+const includes = (file: SourceFile, e: Entry) =>
+  textList(file, e, {
+    list: 'a list of build file paths or globs',
+    item: 'a build file path or glob',
+    check: (pattern, at) => {
+      if (!isAbsolute(pattern)) return pattern;
+      file.report(at, `include '${pattern}' is an absolute path`, "includes are relative to this file's directory");
+      return undefined;
+    },
+  });
+
+function toolchains(file: SourceFile, e: Entry): ToolchainDecl[] {
+  if (!e.value) return [];
+  if (!isMap(e.value)) {
+    file.report(e.at, 'expected a mapping of toolchain name to version command', 'e.g. `python: python3 --version`');
+    return [];
+  }
+  const decls: ToolchainDecl[] = [];
+  for (const t of file.uniqueEntries(e.value)) {
+    const command = textValue(file, t.value, t.at, 'a command that prints the version');
+    if (!TOOLCHAIN_NAME.test(t.key)) {
+      file.report(t.keyNode, `invalid toolchain name '${t.key}'`, 'names start with a letter or digit, then letters, digits and . _ -');
+    } else if (command !== undefined) {
+      decls.push({ name: t.key, command, pos: file.pos(t.keyNode) });
+    }
+  }
+  return decls;
+}
+
+/** Toolchains are workspace-wide; letting an included file add some would make a node's key depend on include order. */
+function misplacedToolchains(file: SourceFile, e: Entry): ToolchainDecl[] {
+  file.report(e.keyNode, 'toolchains can only be declared in the root build file', 'move them to the root build file; every node can use them');
+  return [];
+}
+
+function nodes(file: SourceFile, e: Entry): ParsedNode[] {
+  if (!e.value) return [];
+  if (!isMap(e.value)) {
+    file.report(e.at, 'expected a mapping of node id to node', 'e.g. `nodes: {gen: {rule: run, cmd: make}}`');
+    return [];
+  }
+  // Not uniqueEntries: a repeated id is reported by the loader, which also sees ids from other files.
+  return file.entries(e.value).flatMap((n) => parseNode(file, n.key, n.keyNode, n.value, n.at) ?? []);
+}

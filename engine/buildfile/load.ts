@@ -1,0 +1,50 @@
+import path from 'node:path';
+import { fail, ok, type Diagnostic, type Result } from '../diagnostic.js';
+import type { ToolchainDecl, Workspace } from './types.js';
+import { checkWorkspace } from './checks.js';
+import { readContents } from './file.js';
+import { expandInclude, readText, type PendingFile } from './include.js';
+import type { ParsedNode } from './node.js';
+import { SourceFile } from './source.js';
+
+/**
+ * Loads the root build file and everything it includes, validating all of
+ * it. Synchronous on purpose: this runs on every build, including no-op ones,
+ * and there is nothing to overlap. Either a valid workspace or every
+ * diagnostic found, sorted by file (in load order) and position.
+ */
+export function loadWorkspace(rootFileAbs: string): Result<Workspace> {
+  const rootFile = path.resolve(rootFileAbs);
+  const root = path.dirname(rootFile);
+  const read = readText(rootFile);
+  if ('error' in read) return fail({ message: `cannot read build file '${rootFile}': ${read.error}` });
+
+  const diagnostics: Diagnostic[] = [];
+  const rootRel = path.basename(rootFile);
+  const queue: PendingFile[] = [{ rel: rootRel, text: read.text }];
+  const seen = new Set([rootRel]);
+  const parsed: ParsedNode[] = [];
+  const toolchains = new Map<string, ToolchainDecl>();
+  // Breadth-first: a file's own nodes come before those of the files it includes.
+  for (const pending of queue) {
+    const dir = path.posix.dirname(pending.rel);
+    const file = new SourceFile(pending.rel, dir === '.' ? '' : dir, pending.text, diagnostics);
+    const contents = readContents(file, pending === queue[0]);
+    for (const t of contents.toolchains) toolchains.set(t.name, t);
+    parsed.push(...contents.nodes);
+    for (const item of contents.includes) queue.push(...expandInclude(file, item, root, seen));
+  }
+  const nodes = checkWorkspace(parsed, toolchains, diagnostics);
+  const files = queue.map((f) => f.rel);
+  if (diagnostics.length > 0) return fail(...sortByPosition(diagnostics, files));
+  return ok({ root, files, nodes, toolchains });
+}
+
+function sortByPosition(diagnostics: Diagnostic[], files: string[]): Diagnostic[] {
+  const fileOrder = new Map(files.map((f, i) => [f, i]));
+  const rank = (d: Diagnostic) => (d.pos ? [fileOrder.get(d.pos.file) ?? 0, d.pos.line, d.pos.column] : [-1, 0, 0]);
+  return diagnostics
+    .map((d) => ({ d, r: rank(d) }))
+    .sort((a, b) => a.r[0]! - b.r[0]! || a.r[1]! - b.r[1]! || a.r[2]! - b.r[2]!)
+    .map(({ d }) => d);
+}

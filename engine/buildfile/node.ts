@@ -1,0 +1,182 @@
+import { isMap } from 'yaml';
+import type { Node as YamlNode, Scalar } from 'yaml';
+import { rules } from '../../rules/index.js';
+import type { Rule } from '../../rules/rule.js';
+import type { SourcePos } from '../diagnostic.js';
+import type { NodeDecl } from './types.js';
+import { suggest } from './hint.js';
+import { parseInputs } from './inputs.js';
+import { escapes, isAbsolute, joinRel, normalise } from './paths.js';
+import { checkRuleAttrs } from './rule-attrs.js';
+import type { Entry, SourceFile } from './source.js';
+import { textList, textValue } from './values.js';
+
+/** A node declaration plus item positions that only the workspace-wide checks need. */
+export interface ParsedNode {
+  decl: NodeDecl;
+  outputPos: SourcePos[];
+  toolchainPos: SourcePos[];
+}
+
+export const NODE_ID = /^[A-Za-z0-9][A-Za-z0-9._:/-]*$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Keys read before the others: the rule decides which keys exist, the dir anchors every path. */
+const LEADING_KEYS = ['rule', 'dir'];
+
+type FieldParser = (file: SourceFile, e: Entry, node: ParsedNode) => void;
+
+/**
+ * `env`/`secretEnv`. A name in both would have its value hashed in clear,
+ * which `secretEnv` exists to prevent; whichever list comes second reports it.
+ */
+const envList = (file: SourceFile, e: Entry, other: string[]) =>
+  textList(file, e, {
+    list: 'a list of env var names',
+    item: 'an env var name',
+    check: (name, at) => {
+      if (!ENV_NAME.test(name)) {
+        file.report(at, `'${name}' is not a valid env var name`, 'use letters, digits and `_`, not starting with a digit');
+      } else if (other.includes(name)) {
+        file.report(at, `'${name}' is in both env and secretEnv`, 'keep it only in secretEnv, so its value is never hashed in clear');
+      } else {
+        return name;
+      }
+      return undefined;
+    },
+  }).map((i) => i.value);
+
+/** Common keys every node may have, whatever its rule. */
+const FIELDS: Record<string, FieldParser> = {
+  description: (file, e, n) => {
+    const text = textValue(file, e.value, e.at, 'a string');
+    if (text !== undefined) n.decl.description = text;
+  },
+  deps: (file, e, n) => {
+    n.decl.deps = textList(file, e, { list: 'a list of node ids', item: 'a node id' }).map((i) => ({
+      id: i.value,
+      pos: file.pos(i.at),
+    }));
+  },
+  inputs: (file, e, n) => {
+    n.decl.inputs = parseInputs(file, e, n.decl.dir, n.decl.id);
+  },
+  outputs: (file, e, n) => {
+    const items = textList(file, e, {
+      list: 'a list of output paths',
+      item: 'an output path',
+      check: (raw, at) => checkOutput(file, raw, at, n.decl.id),
+    });
+    n.decl.outputs = items.map((i) => i.value);
+    n.outputPos = items.map((i) => file.pos(i.at));
+  },
+  env: (file, e, n) => {
+    n.decl.env = envList(file, e, n.decl.secretEnv);
+  },
+  secretEnv: (file, e, n) => {
+    n.decl.secretEnv = envList(file, e, n.decl.env);
+  },
+  toolchain: (file, e, n) => {
+    const items = textList(file, e, { list: 'a list of toolchain names', item: 'a toolchain name' });
+    n.decl.toolchain = items.map((i) => i.value);
+    n.toolchainPos = items.map((i) => file.pos(i.at));
+  },
+};
+
+const COMMON_KEYS = [...LEADING_KEYS, ...Object.keys(FIELDS)];
+
+/**
+ * One `id: {...}` entry of `nodes`. Returns the declaration even when parts
+ * of it are wrong (those are reported), so workspace-wide checks still see
+ * its id and deps; undefined only when there is no node to speak of.
+ */
+export function parseNode(file: SourceFile, id: string, idKey: Scalar, value: YamlNode | undefined, at: YamlNode): ParsedNode | undefined {
+  if (!NODE_ID.test(id)) {
+    file.report(idKey, `invalid node id '${id}'`, 'ids start with a letter or digit, then letters, digits and . _ : / -');
+  }
+  if (!isMap(value)) {
+    file.report(at, `node '${id}' must be a mapping`, 'e.g. `{rule: run, cmd: make}`', id);
+    return undefined;
+  }
+  const entries = file.uniqueEntries(value);
+  const byKey = new Map(entries.map((e) => [e.key, e]));
+  const rule = ruleOf(file, id, idKey, byKey.get('rule'));
+  const node: ParsedNode = {
+    decl: {
+      id,
+      rule: rule?.id ?? '',
+      dir: nodeDir(file, byKey.get('dir')),
+      deps: [],
+      inputs: [],
+      outputs: [],
+      env: [],
+      secretEnv: [],
+      toolchain: [],
+      attrs: {},
+      pos: file.pos(idKey),
+      fieldPos: {},
+    },
+    outputPos: [],
+    toolchainPos: [],
+  };
+  const attrEntries: Entry[] = [];
+  for (const e of entries) {
+    node.decl.fieldPos[e.key] = file.pos(e.keyNode);
+    const field = FIELDS[e.key];
+    if (field) field(file, e, node);
+    else if (LEADING_KEYS.includes(e.key)) continue;
+    else if (rule && Object.hasOwn(rule.attributes, e.key)) attrEntries.push(e);
+    // Without a known rule its attributes are unknown too; reporting them would be noise.
+    else if (rule) reportUnknownKey(file, e, id, rule);
+  }
+  if (rule) node.decl.attrs = checkRuleAttrs(file, rule, id, idKey, attrEntries);
+  return node;
+}
+
+function ruleOf(file: SourceFile, id: string, idKey: Scalar, e: Entry | undefined): Rule | undefined {
+  if (!e) {
+    file.report(idKey, `node '${id}' has no 'rule'`, `add \`rule: <id>\`; ${knownRules()}`, id);
+    return undefined;
+  }
+  const name = textValue(file, e.value, e.at, 'a rule id');
+  if (name === undefined) return undefined;
+  const rule = rules.get(name);
+  if (!rule) file.report(e.at, `unknown rule '${name}'`, suggest(name, rules.keys(), knownRules()), id);
+  return rule;
+}
+
+const knownRules = () => `known rules: ${[...rules.keys()].join(', ')}`;
+
+/** Workspace-relative node dir: `dir` relative to the build file's dir, or that dir itself. */
+function nodeDir(file: SourceFile, e: Entry | undefined): string {
+  if (!e) return file.dir;
+  const raw = textValue(file, e.value, e.at, 'a directory path');
+  if (raw === undefined) return file.dir;
+  if (isAbsolute(raw)) {
+    file.report(e.at, `dir '${raw}' is an absolute path`, "it is relative to the build file's directory");
+    return file.dir;
+  }
+  const dir = joinRel(file.dir, raw);
+  if (escapes(dir)) {
+    file.report(e.at, `dir '${raw}' is outside the workspace`);
+    return file.dir;
+  }
+  return dir;
+}
+
+function checkOutput(file: SourceFile, raw: string, at: YamlNode, id: string): string | undefined {
+  const out = isAbsolute(raw) ? undefined : normalise(raw);
+  if (out === undefined || escapes(out)) {
+    file.report(at, `output '${raw}' is outside the node dir`, 'outputs are paths relative to the node dir', id);
+  } else if (out === '') {
+    file.report(at, `output '${raw}' is the node dir itself`, 'list the files or subdirectories the command writes', id);
+  } else {
+    return out;
+  }
+  return undefined;
+}
+
+function reportUnknownKey(file: SourceFile, e: Entry, id: string, rule: Rule): void {
+  const keys = [...COMMON_KEYS, ...Object.keys(rule.attributes)];
+  file.report(e.keyNode, `unknown key '${e.key}' in node '${id}'`, suggest(e.key, keys, `valid keys: ${keys.join(', ')}`), id);
+}

@@ -1,0 +1,73 @@
+import * as v from 'valibot';
+import { isAlias, isMap, isSeq } from 'yaml';
+import type { Node as YamlNode, Scalar } from 'yaml';
+import type { Rule } from '../../rules/rule.js';
+import type { Entry, SourceFile } from './source.js';
+
+/** One object schema per rule, built on first use: building schemas per node would cost on every load. */
+const schemas = new WeakMap<Rule, v.GenericSchema>();
+
+function schemaOf(rule: Rule): v.GenericSchema {
+  let schema = schemas.get(rule);
+  if (!schema) {
+    schema = v.object(rule.attributes);
+    schemas.set(rule, schema);
+  }
+  return schema;
+}
+
+/**
+ * Validates a node's rule-specific attributes against its rule and returns
+ * them as the rule's schema outputs them (defaults applied). Every schema
+ * issue is reported at the YAML node its path leads to.
+ */
+export function checkRuleAttrs(file: SourceFile, rule: Rule, nodeId: string, idKey: Scalar, entries: Entry[]): Record<string, unknown> {
+  const byKey = new Map(entries.map((e) => [e.key, e]));
+  for (const key of rule.required) {
+    if (!byKey.has(key)) {
+      file.report(idKey, `node '${nodeId}' is missing '${key}', which rule '${rule.id}' requires`, undefined, nodeId);
+    }
+  }
+  const values: Record<string, unknown> = {};
+  const memo = new Map<YamlNode, unknown>();
+  for (const e of entries) {
+    const plain = e.value ? file.toPlain(e.value, memo) : { ok: true as const, value: null };
+    if (!plain.ok) return values;
+    values[e.key] = plain.value;
+  }
+  const result = v.safeParse(schemaOf(rule), values);
+  if (result.success) return result.output as Record<string, unknown>;
+  for (const issue of result.issues) {
+    const path = issue.path ?? [];
+    const attr = String(path[0]?.key);
+    const entry = byKey.get(attr);
+    if (entry) {
+      const { at, label } = locate(file, entry, path.slice(1));
+      file.report(at, `${label}: ${issue.message}`, undefined, nodeId);
+    } else if (!rule.required.includes(attr)) {
+      // A schema that demands a key the rule does not list as required: still the user's to add.
+      file.report(idKey, `${attr}: ${issue.message}`, undefined, nodeId);
+    }
+  }
+  return values;
+}
+
+/** Follows a schema issue path from an attribute into its YAML value; the label reads like `cmd[1]`. */
+function locate(file: SourceFile, entry: Entry, steps: v.IssuePathItem[]): { at: YamlNode; label: string } {
+  let at: YamlNode = entry.at;
+  let label = entry.key;
+  for (const step of steps) {
+    const container = isAlias(at) ? at.resolve(file.doc) : at;
+    let next: unknown;
+    if (isMap(container)) {
+      const pair = container.items.find((p) => file.text(p.key as YamlNode) === String(step.key));
+      next = step.origin === 'key' ? pair?.key : pair?.value;
+    } else if (isSeq(container)) {
+      next = container.items[step.key as number];
+    }
+    if (!next) break;
+    at = next as YamlNode;
+    label += typeof step.key === 'number' ? `[${step.key}]` : `.${String(step.key)}`;
+  }
+  return { at, label };
+}

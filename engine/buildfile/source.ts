@@ -1,0 +1,163 @@
+import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument } from 'yaml';
+import type { Document, Node as YamlNode, Scalar, YAMLMap } from 'yaml';
+import type { Diagnostic, SourcePos } from '../diagnostic.js';
+import { formatPos, located } from './hint.js';
+
+/** One `key: value` of a YAML mapping whose key is text. */
+export interface Entry {
+  key: string;
+  keyNode: Scalar;
+  /** The value, aliases resolved; undefined when empty (`key:`) or an unknown alias. */
+  value: YamlNode | undefined;
+  /** Where to point at the value: the value itself, or the key when the value is empty. */
+  at: YamlNode;
+}
+
+/** Rewordings of YAML parser errors whose own text leaves users guessing or talks about the library's API. */
+const SYNTAX_HELP: Record<string, { message?: string; hint: string }> = {
+  TAB_AS_INDENT: { hint: 'indent with spaces; YAML does not allow tabs' },
+  MULTIPLE_DOCS: { message: 'a build file holds a single YAML document', hint: 'remove the `---` separator' },
+};
+
+/**
+ * A parsed build file and the means to point into it. Every check reports
+ * into the shared `diagnostics` list, so one pass finds all mistakes of a file.
+ */
+export class SourceFile {
+  readonly doc: Document.Parsed;
+  /** Set when YAML syntax errors make the tree unreliable; later checks would only add noise. */
+  readonly broken: boolean;
+  private readonly lines = new LineCounter();
+
+  constructor(
+    /** Workspace-relative posix path of the file. */
+    readonly rel: string,
+    /** Workspace-relative posix directory of the file ('' for the root). */
+    readonly dir: string,
+    text: string,
+    private readonly diagnostics: Diagnostic[],
+  ) {
+    // Duplicate keys are detected by `uniqueEntries`/the node registry, which say what was duplicated.
+    this.doc = parseDocument(text, { lineCounter: this.lines, prettyErrors: false, uniqueKeys: false });
+    for (const e of this.doc.errors) {
+      const help = SYNTAX_HELP[e.code];
+      this.reportAt(this.posAt(e.pos[0]), help?.message ?? e.message, help?.hint);
+    }
+    for (const w of this.doc.warnings) this.reportAt(this.posAt(w.pos[0]), w.message);
+    this.broken = this.doc.errors.length > 0;
+  }
+
+  posAt(offset: number): SourcePos {
+    const { line, col } = this.lines.linePos(offset);
+    return { file: this.rel, line, column: col };
+  }
+
+  pos(node: YamlNode): SourcePos {
+    return this.posAt(node.range?.[0] ?? 0);
+  }
+
+  report(at: YamlNode, message: string, hint?: string, node?: string): void {
+    this.reportAt(this.pos(at), message, hint, node);
+  }
+
+  reportAt(pos: SourcePos, message: string, hint?: string, node?: string): void {
+    this.diagnostics.push(located(pos, message, hint, node));
+  }
+
+  /** The node an alias stands for (reporting unknown aliases); empty scalars count as absent. */
+  deref(node: YamlNode | null | undefined): YamlNode | undefined {
+    if (!node) return undefined;
+    if (isAlias(node)) {
+      const target = node.resolve(this.doc);
+      if (!target) this.report(node, `unknown alias '*${node.source}'`, 'define the anchor (`&name`) before using it');
+      return target;
+    }
+    return isScalar(node) && node.value === null && node.source === '' ? undefined : node;
+  }
+
+  /**
+   * Text of a scalar: strings as they are, and plain numbers/booleans as written,
+   * so `1.0` as a name stays "1.0". Undefined for anything else.
+   */
+  text(node: YamlNode | undefined): string | undefined {
+    if (!isScalar(node)) return undefined;
+    if (typeof node.value === 'string') return node.value;
+    if (node.type === 'PLAIN' && (typeof node.value === 'number' || typeof node.value === 'boolean')) {
+      return node.source ?? String(node.value);
+    }
+    return undefined;
+  }
+
+  /** Entries of a mapping with text keys; other keys are reported and skipped. */
+  entries(map: YAMLMap): Entry[] {
+    const out: Entry[] = [];
+    for (const pair of map.items) {
+      const keyNode = pair.key as YamlNode | null;
+      const key = keyNode ? this.text(keyNode) : undefined;
+      if (key === undefined || !isScalar(keyNode)) {
+        this.reportAt(keyNode ? this.pos(keyNode) : this.pos(map), 'keys must be plain names');
+        continue;
+      }
+      const raw = pair.value as YamlNode | null;
+      const value = this.deref(raw);
+      out.push({ key, keyNode, value, at: value && raw ? raw : keyNode });
+    }
+    return out;
+  }
+
+  /** `entries`, reporting a key given twice at the second occurrence. */
+  uniqueEntries(map: YAMLMap): Entry[] {
+    const first = new Map<string, Entry>();
+    return this.entries(map).filter((e) => {
+      const earlier = first.get(e.key);
+      if (!earlier) {
+        first.set(e.key, e);
+        return true;
+      }
+      this.report(e.keyNode, `duplicate key '${e.key}'`, `first given at ${formatPos(this.pos(earlier.keyNode))}`);
+      return false;
+    });
+  }
+
+  /**
+   * Plain JS value of a YAML node, for schema validation. Aliases are
+   * converted once and shared, so anchors cannot blow up exponentially, and a
+   * collection containing itself is reported instead of looping.
+   */
+  toPlain(node: YamlNode, memo = new Map<YamlNode, unknown>()): { ok: true; value: unknown } | { ok: false } {
+    const target = isAlias(node) ? this.deref(node) : node;
+    if (!target) return isAlias(node) ? { ok: false } : { ok: true, value: null };
+    if (memo.has(target)) {
+      const value = memo.get(target);
+      if (value === IN_PROGRESS) {
+        this.report(node, 'an alias may not refer to a collection that contains it');
+        return { ok: false };
+      }
+      return { ok: true, value };
+    }
+    if (isScalar(target)) return { ok: true, value: target.value };
+    memo.set(target, IN_PROGRESS);
+    let value: unknown;
+    if (isSeq(target)) {
+      const items: unknown[] = [];
+      for (const item of target.items as YamlNode[]) {
+        const r = this.toPlain(item, memo);
+        if (!r.ok) return r;
+        items.push(r.value);
+      }
+      value = items;
+    } else if (isMap(target)) {
+      const record: Record<string, unknown> = {};
+      for (const e of this.uniqueEntries(target)) {
+        const r = e.value ? this.toPlain(e.value, memo) : { ok: true as const, value: null };
+        if (!r.ok) return r;
+        record[e.key] = r.value;
+      }
+      value = record;
+    }
+    memo.set(target, value);
+    return { ok: true, value };
+  }
+}
+
+const IN_PROGRESS = Symbol('in progress');

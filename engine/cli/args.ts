@@ -1,0 +1,64 @@
+import path from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { UserError } from '../diagnostic.js';
+import { defaultCacheDir, findRootBuildFile } from '../workspace-root.js';
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/** Options every command accepts. */
+const GLOBAL_OPTIONS = {
+  file: { type: 'string', short: 'f' },
+  'cache-dir': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies Options;
+
+export interface Parsed<V> {
+  values: V & { file?: string; 'cache-dir'?: string; help?: boolean };
+  positionals: string[];
+}
+
+/**
+ * node:util parseArgs with kiln's global options added and its errors turned
+ * into usage errors (exit 2) instead of stack traces.
+ */
+export function parseCommand<O extends Options>(
+  command: string,
+  argv: string[],
+  options: O,
+  usage: string,
+): Parsed<ReturnType<typeof parseArgs<{ options: O; allowPositionals: true }>>['values']> {
+  try {
+    const parsed = parseArgs({ args: argv, options: { ...GLOBAL_OPTIONS, ...options }, allowPositionals: true, strict: true });
+    if ((parsed.values as { help?: boolean }).help) {
+      process.stdout.write(`${usage}\n`);
+      process.exit(0);
+    }
+    return parsed as never;
+  } catch (e) {
+    throw new UserError([{ message: `${command}: ${(e as Error).message}`, hint: `run 'kiln ${command} --help'` }]);
+  }
+}
+
+export function resolveCacheDir(values: { 'cache-dir'?: string }): string {
+  return values['cache-dir'] ? path.resolve(values['cache-dir']) : defaultCacheDir(process.env);
+}
+
+export function resolveRootFile(values: { file?: string }): string {
+  if (values.file) return path.resolve(values.file);
+  const found = findRootBuildFile(process.cwd());
+  if (!found) {
+    throw new UserError([
+      { message: `no kiln.yaml found in ${process.cwd()} or its parents`, hint: 'create one (see BUILD.md) or pass -f FILE' },
+    ]);
+  }
+  return found;
+}
+
+/** Parses a positive integer option or fails as a usage error. */
+export function positiveInt(command: string, name: string, raw: string): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new UserError([{ message: `${command}: --${name} expects a positive integer, got '${raw}'` }]);
+  }
+  return n;
+}

@@ -1,0 +1,72 @@
+import os from 'node:os';
+import { runBuild } from '../../build.js';
+import { UserError } from '../../diagnostic.js';
+import { writeSummary } from '../../summary.js';
+import { parseCommand, positiveInt, resolveCacheDir } from '../args.js';
+import { createProgress, type LogMode } from '../progress.js';
+import { loadForCommand, selectForCommand } from '../workspace.js';
+
+const USAGE = `usage: kiln build [targets...] [options]
+
+Targets are node ids or globs over ids (quote them: 'svc-*'); their deps build too.
+
+  -j, --jobs N          parallel nodes (default: available cores)
+  -k, --keep-going      keep building independent nodes after a failure
+  --dry-run             compute keys and show what would run; run nothing
+  --summary FILE        write the run summary JSON (format version 1)
+  --logs MODE           full (default): print and replay node output;
+                        failed: only failed nodes; none`;
+
+const LOG_MODES = ['full', 'failed', 'none'];
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommand(
+    'build',
+    argv,
+    {
+      jobs: { type: 'string', short: 'j' },
+      'keep-going': { type: 'boolean', short: 'k' },
+      'dry-run': { type: 'boolean' },
+      summary: { type: 'string' },
+      logs: { type: 'string' },
+    },
+    USAGE,
+  );
+  const logs = values.logs ?? 'full';
+  if (!LOG_MODES.includes(logs)) {
+    throw new UserError([{ message: `build: --logs must be one of ${LOG_MODES.join(', ')}, got '${logs}'` }]);
+  }
+  const jobs = values.jobs ? positiveInt('build', 'jobs', values.jobs) : os.availableParallelism();
+  const ws = loadForCommand(values);
+  const selected = selectForCommand(ws, positionals);
+
+  // First Ctrl-C/SIGTERM cancels: running commands' process groups are killed,
+  // finished work stays cached. A second one exits at once.
+  const abort = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (abort.signal.aborted) process.exit(signal === 'SIGINT' ? 130 : 143);
+    process.stderr.write(`\nkiln: ${signal}: stopping (running commands are killed)\n`);
+    abort.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const live = Boolean(process.stdout.isTTY) && !process.env.CI;
+  const outcome = await runBuild(
+    ws,
+    {
+      selected,
+      jobs,
+      keepGoing: Boolean(values['keep-going']),
+      dryRun: Boolean(values['dry-run']),
+      cacheDir: resolveCacheDir(values),
+      env: process.env,
+      signal: abort.signal,
+      command: 'build',
+    },
+    createProgress({ live, logs: logs as LogMode, out: process.stdout }),
+  );
+  if (values.summary) writeSummary(values.summary, outcome.summary);
+  if (abort.signal.aborted) return 130;
+  return outcome.exitCode;
+}

@@ -1,0 +1,35 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { History } from '../../history.js';
+import { openStateDb, STATE_DIR } from '../../state-db.js';
+import { parseCommand } from '../args.js';
+import { loadForCommand, selectForCommand } from '../workspace.js';
+
+const USAGE = `usage: kiln clean [targets...] [--all]
+
+Removes the declared outputs of the targets (default: every node) and
+forgets their state in this checkout, so the next build restores or rebuilds
+them. The cache is left alone (see 'kiln cache gc').
+
+  --all    also delete this checkout's state (.kiln/: stat cache, history)`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommand('clean', argv, { all: { type: 'boolean' } }, USAGE);
+  const ws = loadForCommand(values);
+  const selected = selectForCommand(ws, positionals);
+  const db = openStateDb(ws.root);
+  const history = new History(db);
+  let removed = 0;
+  for (const node of ws.nodes.filter((n) => selected.has(n.id))) {
+    history.forgetNodeState(node.id);
+    for (const o of node.outputs) {
+      const abs = path.join(ws.root, node.dir, o);
+      if (fs.existsSync(abs)) removed++;
+      fs.rmSync(abs, { recursive: true, force: true });
+    }
+  }
+  db.close();
+  if (values.all) fs.rmSync(path.join(ws.root, STATE_DIR), { recursive: true, force: true });
+  process.stdout.write(`removed ${removed} outputs of ${selected.size} nodes${values.all ? ' and the checkout state' : ''}\n`);
+  return 0;
+}

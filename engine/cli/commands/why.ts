@@ -1,0 +1,108 @@
+import path from 'node:path';
+import type { Workspace } from '../../buildfile/types.js';
+import { didYouMean, formatDiagnostic, UserError } from '../../diagnostic.js';
+import { fingerprintOutputs } from '../../fingerprint.js';
+import { StatCache } from '../../hash/stat-cache.js';
+import { initXxhash } from '../../hash/xxhash.js';
+import { History, type NodeState } from '../../history.js';
+import { gatherIngredients } from '../../ingredients.js';
+import { computeKey, diffIngredients } from '../../key.js';
+import { essentialEnv } from '../../node-env.js';
+import { openStateDb } from '../../state-db.js';
+import { Toolchains } from '../../toolchain.js';
+import { parseCommand } from '../args.js';
+import { loadForCommand } from '../workspace.js';
+
+const USAGE = `usage: kiln why NODE
+
+Explains whether NODE would rebuild and which of its key ingredients changed
+since its last build in this checkout: input files, dependency outputs,
+declared env, toolchains, attributes.`;
+
+type Verdict = { stale: boolean; lines: string[] };
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommand('why', argv, {}, USAGE);
+  if (positionals.length !== 1) throw new UserError([{ message: 'why: expects exactly one node id', hint: 'kiln why NODE' }]);
+  const ws = loadForCommand(values);
+  const id = positionals[0]!;
+  const byId = new Map(ws.nodes.map((n) => [n.id, n]));
+  if (!byId.has(id)) {
+    const guess = didYouMean(id, byId.keys());
+    throw new UserError([{ message: `why: no node '${id}'`, ...(guess ? { hint: `did you mean '${guess}'?` } : {}) }]);
+  }
+  await initXxhash();
+  const db = openStateDb(ws.root);
+  try {
+    const explainer = new Explainer(ws, new StatCache(db), new History(db).loadNodeStates());
+    const verdict = await explainer.explain(id);
+    process.stdout.write(`${verdict.lines.join('\n')}\n`);
+    return 0;
+  } finally {
+    db.close();
+  }
+}
+
+/** Recomputes a node's ingredients as the next build would and compares them with its last build. */
+class Explainer {
+  private readonly memo = new Map<string, Promise<Verdict>>();
+  private readonly toolchains: Toolchains;
+
+  constructor(
+    private readonly ws: Workspace,
+    private readonly stats: StatCache,
+    private readonly states: Map<string, NodeState>,
+  ) {
+    this.toolchains = new Toolchains(ws.toolchains, essentialEnv(process.env));
+  }
+
+  explain(id: string): Promise<Verdict> {
+    let v = this.memo.get(id);
+    if (!v) {
+      v = this.compute(id);
+      this.memo.set(id, v);
+    }
+    return v;
+  }
+
+  private async compute(id: string): Promise<Verdict> {
+    const node = this.ws.nodes.find((n) => n.id === id)!;
+    const state = this.states.get(id);
+    if (!state) return { stale: true, lines: [`${id}: will build: never built in this checkout`] };
+    const depDigests: Record<string, string> = {};
+    const staleDeps: string[] = [];
+    for (const dep of node.deps) {
+      const depVerdict = await this.explain(dep.id);
+      // A stale dep's new outputs are unknown until it runs: compare against its last ones.
+      if (depVerdict.stale) staleDeps.push(...depVerdict.lines.map((l) => `    ${l}`));
+      const depState = this.states.get(dep.id);
+      if (depState) depDigests[dep.id] = depState.outputDigest;
+    }
+    const depNotes = staleDeps.length > 0 ? [`  and it rebuilds if the outputs of a dependency that rebuilds first change:`, ...staleDeps] : [];
+    const gathered = await gatherIngredients(this.ws, node, depDigests, this.stats, this.toolchains, process.env);
+    if ('error' in gathered) return { stale: true, lines: [`${id}: cannot build: ${formatDiagnostic(gathered.error)}`] };
+    const key = computeKey(gathered.ingredients);
+    if (key !== state.key) {
+      const changes = diffIngredients(state.ingredients, gathered.ingredients).map((l) => `  ${l}`);
+      return {
+        stale: true,
+        lines: [`${id}: will rebuild (key ${state.key.slice(0, 12)} -> ${key.slice(0, 12)}) because:`, ...changes, ...depNotes],
+      };
+    }
+    if (fingerprintOutputs(path.join(this.ws.root, node.dir), node.outputs) !== state.fingerprint) {
+      return {
+        stale: false,
+        lines: [`${id}: key unchanged; its outputs were changed on disk and will be restored from the cache`, ...depNotes],
+      };
+    }
+    return {
+      stale: depNotes.length > 0,
+      lines: [
+        depNotes.length > 0
+          ? `${id}: its own inputs are unchanged (key ${key.slice(0, 12)})`
+          : `${id}: up to date (key ${key.slice(0, 12)} unchanged since its last build)`,
+        ...depNotes,
+      ],
+    };
+  }
+}

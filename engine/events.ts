@@ -1,0 +1,11 @@
+import type { NodeSummary, RunSummary } from './summary.js';
+
+/** What a build tells the terminal renderer; the executor knows nothing about terminals. */
+export type BuildEvent =
+  | { type: 'start'; total: number }
+  | { type: 'node-start'; id: string }
+  | { type: 'node-done'; node: NodeSummary; log: Buffer | null; replayed: boolean }
+  | { type: 'warning'; message: string }
+  | { type: 'end'; summary: RunSummary };
+
+export type Reporter = (event: BuildEvent) => void;

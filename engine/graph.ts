@@ -1,0 +1,133 @@
+import { DirectedGraph } from 'graphology';
+import { topologicalSort } from 'graphology-dag';
+import picomatch from 'picomatch';
+import type { NodeDecl, Workspace } from './buildfile/types.js';
+import { located, suggest } from './buildfile/hint.js';
+import { fail, ok, type Diagnostic, type Result } from './diagnostic.js';
+
+/** The build graph: one node per NodeDecl (its attributes), an edge from each dep to its dependent. */
+export type BuildGraph = DirectedGraph<NodeDecl>;
+
+export function buildGraph(ws: Workspace): BuildGraph {
+  const graph: BuildGraph = new DirectedGraph<NodeDecl>();
+  for (const node of ws.nodes) graph.addNode(node.id, node);
+  for (const node of ws.nodes) {
+    for (const dep of node.deps) graph.mergeEdge(dep.id, node.id);
+  }
+  return graph;
+}
+
+/**
+ * Every dependency cycle among `nodes`, each reported once at the dep entry
+ * that closes it, with the path in dependency direction (`a -> b` = a
+ * depends on b). Unknown deps and self-deps are left to the loader's own
+ * messages. Iterative, so a long dependency chain cannot overflow the stack.
+ */
+export function findCycles(nodes: readonly NodeDecl[]): Diagnostic[] {
+  const byId = new Map(nodes.map((n) => [n.id, n]));
+  const state = new Map<string, 'open' | 'done'>();
+  const diagnostics: Diagnostic[] = [];
+  for (const start of nodes) {
+    if (state.has(start.id)) continue;
+    const stack = [{ node: start, next: 0 }];
+    state.set(start.id, 'open');
+    while (stack.length > 0) {
+      const frame = stack[stack.length - 1]!;
+      const dep = frame.node.deps[frame.next++];
+      if (!dep) {
+        state.set(frame.node.id, 'done');
+        stack.pop();
+        continue;
+      }
+      const target = byId.get(dep.id);
+      if (!target || target === frame.node) continue;
+      const seen = state.get(target.id);
+      if (seen === undefined) {
+        state.set(target.id, 'open');
+        stack.push({ node: target, next: 0 });
+      } else if (seen === 'open') {
+        const from = stack.findIndex((f) => f.node === target);
+        const path = [...stack.slice(from).map((f) => f.node.id), target.id].join(' -> ');
+        diagnostics.push(located(dep.pos, `dependency cycle: ${path}`, 'remove one of these deps', frame.node.id));
+      }
+    }
+  }
+  return diagnostics;
+}
+
+/**
+ * The nodes to act on: those matching `patterns` (exact ids, or picomatch
+ * globs over ids) plus all their transitive deps. No pattern means every node.
+ */
+export function selectTargets(ws: Workspace, patterns: readonly string[]): Result<Set<string>> {
+  if (patterns.length === 0) return ok(new Set(ws.nodes.map((n) => n.id)));
+  const byId = new Map(ws.nodes.map((n) => [n.id, n]));
+  const roots: NodeDecl[] = [];
+  const diagnostics: Diagnostic[] = [];
+  for (const pattern of patterns) {
+    const matched = matchIds(pattern, byId);
+    if (matched.length === 0) {
+      const hint = suggest(pattern, byId.keys());
+      diagnostics.push({ message: `no node matches '${pattern}'`, ...(hint ? { hint } : {}) });
+    }
+    roots.push(...matched);
+  }
+  if (diagnostics.length > 0) return fail(...diagnostics);
+  const selected = new Set<string>();
+  const todo = roots;
+  for (let node = todo.pop(); node; node = todo.pop()) {
+    if (selected.has(node.id)) continue;
+    selected.add(node.id);
+    for (const dep of node.deps) todo.push(byId.get(dep.id)!);
+  }
+  return ok(selected);
+}
+
+/** An exact id wins over reading the pattern as a glob, so ids with glob characters stay selectable. */
+function matchIds(pattern: string, byId: ReadonlyMap<string, NodeDecl>): NodeDecl[] {
+  const exact = byId.get(pattern);
+  if (exact) return [exact];
+  if (!picomatch.scan(pattern).isGlob) return [];
+  const isMatch = picomatch(pattern, { dot: true });
+  return [...byId.values()].filter((n) => isMatch(n.id));
+}
+
+/** Ids in dependency order (deps first), optionally only the `selected` ones. */
+export function topoOrder(graph: BuildGraph, selected?: ReadonlySet<string>): string[] {
+  const order = topologicalSort(graph);
+  return selected ? order.filter((id) => selected.has(id)) : order;
+}
+
+/** Nodes in scope in declaration order, and the edges `[dep, dependent]` between them. */
+function scope(graph: BuildGraph, selected?: ReadonlySet<string>): { ids: string[]; edges: [string, string][] } {
+  const inScope = (id: string) => !selected || selected.has(id);
+  const edges = graph.mapEdges((_e, _a, from, to): [string, string] => [from, to]);
+  return { ids: graph.nodes().filter(inScope), edges: edges.filter(([from, to]) => inScope(from) && inScope(to)) };
+}
+
+/** Graphviz source for `kiln graph --format dot`; edges point from a dep to its dependent. */
+export function toDot(graph: BuildGraph, selected?: ReadonlySet<string>): string {
+  const quote = (s: string) => JSON.stringify(s);
+  const { ids, edges } = scope(graph, selected);
+  const lines = ['digraph kiln {', '  rankdir=LR;'];
+  for (const id of ids) lines.push(`  ${quote(id)} [label=${quote(`${id}\n(${graph.getNodeAttributes(id).rule})`)}];`);
+  for (const [from, to] of edges) lines.push(`  ${quote(from)} -> ${quote(to)};`);
+  lines.push('}');
+  return `${lines.join('\n')}\n`;
+}
+
+export interface GraphJson {
+  nodes: { id: string; rule: string; dir: string; deps: string[] }[];
+  /** `[dep, dependent]` pairs. */
+  edges: [string, string][];
+}
+
+/** Data for `kiln graph --format json`. */
+export function toJson(graph: BuildGraph, selected?: ReadonlySet<string>): GraphJson {
+  const { ids, edges } = scope(graph, selected);
+  const nodes = ids.map((id) => {
+    const n = graph.getNodeAttributes(id);
+    return { id, rule: n.rule, dir: n.dir, deps: n.deps.map((d) => d.id) };
+  });
+  return { nodes, edges };
+}

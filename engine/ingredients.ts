@@ -1,0 +1,55 @@
+import type { NodeDecl, Workspace } from './buildfile/types.js';
+import type { Diagnostic } from './diagnostic.js';
+import { expandInputs } from './hash/inputs.js';
+import type { StatCache } from './hash/stat-cache.js';
+import { secretDigest, type Ingredients } from './key.js';
+import type { Toolchains } from './toolchain.js';
+import { rules } from '../rules/index.js';
+
+/**
+ * Gathers what a node consumes, given its deps' output digests. A required
+ * input glob that matches nothing, or a broken toolchain, is a located
+ * build-file mistake.
+ */
+export async function gatherIngredients(
+  ws: Workspace,
+  node: NodeDecl,
+  depDigests: Record<string, string>,
+  stats: StatCache,
+  toolchains: Toolchains,
+  env: NodeJS.ProcessEnv,
+): Promise<{ ingredients: Ingredients } | { error: Diagnostic }> {
+  const inputs = expandInputs(ws.root, node, stats);
+  const unmatched = inputs.unmatched[0];
+  if (unmatched) {
+    return {
+      error: {
+        pos: unmatched.pos,
+        message: `input '${unmatched.glob}' of node '${node.id}' matches no file`,
+        hint: `check the pattern, or write {glob: "${unmatched.glob}", required: false} if it may match nothing`,
+      },
+    };
+  }
+  const toolchain: Record<string, string> = {};
+  for (const name of node.toolchain) {
+    const t = await toolchains.version(name);
+    if ('error' in t) return t;
+    toolchain[name] = t.version;
+  }
+  const rule = rules.get(node.rule)!;
+  return {
+    ingredients: {
+      rule: `${rule.id}@${rule.version}`,
+      dir: node.dir,
+      attrs: node.attrs,
+      outputs: node.outputs,
+      inputs: inputs.files,
+      deps: depDigests,
+      env: Object.fromEntries(node.env.map((n) => [n, env[n] ?? null])),
+      secretEnv: Object.fromEntries(
+        node.secretEnv.map((n) => [n, env[n] === undefined ? null : secretDigest(n, env[n]!)]),
+      ),
+      toolchain,
+    },
+  };
+}

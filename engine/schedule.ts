@@ -1,0 +1,69 @@
+import PQueue from 'p-queue';
+
+/** Duration assumed for a node never built here, so unknown nodes still order by path length. */
+const UNKNOWN_DURATION_MS = 100;
+
+export interface SchedulePlan {
+  /** Node ids in scope. */
+  nodes: string[];
+  depsOf(id: string): string[];
+  /** Recorded duration of a node's last run, if any. */
+  duration(id: string): number | undefined;
+}
+
+/**
+ * Longest remaining path (sum of recorded durations down to a sink) per node:
+ * starting the nodes on the critical path first shortens the whole build.
+ */
+export function criticalPathPriorities(plan: SchedulePlan): Map<string, number> {
+  const dependents = new Map<string, string[]>(plan.nodes.map((id) => [id, []]));
+  for (const id of plan.nodes) for (const d of plan.depsOf(id)) dependents.get(d)?.push(id);
+  const prio = new Map<string, number>();
+  const visit = (id: string): number => {
+    const known = prio.get(id);
+    if (known !== undefined) return known;
+    let tail = 0;
+    for (const next of dependents.get(id)!) tail = Math.max(tail, visit(next));
+    const p = (plan.duration(id) ?? UNKNOWN_DURATION_MS) + tail;
+    prio.set(id, p);
+    return p;
+  };
+  for (const id of plan.nodes) visit(id);
+  return prio;
+}
+
+/**
+ * Runs `work` for every node once all its deps settled, at most `jobs` at a
+ * time, highest priority first. `work` never throws: failures are results
+ * the caller records; this only orders the calls.
+ */
+export async function runScheduled(
+  plan: SchedulePlan,
+  jobs: number,
+  work: (id: string) => Promise<void>,
+): Promise<void> {
+  const prio = criticalPathPriorities(plan);
+  const waiting = new Map<string, number>();
+  const dependents = new Map<string, string[]>(plan.nodes.map((id) => [id, []]));
+  for (const id of plan.nodes) {
+    const deps = plan.depsOf(id);
+    waiting.set(id, deps.length);
+    for (const d of deps) dependents.get(d)!.push(id);
+  }
+  const queue = new PQueue({ concurrency: Math.max(1, jobs) });
+  const enqueue = (id: string): void => {
+    void queue.add(
+      async () => {
+        await work(id);
+        for (const next of dependents.get(id)!) {
+          const left = waiting.get(next)! - 1;
+          waiting.set(next, left);
+          if (left === 0) enqueue(next);
+        }
+      },
+      { priority: prio.get(id)! },
+    );
+  };
+  for (const id of plan.nodes) if (waiting.get(id) === 0) enqueue(id);
+  await queue.onIdle();
+}

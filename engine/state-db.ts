@@ -1,0 +1,47 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+
+/** Per-checkout state lives here: stat cache, last node states, run history. */
+export const STATE_DIR = '.kiln';
+
+const SCHEMA_VERSION = 1;
+
+/**
+ * Opens (creating if needed) the workspace state database. WAL so that a
+ * reader never blocks a build, busy_timeout so concurrent kiln processes in
+ * one checkout wait instead of failing.
+ */
+export function openStateDb(root: string): Database.Database {
+  const dir = path.join(root, STATE_DIR);
+  fs.mkdirSync(dir, { recursive: true });
+  const db = new Database(path.join(dir, 'state.db'));
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('busy_timeout = 10000');
+  if ((db.pragma('user_version', { simple: true }) as number) < SCHEMA_VERSION) {
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS stat (
+        path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime REAL NOT NULL,
+        ino INTEGER NOT NULL, ctime REAL NOT NULL, digest TEXT NOT NULL, recorded REAL NOT NULL
+      ) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS node_state (
+        node TEXT PRIMARY KEY, key TEXT NOT NULL, ingredients TEXT NOT NULL,
+        output_digest TEXT NOT NULL, fingerprint TEXT NOT NULL, log TEXT,
+        duration_ms REAL NOT NULL, updated_at INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS runs (
+        id INTEGER PRIMARY KEY, command TEXT NOT NULL, args TEXT NOT NULL,
+        started_at INTEGER NOT NULL, duration_ms REAL NOT NULL, exit_code INTEGER NOT NULL,
+        built INTEGER NOT NULL, cached INTEGER NOT NULL, failed INTEGER NOT NULL, skipped INTEGER NOT NULL
+      );
+      CREATE TABLE IF NOT EXISTS node_runs (
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE, node TEXT NOT NULL,
+        key TEXT, status TEXT NOT NULL, cache TEXT, duration_ms REAL NOT NULL,
+        output_digest TEXT, error TEXT, PRIMARY KEY (run_id, node)
+      ) WITHOUT ROWID;
+      PRAGMA user_version = ${SCHEMA_VERSION};
+    `);
+  }
+  return db;
+}

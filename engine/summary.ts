@@ -1,0 +1,29 @@
+import fs from 'node:fs';
+
+/** The run summary, format version 1 (DESIGN.md section 3). Scripts read it: keep it stable. */
+export interface NodeSummary {
+  id: string;
+  rule: string;
+  key: string | null;
+  status: 'built' | 'cached' | 'failed' | 'skipped';
+  cache: 'local' | 'remote' | null;
+  durationMs: number;
+  outputDigest: string | null;
+  error: string | null;
+}
+
+export interface RunSummary {
+  version: 1;
+  command: string;
+  startedAt: string;
+  durationMs: number;
+  /** Present and true only for `kiln build --dry-run`: nothing ran, `skipped` nodes would run. */
+  dryRun?: true;
+  nodes: NodeSummary[];
+}
+
+export function writeSummary(file: string, summary: RunSummary): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  fs.writeFileSync(tmp, `${JSON.stringify(summary, null, 2)}\n`);
+  fs.renameSync(tmp, file);
+}

@@ -1,0 +1,235 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { buildWithSummary, kiln, statuses, tempDir, writeFiles } from './kiln.js';
+
+const DIAMOND = `
+nodes:
+  a:
+    rule: run
+    inputs: [a.txt]
+    outputs: [out/a]
+    cmd: mkdir -p out && cp a.txt out/a && echo built-a
+  b:
+    rule: run
+    deps: [a]
+    inputs: [b.txt]
+    outputs: [out/b]
+    cmd: mkdir -p out && cat out/a b.txt > out/b
+  c:
+    rule: run
+    deps: [a]
+    outputs: [out/c]
+    env: [FLAVOUR]
+    cmd: mkdir -p out && { cat out/a; echo "$FLAVOUR"; } > out/c
+  d:
+    rule: run
+    deps: [b, c]
+    outputs: [out/d]
+    cmd: mkdir -p out && cat out/b out/c > out/d
+`;
+
+function diamond(): { ws: string; cache: string } {
+  const ws = tempDir();
+  writeFiles(ws, { 'kiln.yaml': DIAMOND, 'a.txt': 'A\n', 'b.txt': 'B\n' });
+  return { ws, cache: tempDir('kiln-cache-') };
+}
+
+describe('kiln build', () => {
+  it('builds cold, then is a no-op, then rebuilds only what a change reaches', async () => {
+    const { ws, cache } = diamond();
+    const env = { KILN_CACHE_DIR: cache, FLAVOUR: 'vanilla' };
+    const cold = await buildWithSummary(ws, [], env);
+    expect(cold.exitCode).toBe(0);
+    expect(statuses(cold.summary).built).toEqual(['a', 'b', 'c', 'd']);
+    expect(fs.readFileSync(path.join(ws, 'out/d'), 'utf8')).toBe('A\nB\nA\nvanilla\n');
+
+    const noop = await buildWithSummary(ws, [], env);
+    expect(statuses(noop.summary).cached).toEqual(['a', 'b', 'c', 'd']);
+    expect(noop.summary.nodes.every((n) => n.cache === 'local')).toBe(true);
+
+    fs.writeFileSync(path.join(ws, 'b.txt'), 'B2\n');
+    const changed = await buildWithSummary(ws, [], env);
+    expect(statuses(changed.summary)).toMatchObject({ built: ['b', 'd'], cached: ['a', 'c'] });
+
+    const envChanged = await buildWithSummary(ws, [], { ...env, FLAVOUR: 'chocolate' });
+    expect(statuses(envChanged.summary)).toMatchObject({ built: ['c', 'd'], cached: ['a', 'b'] });
+  });
+
+  it('writes the run summary in the documented format', async () => {
+    const { ws, cache } = diamond();
+    const { summary } = await buildWithSummary(ws, [], { KILN_CACHE_DIR: cache });
+    expect(summary).toMatchObject({ version: 1, command: 'build' });
+    expect(Number.isNaN(Date.parse(summary.startedAt))).toBe(false);
+    expect(summary.durationMs).toBeGreaterThanOrEqual(0);
+    for (const n of summary.nodes) {
+      expect(Object.keys(n).sort()).toEqual(['cache', 'durationMs', 'error', 'id', 'key', 'outputDigest', 'rule', 'status']);
+      expect(n.key).toMatch(/^[0-9a-f]{64}$/);
+      expect(n.outputDigest).toMatch(/^[0-9a-f]{64}$/);
+    }
+  });
+
+  it('restores from the cache when outputs are deleted, and replays logs', async () => {
+    const { ws, cache } = diamond();
+    const env = { KILN_CACHE_DIR: cache, FLAVOUR: 'x' };
+    await buildWithSummary(ws, [], env);
+    fs.rmSync(path.join(ws, 'out'), { recursive: true });
+    const again = await buildWithSummary(ws, [], env);
+    expect(statuses(again.summary).cached).toEqual(['a', 'b', 'c', 'd']);
+    expect(fs.readFileSync(path.join(ws, 'out/d'), 'utf8')).toBe('A\nB\nA\nx\n');
+    expect(again.stdout).toContain('a (cached) | built-a');
+  });
+
+  it('stops early cutoff: a dep rebuilt to identical bytes leaves dependents cached', async () => {
+    const ws = tempDir();
+    writeFiles(ws, {
+      'kiln.yaml': `
+nodes:
+  len:
+    rule: run
+    inputs: [text.txt]
+    outputs: [len.txt]
+    cmd: wc -c < text.txt | tr -d ' ' > len.txt
+  use:
+    rule: run
+    deps: [len]
+    outputs: [use.txt]
+    cmd: cp len.txt use.txt
+`,
+      'text.txt': 'abc\n',
+    });
+    const env = { KILN_CACHE_DIR: tempDir() };
+    await buildWithSummary(ws, [], env);
+    fs.writeFileSync(path.join(ws, 'text.txt'), 'xyz\n'); // same length: len.txt is byte-identical
+    const r = await buildWithSummary(ws, [], env);
+    expect(statuses(r.summary)).toMatchObject({ built: ['len'], cached: ['use'] });
+  });
+
+  it('shares cache entries between two checkouts at different absolute paths', async () => {
+    const cache = tempDir('kiln-cache-');
+    const first = diamond().ws;
+    const second = tempDir('kiln-other-checkout-');
+    fs.cpSync(first, second, { recursive: true });
+    const env = { KILN_CACHE_DIR: cache, FLAVOUR: 'same' };
+    const a = await buildWithSummary(first, [], env);
+    const b = await buildWithSummary(second, [], env);
+    expect(statuses(b.summary).cached).toEqual(['a', 'b', 'c', 'd']);
+    expect(b.summary.nodes.map((n) => n.key)).toEqual(a.summary.nodes.map((n) => n.key));
+    expect(fs.readFileSync(path.join(second, 'out/d'), 'utf8')).toBe(fs.readFileSync(path.join(first, 'out/d'), 'utf8'));
+  });
+
+  it('passes only declared env and essentials to commands', async () => {
+    const ws = tempDir();
+    writeFiles(ws, {
+      'kiln.yaml': `
+nodes:
+  env:
+    rule: run
+    outputs: [env.txt]
+    env: [DECLARED]
+    cmd: env | cut -d= -f1 | sort > env.txt
+`,
+    });
+    await buildWithSummary(ws, [], { KILN_CACHE_DIR: tempDir(), DECLARED: '1', UNDECLARED: '2' });
+    const names = fs.readFileSync(path.join(ws, 'env.txt'), 'utf8').split('\n');
+    expect(names).toContain('DECLARED');
+    expect(names).not.toContain('UNDECLARED');
+  });
+
+  it('fails fast with exit 1, or keeps going with --keep-going', async () => {
+    const ws = tempDir();
+    writeFiles(ws, {
+      'kiln.yaml': `
+nodes:
+  bad:
+    rule: run
+    cmd: echo boom >&2; exit 3
+  after-bad:
+    rule: run
+    deps: [bad]
+    cmd: "true"
+  independent:
+    rule: run
+    deps: [slow]
+    cmd: "true"
+  slow:
+    rule: run
+    cmd: sleep 0.3
+`,
+    });
+    const env = { KILN_CACHE_DIR: tempDir() };
+    const failFast = await buildWithSummary(ws, ['-j', '1'], env);
+    expect(failFast.exitCode).toBe(1);
+    const byId = Object.fromEntries(failFast.summary.nodes.map((n) => [n.id, n]));
+    expect(byId.bad).toMatchObject({ status: 'failed', error: 'command exited with code 3' });
+    expect(byId['after-bad']).toMatchObject({ status: 'skipped', error: "dependency 'bad' failed" });
+    expect(failFast.stdout).toContain('bad | boom');
+
+    const keepGoing = await buildWithSummary(ws, ['-k'], env);
+    expect(keepGoing.exitCode).toBe(1);
+    expect(statuses(keepGoing.summary)).toMatchObject({ failed: ['bad'], skipped: ['after-bad'] });
+    expect(statuses(keepGoing.summary).built.concat(statuses(keepGoing.summary).cached).sort()).toEqual(['independent', 'slow']);
+  });
+
+  it('fails a node whose declared output was not produced, and caches nothing for it', async () => {
+    const ws = tempDir();
+    writeFiles(ws, { 'kiln.yaml': 'nodes:\n  n:\n    rule: run\n    outputs: [missing.txt]\n    cmd: "true"\n' });
+    const env = { KILN_CACHE_DIR: tempDir() };
+    const r = await buildWithSummary(ws, [], env);
+    expect(r.exitCode).toBe(1);
+    expect(r.summary.nodes[0]).toMatchObject({ status: 'failed', error: 'declared output not produced: missing.txt' });
+    const again = await buildWithSummary(ws, [], env);
+    expect(again.summary.nodes[0]!.status).toBe('failed');
+  });
+
+  it('builds only selected targets and their deps', async () => {
+    const { ws, cache } = diamond();
+    const r = await buildWithSummary(ws, ['b'], { KILN_CACHE_DIR: cache });
+    expect(statuses(r.summary).built).toEqual(['a', 'b']);
+    expect(r.summary.nodes.find((n) => n.id === 'd')).toMatchObject({ status: 'skipped', error: 'not selected' });
+  });
+
+  it('--dry-run runs nothing and says what would run', async () => {
+    const { ws, cache } = diamond();
+    const env = { KILN_CACHE_DIR: cache, FLAVOUR: 'v' };
+    const dry = await buildWithSummary(ws, ['--dry-run'], env);
+    expect(dry.summary.dryRun).toBe(true);
+    expect(statuses(dry.summary).skipped).toEqual(['a', 'b', 'c', 'd']);
+    expect(fs.existsSync(path.join(ws, 'out'))).toBe(false);
+    await buildWithSummary(ws, [], env);
+    fs.writeFileSync(path.join(ws, 'b.txt'), 'changed\n');
+    const dry2 = await buildWithSummary(ws, ['--dry-run'], env);
+    expect(statuses(dry2.summary)).toMatchObject({ cached: ['a', 'c'], skipped: ['b', 'd'] });
+  });
+
+  it('rehashes a file rewritten with the same size and mtime moments after hashing (racy timestamps)', async () => {
+    const ws = tempDir();
+    writeFiles(ws, { 'kiln.yaml': 'nodes:\n  n:\n    rule: run\n    inputs: [f]\n    outputs: [g]\n    cmd: cp f g\n', f: 'one\n' });
+    const env = { KILN_CACHE_DIR: tempDir() };
+    const st = fs.statSync(path.join(ws, 'f'));
+    await buildWithSummary(ws, [], env);
+    fs.writeFileSync(path.join(ws, 'f'), 'two\n');
+    fs.utimesSync(path.join(ws, 'f'), st.atime, st.mtime); // same size, same mtime as when hashed
+    const r = await buildWithSummary(ws, [], env);
+    expect(statuses(r.summary).built).toEqual(['n']);
+    expect(fs.readFileSync(path.join(ws, 'g'), 'utf8')).toBe('two\n');
+  });
+});
+
+describe('kiln why', () => {
+  it('names the changed file, dependency and env var', async () => {
+    const { ws, cache } = diamond();
+    const env = { KILN_CACHE_DIR: cache, FLAVOUR: 'one' };
+    await buildWithSummary(ws, [], env);
+    fs.writeFileSync(path.join(ws, 'a.txt'), 'A2\n');
+    const a = await kiln(ws, ['why', 'a'], env);
+    expect(a.stdout).toMatch(/^a: will rebuild \(key [0-9a-f]{12} -> [0-9a-f]{12}\) because:\n {2}input file 'a.txt': content changed$/m);
+    await buildWithSummary(ws, ['a'], env);
+    const c = await kiln(ws, ['why', 'c'], { ...env, FLAVOUR: 'two' });
+    expect(c.stdout).toContain("dependency 'a': outputs changed");
+    expect(c.stdout).toContain(`env 'FLAVOUR': "one" -> "two"`);
+    await buildWithSummary(ws, [], env);
+    const upToDate = await kiln(ws, ['why', 'd'], env);
+    expect(upToDate.stdout).toMatch(/^d: up to date/);
+  });
+});

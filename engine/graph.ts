@@ -74,16 +74,15 @@ export function selectTargets(ws: Workspace, patterns: readonly string[]): Resul
   }
   if (diagnostics.length > 0) return fail(...diagnostics);
   const selected = new Set<string>();
-  const todo = roots;
-  for (let node = todo.pop(); node; node = todo.pop()) {
+  for (let node = roots.pop(); node; node = roots.pop()) {
     if (selected.has(node.id)) continue;
     selected.add(node.id);
-    for (const dep of node.deps) todo.push(byId.get(dep.id)!);
+    for (const dep of node.deps) roots.push(byId.get(dep.id)!);
   }
   return ok(selected);
 }
 
-/** An exact id wins over reading the pattern as a glob, so ids with glob characters stay selectable. */
+/** Ids cannot contain glob syntax, so a pattern without any is an exact id or nothing. */
 function matchIds(pattern: string, byId: ReadonlyMap<string, NodeDecl>): NodeDecl[] {
   const exact = byId.get(pattern);
   if (exact) return [exact];

@@ -14,7 +14,11 @@ const SCHEMA_VERSION = 1;
  */
 export function openStateDb(root: string): Database.Database {
   const dir = path.join(root, STATE_DIR);
-  fs.mkdirSync(dir, { recursive: true });
+  if (!fs.existsSync(dir)) {
+    fs.mkdirSync(dir, { recursive: true });
+    // Checkout-local state never belongs in version control.
+    fs.writeFileSync(path.join(dir, '.gitignore'), '*\n');
+  }
   const db = new Database(path.join(dir, 'state.db'));
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');

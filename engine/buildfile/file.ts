@@ -63,7 +63,7 @@ function toolchains(file: SourceFile, e: Entry): ToolchainDecl[] {
   return decls;
 }
 
-/** Toolchains are workspace-wide; letting an included file add some would make a node's key depend on include order. */
+/** Toolchains are workspace-wide, so they have one home: two included files cannot give a name different commands. */
 function misplacedToolchains(file: SourceFile, e: Entry): ToolchainDecl[] {
   file.report(e.keyNode, 'toolchains can only be declared in the root build file', 'move them to the root build file; every node can use them');
   return [];

@@ -30,8 +30,8 @@ export function readText(abs: string): { text: string } | { error: string } {
 /**
  * The build files one `include` entry names, read; files already `seen`
  * (workspace-relative) are skipped, so include cycles and overlapping globs
- * load each file once. Patterns are resolved from the workspace root so that
- * every result is checked to stay inside it.
+ * load each file once. Patterns are made workspace-relative first, so one
+ * that leaves the workspace is rejected before touching the disk.
  */
 export function expandInclude(file: SourceFile, item: TextItem, root: string, seen: Set<string>): PendingFile[] {
   const target = joinRel(file.dir, item.value);

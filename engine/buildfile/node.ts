@@ -18,7 +18,7 @@ export interface ParsedNode {
   toolchainPos: SourcePos[];
 }
 
-export const NODE_ID = /^[A-Za-z0-9][A-Za-z0-9._:/-]*$/;
+const NODE_ID = /^[A-Za-z0-9][A-Za-z0-9._:/-]*$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** Keys read before the others: the rule decides which keys exist, the dir anchors every path. */
@@ -122,9 +122,9 @@ export function parseNode(file: SourceFile, id: string, idKey: Scalar, value: Ya
   const attrEntries: Entry[] = [];
   for (const e of entries) {
     node.decl.fieldPos[e.key] = file.pos(e.keyNode);
+    if (LEADING_KEYS.includes(e.key)) continue;
     const field = FIELDS[e.key];
     if (field) field(file, e, node);
-    else if (LEADING_KEYS.includes(e.key)) continue;
     else if (rule && Object.hasOwn(rule.attributes, e.key)) attrEntries.push(e);
     // Without a known rule its attributes are unknown too; reporting them would be noise.
     else if (rule) reportUnknownKey(file, e, id, rule);

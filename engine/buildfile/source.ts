@@ -47,7 +47,7 @@ export class SourceFile {
     this.broken = this.doc.errors.length > 0;
   }
 
-  posAt(offset: number): SourcePos {
+  private posAt(offset: number): SourcePos {
     const { line, col } = this.lines.linePos(offset);
     return { file: this.rel, line, column: col };
   }
@@ -60,7 +60,7 @@ export class SourceFile {
     this.reportAt(this.pos(at), message, hint, node);
   }
 
-  reportAt(pos: SourcePos, message: string, hint?: string, node?: string): void {
+  private reportAt(pos: SourcePos, message: string, hint?: string, node?: string): void {
     this.diagnostics.push(located(pos, message, hint, node));
   }
 
@@ -126,7 +126,7 @@ export class SourceFile {
    */
   toPlain(node: YamlNode, memo = new Map<YamlNode, unknown>()): { ok: true; value: unknown } | { ok: false } {
     const target = isAlias(node) ? this.deref(node) : node;
-    if (!target) return isAlias(node) ? { ok: false } : { ok: true, value: null };
+    if (!target) return { ok: false }; // an unknown alias, already reported
     if (memo.has(target)) {
       const value = memo.get(target);
       if (value === IN_PROGRESS) {

@@ -233,3 +233,23 @@ describe('kiln why', () => {
     expect(upToDate.stdout).toMatch(/^d: up to date/);
   });
 });
+
+describe('workspace snapshot', () => {
+  it('notices an edited build file and a newly included one', async () => {
+    const ws = tempDir();
+    writeFiles(ws, {
+      'kiln.yaml': 'include: ["sub/*/kiln.yaml"]\nnodes:\n  a:\n    rule: run\n    outputs: [a]\n    cmd: echo 1 > a\n',
+      'sub/one/kiln.yaml': 'nodes:\n  one:\n    rule: run\n    cmd: "true"\n',
+    });
+    const env = { KILN_CACHE_DIR: tempDir() };
+    expect(statuses((await buildWithSummary(ws, [], env)).summary).built).toEqual(['a', 'one']);
+    writeFiles(ws, { 'sub/two/kiln.yaml': 'nodes:\n  two:\n    rule: run\n    cmd: "true"\n' });
+    expect(statuses((await buildWithSummary(ws, [], env)).summary)).toMatchObject({ built: ['two'], cached: ['a', 'one'] });
+    writeFiles(ws, { 'kiln.yaml': 'include: ["sub/*/kiln.yaml"]\nnodes:\n  a:\n    rule: run\n    outputs: [a]\n    cmd: echo 2 > a\n' });
+    expect(statuses((await buildWithSummary(ws, [], env)).summary).built).toEqual(['a']);
+    writeFiles(ws, { 'sub/one/kiln.yaml': 'nodes:\n  one:\n    rule: run\n    cmd: "true"\n    bogus: 1\n' });
+    const broken = await kiln(ws, ['build'], env);
+    expect(broken.exitCode).toBe(2);
+    expect(broken.stderr).toContain("sub/one/kiln.yaml:5:5: unknown key 'bogus'");
+  });
+});

@@ -33,14 +33,28 @@ export function readText(abs: string): { text: string } | { error: string } {
  * load each file once. Patterns are made workspace-relative first, so one
  * that leaves the workspace is rejected before touching the disk.
  */
-export function expandInclude(file: SourceFile, item: TextItem, root: string, seen: Set<string>): PendingFile[] {
+/** An include glob and what it matched, so a cached workspace can tell when the file set changed. */
+export interface IncludeGlob {
+  /** Workspace-relative glob. */
+  pattern: string;
+  matches: string[];
+}
+
+export function expandInclude(
+  file: SourceFile,
+  item: TextItem,
+  root: string,
+  seen: Set<string>,
+  globs: IncludeGlob[],
+): PendingFile[] {
   const target = joinRel(file.dir, item.value);
   if (escapes(target)) {
     file.report(item.at, `include '${item.value}' is outside the workspace`);
     return [];
   }
   const isGlob = picomatch.scan(target).isGlob;
-  const matches = isGlob ? globSync([target], { cwd: root, onlyFiles: true, expandDirectories: false, dot: true, ignore: IGNORED }).sort() : [target];
+  const matches = isGlob ? matchIncludeGlob(root, target) : [target];
+  if (isGlob) globs.push({ pattern: target, matches });
   if (matches.length === 0) {
     file.report(item.at, `include '${item.value}' matches no file`);
     return [];
@@ -58,4 +72,9 @@ export function expandInclude(file: SourceFile, item: TextItem, root: string, se
     file.report(item.at, `cannot read included file '${rel}': ${read.error}`, hint);
   }
   return pending;
+}
+
+/** Build files a workspace-relative include glob matches, sorted. */
+export function matchIncludeGlob(root: string, pattern: string): string[] {
+  return globSync([pattern], { cwd: root, onlyFiles: true, expandDirectories: false, dot: true, ignore: IGNORED }).sort();
 }

@@ -3,9 +3,15 @@ import { fail, ok, type Diagnostic, type Result } from '../diagnostic.js';
 import type { ToolchainDecl, Workspace } from './types.js';
 import { checkWorkspace } from './checks.js';
 import { readContents } from './file.js';
-import { expandInclude, readText, type PendingFile } from './include.js';
+import { expandInclude, readText, type IncludeGlob, type PendingFile } from './include.js';
 import type { ParsedNode } from './node.js';
 import { SourceFile } from './source.js';
+
+/** What a load read: every build file's text and every include glob's matches (see snapshot.ts). */
+export interface LoadTrace {
+  texts: Map<string, string>;
+  globs: IncludeGlob[];
+}
 
 /**
  * Loads the root build file and everything it includes, validating all of
@@ -13,7 +19,7 @@ import { SourceFile } from './source.js';
  * and there is nothing to overlap. Either a valid workspace or every
  * diagnostic found, sorted by file (in load order) and position.
  */
-export function loadWorkspace(rootFileAbs: string): Result<Workspace> {
+export function loadWorkspace(rootFileAbs: string, trace: LoadTrace = { texts: new Map(), globs: [] }): Result<Workspace> {
   const rootFile = path.resolve(rootFileAbs);
   const root = path.dirname(rootFile);
   const read = readText(rootFile);
@@ -32,8 +38,9 @@ export function loadWorkspace(rootFileAbs: string): Result<Workspace> {
     const contents = readContents(file, pending === queue[0]);
     for (const t of contents.toolchains) toolchains.set(t.name, t);
     parsed.push(...contents.nodes);
-    for (const item of contents.includes) queue.push(...expandInclude(file, item, root, seen));
+    for (const item of contents.includes) queue.push(...expandInclude(file, item, root, seen, trace.globs));
   }
+  for (const f of queue) trace.texts.set(f.rel, f.text);
   const nodes = checkWorkspace(parsed, toolchains, diagnostics);
   const files = queue.map((f) => f.rel);
   if (diagnostics.length > 0) return fail(...sortByPosition(diagnostics, files));

@@ -2,7 +2,7 @@
 // Entry point. Kept free of heavy imports: `kiln --version` must start fast,
 // so each command module is imported only when that command runs.
 import { UserError, formatDiagnostic } from '../diagnostic.js';
-import { readVersion } from './version.js';
+import { readVersion } from '../version.js';
 
 type CommandModule = { run(argv: string[]): Promise<number> };
 

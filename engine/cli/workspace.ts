@@ -1,12 +1,13 @@
-import { loadWorkspace } from '../buildfile/load.js';
+import { loadWorkspaceCached } from '../buildfile/snapshot.js';
 import type { Workspace } from '../buildfile/types.js';
 import { UserError } from '../diagnostic.js';
 import { selectTargets } from '../graph.js';
+import { STATE_DIR } from '../state-db.js';
 import { resolveRootFile } from './args.js';
 
 /** Loads the workspace for a command, or unwinds with its located diagnostics (exit 2). */
 export function loadForCommand(values: { file?: string }): Workspace {
-  const loaded = loadWorkspace(resolveRootFile(values));
+  const loaded = loadWorkspaceCached(resolveRootFile(values), STATE_DIR);
   if (!loaded.ok) throw new UserError(loaded.diagnostics, 2);
   return loaded.value;
 }

@@ -1,0 +1,85 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Result } from '../diagnostic.js';
+import { sha256Hex } from '../hash/sha256.js';
+import { readVersion } from '../version.js';
+import { rules } from '../../rules/index.js';
+import { matchIncludeGlob } from './include.js';
+import { loadWorkspace, type LoadTrace } from './load.js';
+import type { ToolchainDecl, Workspace } from './types.js';
+
+/** Bump when the snapshot layout or the meaning of a validated Workspace changes. */
+const FORMAT = 1;
+
+interface Snapshot {
+  /** kiln version, snapshot format and rule versions: a validation made by other code is not reused. */
+  loader: string;
+  rootFile: string;
+  /** Workspace-relative build file → sha256 of its bytes. */
+  files: Record<string, string>;
+  globs: LoadTrace['globs'];
+  workspace: Omit<Workspace, 'root' | 'toolchains'> & { toolchains: [string, ToolchainDecl][] };
+}
+
+/**
+ * loadWorkspace with a memo in the checkout state dir. Parsing YAML costs
+ * hundreds of ms for a large workspace; reading the build files and
+ * comparing their hashes (plus re-running include globs, so an added build
+ * file is seen) costs a few. Only a valid workspace is memoised: mistakes are
+ * always reported fresh.
+ */
+export function loadWorkspaceCached(rootFileAbs: string, stateDir: string): Result<Workspace> {
+  const rootFile = path.resolve(rootFileAbs);
+  const root = path.dirname(rootFile);
+  const memoFile = path.join(root, stateDir, 'workspace.json');
+  const loader = `${readVersion()}/${FORMAT}/${[...rules.values()].map((r) => `${r.id}@${r.version}`).join(',')}`;
+  const memo = readSnapshot(memoFile);
+  if (memo && memo.loader === loader && memo.rootFile === path.basename(rootFile) && stillValid(root, memo)) {
+    return { ok: true, value: { ...memo.workspace, root, toolchains: new Map(memo.workspace.toolchains) } };
+  }
+  const trace: LoadTrace = { texts: new Map(), globs: [] };
+  const loaded = loadWorkspace(rootFile, trace);
+  if (loaded.ok) {
+    const { root: _root, toolchains, ...rest } = loaded.value;
+    writeSnapshot(memoFile, {
+      loader,
+      rootFile: path.basename(rootFile),
+      files: Object.fromEntries([...trace.texts].map(([rel, text]) => [rel, sha256Hex(text)])),
+      globs: trace.globs,
+      workspace: { ...rest, toolchains: [...toolchains] },
+    });
+  }
+  return loaded;
+}
+
+function stillValid(root: string, memo: Snapshot): boolean {
+  for (const [rel, digest] of Object.entries(memo.files)) {
+    let text: string;
+    try {
+      text = fs.readFileSync(path.join(root, rel), 'utf8');
+    } catch {
+      return false;
+    }
+    if (sha256Hex(text) !== digest) return false;
+  }
+  return memo.globs.every((g) => matchIncludeGlob(root, g.pattern).join('\n') === g.matches.join('\n'));
+}
+
+function readSnapshot(file: string): Snapshot | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as Snapshot;
+  } catch {
+    return undefined; // absent or torn: load from the build files
+  }
+}
+
+function writeSnapshot(file: string, snapshot: Snapshot): void {
+  try {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, JSON.stringify(snapshot));
+    fs.renameSync(tmp, file);
+  } catch {
+    // A read-only checkout still builds; it just parses YAML every time.
+  }
+}

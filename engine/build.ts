@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { NodeDecl, Workspace } from './buildfile/types.js';
 import { formatDiagnostic, type Diagnostic } from './diagnostic.js';
 import type { Reporter } from './events.js';
+import { prepareCheckoutTmp } from './checkout-tmp.js';
 import { fingerprintOutputs } from './fingerprint.js';
 import { StatCache } from './hash/stat-cache.js';
 import { initXxhash } from './hash/xxhash.js';
@@ -50,6 +51,7 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
   const t0 = performance.now();
   await initXxhash();
   const db = openStateDb(ws.root);
+  const tmpDir = prepareCheckoutTmp(ws.root);
   const stats = new StatCache(db);
   const history = new History(db);
   const states = history.loadNodeStates();
@@ -118,7 +120,7 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
     if (entry) {
       history.forgetNodeState(id);
       try {
-        await restoreOutputs(localCache(), nodeDir, node.outputs, entry);
+        await restoreOutputs(localCache(), nodeDir, node.outputs, entry, tmpDir);
         const log = entry.log ? await localCache().readBlob(entry.log.digest) : null;
         saveState(history, id, key, ingredients, entry.outputDigest, nodeDir, node.outputs, entry.log?.digest ?? null, entry.durationMs);
         return cached(entry.outputDigest, log);

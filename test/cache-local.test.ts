@@ -108,7 +108,7 @@ describe('blobs', () => {
     fs.writeFileSync(blobPath(cache, ref2.digest), 'tampered');
     const destDir = tempDir();
     const dest = path.join(destDir, 'out.txt');
-    await expect(cache.restoreBlob(ref2.digest, dest, 0o644)).rejects.toBeInstanceOf(CorruptBlobError);
+    await expect(cache.restoreBlob(ref2.digest, dest, 0o644, tempDir())).rejects.toBeInstanceOf(CorruptBlobError);
     expect(cache.hasBlob(ref2.digest)).toBe(false);
     expect(fs.readdirSync(destDir)).toEqual([]);
   });
@@ -117,7 +117,7 @@ describe('blobs', () => {
     const cache = openCache();
     const digest = sha256Hex('never stored');
     await expect(cache.readBlob(digest)).rejects.toBeInstanceOf(CorruptBlobError);
-    await expect(cache.restoreBlob(digest, path.join(tempDir(), 'x'), 0o644)).rejects.toBeInstanceOf(CorruptBlobError);
+    await expect(cache.restoreBlob(digest, path.join(tempDir(), 'x'), 0o644, tempDir())).rejects.toBeInstanceOf(CorruptBlobError);
   });
 
   it('refuses digests that are not sha256 hex', async () => {
@@ -210,7 +210,7 @@ describe('outputs', () => {
     fs.writeFileSync(path.join(nodeDir, 'single.bin'), 'stale output');
     fs.mkdirSync(path.join(nodeDir, 'out'));
     fs.writeFileSync(path.join(nodeDir, 'out/leftover'), 'must vanish');
-    await restoreOutputs(cache, nodeDir, declared, collected.entry);
+    await restoreOutputs(cache, nodeDir, declared, collected.entry, tempDir());
     expect(snapshot(nodeDir)).toEqual(before);
   });
 
@@ -276,12 +276,12 @@ describe('outputs', () => {
       [[{ path: 'out/f', type: 'file', digest: '../../etc/passwd' }], /no valid digest/],
     ];
     for (const [outputs, reason] of evil) {
-      const restoring = restoreOutputs(cache, nodeDir, declared, { outputs: [...good, ...outputs] });
+      const restoring = restoreOutputs(cache, nodeDir, declared, { outputs: [...good, ...outputs] }, tempDir());
       await expect(restoring).rejects.toBeInstanceOf(UnsafeOutputError);
       await expect(restoring).rejects.toThrow(reason);
     }
-    await expect(restoreOutputs(cache, nodeDir, ['../up'], { outputs: [] })).rejects.toBeInstanceOf(UnsafeOutputError);
-    await expect(restoreOutputs(cache, nodeDir, ['.'], { outputs: [] })).rejects.toBeInstanceOf(UnsafeOutputError);
+    await expect(restoreOutputs(cache, nodeDir, ['../up'], { outputs: [] }, tempDir())).rejects.toBeInstanceOf(UnsafeOutputError);
+    await expect(restoreOutputs(cache, nodeDir, ['.'], { outputs: [] }, tempDir())).rejects.toBeInstanceOf(UnsafeOutputError);
     expect(snapshot(parent)).toEqual(before);
   });
 

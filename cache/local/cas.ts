@@ -130,10 +130,15 @@ export class Cas {
     return data;
   }
 
-  /** Writes the blob to `destAbs` via a temp file in the same directory, so dest is never partial. */
-  async restoreBlob(digest: string, destAbs: string, mode: number): Promise<void> {
+  /**
+   * Writes the blob to `destAbs` via a temp file in `tmpDir` (which must be on
+   * dest's filesystem), so dest is never partial. The temp file lives in a
+   * directory the caller owns and cleans, never beside dest: a kill -9
+   * mid-copy must not leave debris among the user's files.
+   */
+  async restoreBlob(digest: string, destAbs: string, mode: number, tmpDir: string): Promise<void> {
     const path = this.blobPath(digest);
-    const tmp = join(dirname(destAbs), tempName(`.${basename(destAbs)}.kiln-`));
+    const tmp = join(tmpDir, tempName(`${basename(destAbs)}.`));
     try {
       const ref = await copyHashing(createReadStream(path), tmp, false);
       if (ref.digest !== digest) this.condemn(digest);

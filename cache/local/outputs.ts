@@ -102,6 +102,7 @@ export async function restoreOutputs(
   nodeDirAbs: string,
   declared: string[],
   entry: Pick<ActionEntry, 'outputs'>,
+  tmpDir: string,
 ): Promise<void> {
   const roots = declared.map(normaliseDeclared);
   validateManifest(entry.outputs, roots);
@@ -114,7 +115,7 @@ export async function restoreOutputs(
     async (o) => {
       const abs = join(nodeDirAbs, o.path);
       await mkdir(dirname(abs), { recursive: true });
-      if (o.type === 'file') await cache.restoreBlob(o.digest!, abs, o.executable ? 0o755 : 0o644);
+      if (o.type === 'file') await cache.restoreBlob(o.digest!, abs, o.executable ? 0o755 : 0o644, tmpDir);
       else await symlink(o.target!, abs);
     },
   );

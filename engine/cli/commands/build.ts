@@ -42,9 +42,13 @@ export async function run(argv: string[]): Promise<number> {
 
   // First Ctrl-C/SIGTERM cancels: running commands' process groups are killed,
   // finished work stays cached. A second one exits at once.
+  // Exit codes follow the shell convention, 128 + signal number.
   const abort = new AbortController();
+  let signalExit = 0;
   const onSignal = (signal: NodeJS.Signals) => {
-    if (abort.signal.aborted) process.exit(signal === 'SIGINT' ? 130 : 143);
+    const code = signal === 'SIGINT' ? 130 : 143;
+    if (abort.signal.aborted) process.exit(code);
+    signalExit = code;
     process.stderr.write(`\nkiln: ${signal}: stopping (running commands are killed)\n`);
     abort.abort();
   };
@@ -67,6 +71,6 @@ export async function run(argv: string[]): Promise<number> {
     createProgress({ live, logs: logs as LogMode, out: process.stdout }),
   );
   if (values.summary) writeSummary(values.summary, outcome.summary);
-  if (abort.signal.aborted) return 130;
+  if (signalExit) return signalExit;
   return outcome.exitCode;
 }

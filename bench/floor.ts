@@ -1,0 +1,37 @@
+// The floor: the least work any build tool without a resident daemon must do
+// for a no-op build, run as its own node process like kiln: start node, list
+// every input file, stat it and hash its content. Deliberately naive (single
+// thread, sync fs, no globbing library) and free of any kiln code.
+//   usage: node dist/bench/floor.js WORKSPACE_DIR
+// Prints "files=<count> digest=<xor of digests>" so the caller can check it saw every input.
+import fs from 'node:fs';
+import path from 'node:path';
+import xxhash from 'xxhash-wasm';
+
+/** Not inputs: build outputs and tool/VCS state (named as in generated workspaces). */
+const SKIP_DIRS = new Set(['dist', '.kiln', '.git', 'node_modules']);
+
+const root = process.argv[2];
+if (!root) {
+  process.stderr.write('usage: node dist/bench/floor.js WORKSPACE_DIR\n');
+  process.exit(2);
+}
+const { h64Raw } = await xxhash();
+let files = 0;
+let digest = 0n;
+
+function walk(dir: string): void {
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const abs = path.join(dir, entry.name);
+    if (entry.isDirectory()) {
+      if (!SKIP_DIRS.has(entry.name)) walk(abs);
+    } else if (entry.isFile()) {
+      fs.statSync(abs); // kiln must stat every input to trust its memo; so does the floor
+      digest ^= h64Raw(fs.readFileSync(abs));
+      files++;
+    }
+  }
+}
+
+walk(root);
+process.stdout.write(`files=${files} digest=${digest.toString(16)}\n`);

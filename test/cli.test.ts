@@ -54,7 +54,7 @@ describe('kiln CLI', () => {
       [['why'], 'kiln: why: expects exactly one node id'],
       [['why', 'gne'], "kiln: why: no node 'gne'\n  hint: did you mean 'gen'?"],
       [['graph', '--format', 'svg'], "kiln: graph: --format must be dot or json, got 'svg'"],
-      [['cache', 'shrink'], "kiln: cache: expected one of stats, verify, gc, got 'shrink'"],
+      [['cache', 'shrink'], "kiln: cache: expected one of stats, verify, gc, serve, got 'shrink'"],
       [['cache', 'gc'], 'kiln: cache gc: --max-size SIZE is required (e.g. 500M, 10G)'],
       [['cache', 'gc', '--max-size', 'lots'], "kiln: cache gc: --max-size SIZE is required (e.g. 500M, 10G), got 'lots'"],
     ];

@@ -35,7 +35,7 @@ export function isDigest(value: unknown): value is string {
 }
 
 /** Unique sibling name, so concurrent writers never share a temp file. */
-function tempName(prefix: string): string {
+export function tempName(prefix: string): string {
   return `${prefix}${process.pid}-${randomBytes(6).toString('hex')}`;
 }
 
@@ -43,7 +43,7 @@ function tempName(prefix: string): string {
  * Copies `source` to `dest` while hashing it. `durable` fsyncs before close:
  * a blob must be on disk before its rename publishes it.
  */
-async function copyHashing(source: Readable, dest: string, durable: boolean): Promise<BlobRef> {
+export async function copyHashing(source: Readable, dest: string, durable: boolean): Promise<BlobRef> {
   const hash = createHash('sha256');
   let size = 0;
   await pipeline(
@@ -91,10 +91,22 @@ export class Cas {
     return this.ingest(Readable.from([Buffer.from(data.buffer, data.byteOffset, data.byteLength)]));
   }
 
-  private async ingest(source: Readable): Promise<BlobRef> {
+  /**
+   * Stores a blob that claims to be `expected` (a download from a remote):
+   * bytes that hash to anything else are discarded and CorruptBlobError thrown,
+   * so an untrusted source can never publish a blob under a wrong address.
+   */
+  putStream(source: Readable, expected: string): Promise<BlobRef> {
+    return this.ingest(source, expected);
+  }
+
+  private async ingest(source: Readable, expected?: string): Promise<BlobRef> {
     const tmp = join(this.tmpDir, tempName(''));
     try {
       const ref = await copyHashing(source, tmp, true);
+      if (expected !== undefined && ref.digest !== expected) {
+        throw new CorruptBlobError(expected, `was received with other content (sha256 ${ref.digest})`);
+      }
       const final = this.blobPath(ref.digest);
       try {
         // Already stored: refresh its mtime instead, so a concurrent gc's

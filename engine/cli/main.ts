@@ -10,7 +10,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
   build: { summary: 'build targets (default: every node)', load: () => import('./commands/build.js') },
   why: { summary: 'explain why a node would rebuild', load: () => import('./commands/why.js') },
   graph: { summary: 'print the build graph (dot or json)', load: () => import('./commands/graph.js') },
-  cache: { summary: 'local cache: stats | verify | gc --max-size SIZE', load: () => import('./commands/cache.js') },
+  cache: { summary: 'local cache: stats | verify | gc --max-size SIZE | serve', load: () => import('./commands/cache.js') },
   clean: { summary: 'remove outputs of nodes and forget their state', load: () => import('./commands/clean.js') },
 };
 

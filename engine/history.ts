@@ -19,7 +19,17 @@ export interface NodeState {
  * once (one query), written per node as they settle.
  */
 export class History {
-  constructor(private readonly db: Database.Database) {}
+  // Prepared once: preparing costs far more than running these small statements.
+  private readonly saveStmt: Database.Statement;
+  private readonly forgetStmt: Database.Statement;
+
+  constructor(private readonly db: Database.Database) {
+    this.saveStmt = db.prepare(
+      `INSERT OR REPLACE INTO node_state (node, key, ingredients, output_digest, fingerprint, log, duration_ms, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.forgetStmt = db.prepare('DELETE FROM node_state WHERE node = ?');
+  }
 
   loadNodeStates(): Map<string, NodeState> {
     const rows = this.db
@@ -41,17 +51,12 @@ export class History {
   }
 
   saveNodeState(node: string, s: NodeState): void {
-    this.db
-      .prepare(
-        `INSERT OR REPLACE INTO node_state (node, key, ingredients, output_digest, fingerprint, log, duration_ms, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(node, s.key, JSON.stringify(s.ingredients), s.outputDigest, s.fingerprint, s.log, s.durationMs, Date.now());
+    this.saveStmt.run(node, s.key, JSON.stringify(s.ingredients), s.outputDigest, s.fingerprint, s.log, s.durationMs, Date.now());
   }
 
   /** Called before a node's outputs are touched, so a crash mid-way never leaves a trusted stale stamp. */
   forgetNodeState(node: string): void {
-    this.db.prepare('DELETE FROM node_state WHERE node = ?').run(node);
+    this.forgetStmt.run(node);
   }
 
   recordRun(summary: RunSummary, args: string[], exitCode: number): number {

@@ -1,4 +1,3 @@
-import { execa } from 'execa';
 import type { ToolchainDecl } from './buildfile/types.js';
 import type { Diagnostic } from './diagnostic.js';
 
@@ -24,6 +23,7 @@ export class Toolchains {
   }
 
   private async probe(decl: ToolchainDecl): Promise<{ version: string } | { error: Diagnostic }> {
+    const { execa } = await import('execa'); // lazy: see rules/run.ts
     const r = await execa('/bin/sh', ['-c', decl.command], { env: this.env, extendEnv: false, reject: false, all: true });
     if (r.failed) {
       return {

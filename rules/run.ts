@@ -1,5 +1,4 @@
 import * as v from 'valibot';
-import { execa } from 'execa';
 import type { Rule, RuleContext, RuleOutcome } from './rule.js';
 
 /** Grace period between SIGTERM and SIGKILL when a node is cancelled. */
@@ -26,6 +25,8 @@ export const runRule: Rule = {
 };
 
 async function runCommand(ctx: RuleContext): Promise<RuleOutcome> {
+  // Loaded on first use: execa costs ~150 ms to import, which a no-op build never needs.
+  const { execa } = await import('execa');
   const cmd = ctx.node.attrs.cmd as string | string[];
   const timeoutSeconds = ctx.node.attrs.timeout as number | undefined;
   const [file, args] = typeof cmd === 'string' ? ['/bin/sh', ['-c', cmd]] : [cmd[0]!, cmd.slice(1)];

@@ -5,7 +5,7 @@ import { sha256Hex } from '../hash/sha256.js';
 import { readVersion } from '../version.js';
 import { rules } from '../../rules/index.js';
 import { matchIncludeGlob } from './include.js';
-import { loadWorkspace, type LoadTrace } from './load.js';
+import type { LoadTrace } from './load.js';
 import type { ToolchainDecl, Workspace } from './types.js';
 
 /** Bump when the snapshot layout or the meaning of a validated Workspace changes. */
@@ -28,7 +28,7 @@ interface Snapshot {
  * file is seen) costs a few. Only a valid workspace is memoised: mistakes are
  * always reported fresh.
  */
-export function loadWorkspaceCached(rootFileAbs: string, stateDir: string): Result<Workspace> {
+export async function loadWorkspaceCached(rootFileAbs: string, stateDir: string): Promise<Result<Workspace>> {
   const rootFile = path.resolve(rootFileAbs);
   const root = path.dirname(rootFile);
   const memoFile = path.join(root, stateDir, 'workspace.json');
@@ -37,6 +37,8 @@ export function loadWorkspaceCached(rootFileAbs: string, stateDir: string): Resu
   if (memo && memo.loader === loader && memo.rootFile === path.basename(rootFile) && stillValid(root, memo)) {
     return { ok: true, value: { ...memo.workspace, root, toolchains: new Map(memo.workspace.toolchains) } };
   }
+  // Only now the YAML parser and validators are loaded (~70 ms of imports a memo hit never pays).
+  const { loadWorkspace } = await import('./load.js');
   const trace: LoadTrace = { texts: new Map(), globs: [] };
   const loaded = loadWorkspace(rootFile, trace);
   if (loaded.ok) {

@@ -6,8 +6,8 @@ import { STATE_DIR } from '../state-db.js';
 import { resolveRootFile } from './args.js';
 
 /** Loads the workspace for a command, or unwinds with its located diagnostics (exit 2). */
-export function loadForCommand(values: { file?: string }): Workspace {
-  const loaded = loadWorkspaceCached(resolveRootFile(values), STATE_DIR);
+export async function loadForCommand(values: { file?: string }): Promise<Workspace> {
+  const loaded = await loadWorkspaceCached(resolveRootFile(values), STATE_DIR);
   if (!loaded.ok) throw new UserError(loaded.diagnostics, 2);
   return loaded.value;
 }

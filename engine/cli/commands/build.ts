@@ -37,7 +37,7 @@ export async function run(argv: string[]): Promise<number> {
     throw new UserError([{ message: `build: --logs must be one of ${LOG_MODES.join(', ')}, got '${logs}'` }]);
   }
   const jobs = values.jobs ? positiveInt('build', 'jobs', values.jobs) : os.availableParallelism();
-  const ws = loadForCommand(values);
+  const ws = await loadForCommand(values);
   const selected = selectForCommand(ws, positionals);
 
   // First Ctrl-C/SIGTERM cancels: running commands' process groups are killed,

@@ -15,7 +15,7 @@ them. The cache is left alone (see 'kiln cache gc').
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand('clean', argv, { all: { type: 'boolean' } }, USAGE);
-  const ws = loadForCommand(values);
+  const ws = await loadForCommand(values);
   const selected = selectForCommand(ws, positionals);
   const db = openStateDb(ws.root);
   const history = new History(db);

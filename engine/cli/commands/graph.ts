@@ -14,7 +14,7 @@ export async function run(argv: string[]): Promise<number> {
   if (format !== 'dot' && format !== 'json') {
     throw new UserError([{ message: `graph: --format must be dot or json, got '${format}'` }]);
   }
-  const ws = loadForCommand(values);
+  const ws = await loadForCommand(values);
   const selected = positionals.length > 0 ? selectForCommand(ws, positionals) : undefined;
   const graph = buildGraph(ws);
   process.stdout.write(format === 'dot' ? toDot(graph, selected) : `${JSON.stringify(toJson(graph, selected), null, 2)}\n`);

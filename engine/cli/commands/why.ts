@@ -24,7 +24,7 @@ type Verdict = { stale: boolean; lines: string[] };
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand('why', argv, {}, USAGE);
   if (positionals.length !== 1) throw new UserError([{ message: 'why: expects exactly one node id', hint: 'kiln why NODE' }]);
-  const ws = loadForCommand(values);
+  const ws = await loadForCommand(values);
   const id = positionals[0]!;
   const byId = new Map(ws.nodes.map((n) => [n.id, n]));
   if (!byId.has(id)) {

@@ -167,10 +167,9 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
     finish(node, { key, status: 'built', cache: null, durationMs, outputDigest: collected.entry.outputDigest, error: null }, log);
   };
 
-  const durations = history.durations();
   try {
     await runScheduled(
-      { nodes: inScope, depsOf: (id) => byId.get(id)!.deps.map((d) => d.id), duration: (id) => durations.get(id) },
+      { nodes: inScope, depsOf: (id) => byId.get(id)!.deps.map((d) => d.id), duration: (id) => states.get(id)?.durationMs },
       opts.jobs,
       async (id) => {
         try {
@@ -211,8 +210,8 @@ function saveState(
   history: History, id: string, key: string, ingredients: Ingredients, outputDigest: string,
   nodeDir: string, outputs: string[], log: string | null, durationMs: number,
 ): void {
-  const state: NodeState = { key, ingredients, outputDigest, fingerprint: fingerprintOutputs(nodeDir, outputs), log, durationMs };
-  history.saveNodeState(id, state);
+  const state: NodeState = { key, outputDigest, fingerprint: fingerprintOutputs(nodeDir, outputs), log, durationMs };
+  history.saveNodeState(id, state, ingredients);
 }
 
 async function readLog(cache: LocalCache, digest: string): Promise<Buffer | null> {

@@ -5,7 +5,6 @@ import type { NodeSummary, RunSummary } from './summary.js';
 /** What this checkout last knew about a node: its key, and its outputs on disk. */
 export interface NodeState {
   key: string;
-  ingredients: Ingredients;
   outputDigest: string;
   /** Stat stamp of the outputs as kiln left them (see fingerprint.ts). */
   fingerprint: string;
@@ -31,27 +30,28 @@ export class History {
     this.forgetStmt = db.prepare('DELETE FROM node_state WHERE node = ?');
   }
 
+  /** Every node's state, without ingredients: a build only compares keys. */
   loadNodeStates(): Map<string, NodeState> {
     const rows = this.db
-      .prepare('SELECT node, key, ingredients, output_digest, fingerprint, log, duration_ms FROM node_state')
+      .prepare('SELECT node, key, output_digest, fingerprint, log, duration_ms FROM node_state')
       .raw()
-      .all() as [string, string, string, string, string, string | null, number][];
+      .all() as [string, string, string, string, string | null, number][];
     return new Map(
-      rows.map(([node, key, ingredients, outputDigest, fingerprint, log, durationMs]) => [
+      rows.map(([node, key, outputDigest, fingerprint, log, durationMs]) => [
         node,
-        { key, ingredients: JSON.parse(ingredients) as Ingredients, outputDigest, fingerprint, log, durationMs },
+        { key, outputDigest, fingerprint, log, durationMs },
       ]),
     );
   }
 
-  /** Recorded durations by node, for scheduling priorities. */
-  durations(): Map<string, number> {
-    const rows = this.db.prepare('SELECT node, duration_ms FROM node_state').raw().all() as [string, number][];
-    return new Map(rows);
+  /** What the node's last build consumed, for `kiln why`. */
+  loadIngredients(node: string): Ingredients | undefined {
+    const row = this.db.prepare('SELECT ingredients FROM node_state WHERE node = ?').pluck().get(node) as string | undefined;
+    return row === undefined ? undefined : (JSON.parse(row) as Ingredients);
   }
 
-  saveNodeState(node: string, s: NodeState): void {
-    this.saveStmt.run(node, s.key, JSON.stringify(s.ingredients), s.outputDigest, s.fingerprint, s.log, s.durationMs, Date.now());
+  saveNodeState(node: string, s: NodeState, ingredients: Ingredients): void {
+    this.saveStmt.run(node, s.key, JSON.stringify(ingredients), s.outputDigest, s.fingerprint, s.log, s.durationMs, Date.now());
   }
 
   /** Called before a node's outputs are touched, so a crash mid-way never leaves a trusted stale stamp. */

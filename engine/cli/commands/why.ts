@@ -34,7 +34,7 @@ export async function run(argv: string[]): Promise<number> {
   await initXxhash();
   const db = openStateDb(ws.root);
   try {
-    const explainer = new Explainer(ws, new StatCache(db), new History(db).loadNodeStates());
+    const explainer = new Explainer(ws, new StatCache(db), new History(db));
     const verdict = await explainer.explain(id);
     process.stdout.write(`${verdict.lines.join('\n')}\n`);
     return 0;
@@ -47,12 +47,14 @@ export async function run(argv: string[]): Promise<number> {
 class Explainer {
   private readonly memo = new Map<string, Promise<Verdict>>();
   private readonly toolchains: Toolchains;
+  private readonly states: Map<string, NodeState>;
 
   constructor(
     private readonly ws: Workspace,
     private readonly stats: StatCache,
-    private readonly states: Map<string, NodeState>,
+    private readonly history: History,
   ) {
+    this.states = history.loadNodeStates();
     this.toolchains = new Toolchains(ws.toolchains, essentialEnv(process.env));
   }
 
@@ -83,7 +85,7 @@ class Explainer {
     if ('error' in gathered) return { stale: true, lines: [`${id}: cannot build: ${formatDiagnostic(gathered.error)}`] };
     const key = computeKey(gathered.ingredients);
     if (key !== state.key) {
-      const changes = diffIngredients(state.ingredients, gathered.ingredients).map((l) => `  ${l}`);
+      const changes = diffIngredients(this.history.loadIngredients(id)!, gathered.ingredients).map((l) => `  ${l}`);
       return {
         stale: true,
         lines: [`${id}: will rebuild (key ${state.key.slice(0, 12)} -> ${key.slice(0, 12)}) because:`, ...changes, ...depNotes],

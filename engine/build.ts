@@ -4,13 +4,14 @@ import type { NodeDecl, Workspace } from './buildfile/types.js';
 import { formatDiagnostic, type Diagnostic } from './diagnostic.js';
 import type { Reporter } from './events.js';
 import { prepareCheckoutTmp } from './checkout-tmp.js';
-import { fingerprintOutputs } from './fingerprint.js';
+import { fingerprintOutputs, outputsUnchanged } from './fingerprint.js';
 import { StatCache } from './hash/stat-cache.js';
 import { initXxhash } from './hash/xxhash.js';
 import { History, type NodeState } from './history.js';
 import { gatherIngredients } from './ingredients.js';
 import { computeKey, type Ingredients } from './key.js';
 import { essentialEnv, nodeEnv } from './node-env.js';
+import { RemoteSession } from './remote-session.js';
 import { runScheduled } from './schedule.js';
 import { openStateDb } from './state-db.js';
 import type { NodeSummary, RunSummary } from './summary.js';
@@ -19,6 +20,7 @@ import { rules } from '../rules/index.js';
 import type { Rule } from '../rules/rule.js';
 import { CorruptBlobError, LocalCache } from '../cache/local/store.js';
 import { collectOutputs, restoreOutputs, UnsafeOutputError } from '../cache/local/outputs.js';
+import type { RemoteSetup } from '../cache/remote/config.js';
 
 export interface BuildOptions {
   /** Node ids in scope (targets plus their transitive deps), already selected. */
@@ -31,6 +33,8 @@ export interface BuildOptions {
   env: NodeJS.ProcessEnv;
   signal: AbortSignal;
   command: string;
+  /** The shared cache, when one is configured. */
+  remote?: RemoteSetup;
 }
 
 export interface BuildOutcome {
@@ -58,6 +62,7 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
   let cache: LocalCache | undefined;
   const localCache = () => (cache ??= LocalCache.open(opts.cacheDir));
   const toolchains = new Toolchains(ws.toolchains, essentialEnv(opts.env));
+  const remote = opts.remote ? new RemoteSession(opts.remote, report) : undefined;
   const byId = new Map(ws.nodes.map((n) => [n.id, n]));
   const settled = new Map<string, Settled>();
   let stopping = false;
@@ -95,27 +100,34 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
     }
     if (stopping || opts.signal.aborted) return skip(node, 'not started: the build stopped after a failure');
     const nodeDir = path.join(ws.root, node.dir);
-    if (!fs.existsSync(nodeDir)) {
-      return failUser(node, { pos: node.fieldPos.dir ?? node.pos, message: `node dir '${node.dir}' does not exist` });
-    }
     const gathered = await gatherIngredients(ws, node, depDigests, stats, toolchains, opts.env);
-    if ('error' in gathered) return failUser(node, gathered.error);
+    // A missing node dir surfaces as unmatched inputs: name the real cause.
+    if ('error' in gathered) return failUser(node, fs.existsSync(nodeDir) ? gathered.error : missingDir(node));
     const { ingredients } = gathered;
     const rule = rules.get(node.rule)!;
     const key = computeKey(ingredients);
-    const cached = (outputDigest: string, log: Buffer | null) =>
-      finish(node, { key, status: 'cached', cache: 'local', durationMs: elapsed(), outputDigest, error: null }, log, true);
+    const cached = (outputDigest: string, log: Buffer | null, source: 'local' | 'remote' = 'local') =>
+      finish(node, { key, status: 'cached', cache: source, durationMs: elapsed(), outputDigest, error: null }, log, true);
 
     // Up to date: this checkout's outputs are still what kiln left for this key.
     const known = states.get(id);
-    if (known && known.key === key && fingerprintOutputs(nodeDir, node.outputs) === known.fingerprint) {
+    if (known && known.key === key && outputsUnchanged(nodeDir, known.fingerprint)) {
       return cached(known.outputDigest, known.log ? await readLog(localCache(), known.log) : null);
     }
-    const entry = localCache().getAction(key);
+    let entry = localCache().getAction(key);
     if (opts.dryRun) {
       return entry
         ? cached(entry.outputDigest, null)
         : skip(node, 'would run: no cache entry for its key', key);
+    }
+    let source: 'local' | 'remote' = 'local';
+    if (!entry && remote) {
+      // Blobs are verified into the local cache first, then the entry recorded, then restored like a local hit.
+      entry = await remote.fetch(id, key, localCache());
+      if (entry) {
+        localCache().putAction(key, entry);
+        source = 'remote';
+      }
     }
     if (entry) {
       history.forgetNodeState(id);
@@ -123,7 +135,7 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
         await restoreOutputs(localCache(), nodeDir, node.outputs, entry, tmpDir);
         const log = entry.log ? await localCache().readBlob(entry.log.digest) : null;
         saveState(history, id, key, ingredients, entry.outputDigest, nodeDir, node.outputs, entry.log?.digest ?? null, entry.durationMs);
-        return cached(entry.outputDigest, log);
+        return cached(entry.outputDigest, log, source);
       } catch (e) {
         if (!(e instanceof CorruptBlobError || e instanceof UnsafeOutputError)) throw e;
         localCache().deleteAction(key);
@@ -134,6 +146,8 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
   };
 
   const execute = async (node: NodeDecl, rule: Rule, key: string, ingredients: Ingredients, nodeDir: string, nodeStart: number) => {
+    // Checked only before running: on the up-to-date path the outputs' stamp already proves the dir is there.
+    if (!fs.existsSync(nodeDir)) return failUser(node, missingDir(node));
     history.forgetNodeState(node.id);
     for (const o of node.outputs) fs.rmSync(path.join(nodeDir, o), { recursive: true, force: true });
     report({ type: 'node-start', id: node.id });
@@ -162,7 +176,9 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
       return failed(`declared output${collected.missing.length > 1 ? 's' : ''} not produced: ${collected.missing.join(', ')}`);
     }
     const logRef = log ? await localCache().putBuffer(log) : null;
-    localCache().putAction(key, { ...collected.entry, log: logRef, durationMs });
+    const entry = { ...collected.entry, log: logRef, durationMs };
+    localCache().putAction(key, entry);
+    remote?.upload(key, entry, localCache());
     saveState(history, node.id, key, ingredients, collected.entry.outputDigest, nodeDir, node.outputs, logRef?.digest ?? null, durationMs);
     finish(node, { key, status: 'built', cache: null, durationMs, outputDigest: collected.entry.outputDigest, error: null }, log);
   };
@@ -181,6 +197,7 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
         }
       },
     );
+    await remote?.drain();
   } finally {
     stats.flush();
     cache?.close();
@@ -191,6 +208,7 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
     startedAt: startedAt.toISOString(),
     durationMs: Math.round(performance.now() - t0),
     ...(opts.dryRun ? { dryRun: true as const } : {}),
+    ...(remote ? { remote: remote.stats } : {}),
     nodes: ws.nodes.map(
       (n) =>
         settled.get(n.id)?.summary ?? {
@@ -204,6 +222,10 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
   db.close();
   report({ type: 'end', summary });
   return { summary, exitCode };
+}
+
+function missingDir(node: NodeDecl): Diagnostic {
+  return { pos: node.fieldPos.dir ?? node.pos, message: `node dir '${node.dir}' does not exist` };
 }
 
 function saveState(

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import type { RemoteStats } from './remote-session.js';
 
 /** The run summary, format version 1 (DESIGN.md section 3). Scripts read it: keep it stable. */
 export interface NodeSummary {
@@ -19,6 +20,8 @@ export interface RunSummary {
   durationMs: number;
   /** Present and true only for `kiln build --dry-run`: nothing ran, `skipped` nodes would run. */
   dryRun?: true;
+  /** Present when a remote cache was configured: its URL (no credentials), hits, misses, uploads, bytes, errors. */
+  remote?: RemoteStats;
   nodes: NodeSummary[];
 }
 

@@ -89,14 +89,14 @@ const BROKEN: [string, Record<string, string>, string[]][] = [
     'top level is a list',
     root('- rule: run\n'),
     [
-      'kiln.yaml:1:1: a build file must be a mapping\n  hint: its keys are include, toolchains, nodes',
+      'kiln.yaml:1:1: a build file must be a mapping\n  hint: its keys are include, toolchains, nodes, remote',
     ],
   ],
   [
     'top level is a scalar',
     root('hello\n'),
     [
-      'kiln.yaml:1:1: a build file must be a mapping\n  hint: its keys are include, toolchains, nodes',
+      'kiln.yaml:1:1: a build file must be a mapping\n  hint: its keys are include, toolchains, nodes, remote',
     ],
   ],
   [
@@ -110,8 +110,35 @@ const BROKEN: [string, Record<string, string>, string[]][] = [
     'unknown top-level key, nothing close',
     root('targets: {}\n'),
     [
-      "kiln.yaml:1:1: unknown key 'targets'\n  hint: valid keys: include, toolchains, nodes",
+      "kiln.yaml:1:1: unknown key 'targets'\n  hint: valid keys: include, toolchains, nodes, remote",
     ],
+  ],
+  [
+    'remote: url with credentials, unknown protocol, unknown key',
+    root('remote:\n  url: http://me:pw@cache:9090/\n  protocol: gcs\n  tokenEnvv: X\n'),
+    [
+      'kiln.yaml:2:8: remote url must not contain credentials\n  hint: put the token in an env var named by tokenEnv',
+      "kiln.yaml:3:13: unknown remote protocol 'gcs'\n  hint: one of: bazel, turbo",
+      "kiln.yaml:4:3: unknown key 'tokenEnvv' in remote\n  hint: did you mean 'tokenEnv'?",
+    ],
+  ],
+  [
+    'remote: turbo without team, bad env name, bad timeout',
+    root('remote:\n  url: https://turbo.example/\n  protocol: turbo\n  tokenEnv: my-token\n  timeout: -1\n'),
+    [
+      "kiln.yaml:4:13: 'my-token' is not an env var name",
+      'kiln.yaml:5:12: expected a timeout in seconds (a positive number)',
+    ],
+  ],
+  [
+    'remote: not a URL, missing url',
+    root('remote:\n  url: cache:9090\n'),
+    ["kiln.yaml:2:8: remote url 'cache:9090' is not an http(s) URL"],
+  ],
+  [
+    'remote: turbo needs a team',
+    root('remote:\n  url: http://turbo:3000/\n  protocol: turbo\n'),
+    ['kiln.yaml:1:1: a turbo remote needs a team\n  hint: the Turborepo API namespaces artifacts by team (teamId or slug)'],
   ],
   [
     'nodes is a list',

@@ -1,5 +1,6 @@
 import { isMap } from 'yaml';
-import type { ToolchainDecl } from './types.js';
+import type { RemoteDecl, ToolchainDecl } from './types.js';
+import { readRemote } from './remote.js';
 import { suggest } from './hint.js';
 import { parseNode, type ParsedNode } from './node.js';
 import { isAbsolute } from './paths.js';
@@ -11,9 +12,10 @@ export interface FileContents {
   includes: TextItem[];
   toolchains: ToolchainDecl[];
   nodes: ParsedNode[];
+  remote?: RemoteDecl;
 }
 
-const TOP_KEYS = ['include', 'toolchains', 'nodes'];
+const TOP_KEYS = ['include', 'toolchains', 'nodes', 'remote'];
 const TOOLCHAIN_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 /** Reads the top level of one build file. An empty file declares nothing, which is fine. */
@@ -29,6 +31,10 @@ export function readContents(file: SourceFile, isRoot: boolean): FileContents {
     if (e.key === 'include') contents.includes = includes(file, e);
     else if (e.key === 'toolchains') contents.toolchains = isRoot ? toolchains(file, e) : misplacedToolchains(file, e);
     else if (e.key === 'nodes') contents.nodes = nodes(file, e);
+    else if (e.key === 'remote') {
+      if (isRoot) contents.remote = readRemote(file, e);
+      else file.report(e.keyNode, 'remote can only be configured in the root build file');
+    }
     else file.report(e.keyNode, `unknown key '${e.key}'`, suggest(e.key, TOP_KEYS, `valid keys: ${TOP_KEYS.join(', ')}`));
   }
   return contents;

@@ -19,7 +19,7 @@ export interface ParsedNode {
 }
 
 const NODE_ID = /^[A-Za-z0-9][A-Za-z0-9._:/-]*$/;
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** Keys read before the others: the rule decides which keys exist, the dir anchors every path. */
 const LEADING_KEYS = ['rule', 'dir'];

@@ -4,7 +4,6 @@ import type { Result } from '../diagnostic.js';
 import { sha256Hex } from '../hash/sha256.js';
 import { readVersion } from '../version.js';
 import { rules } from '../../rules/index.js';
-import { matchIncludeGlob } from './include.js';
 import type { LoadTrace } from './load.js';
 import type { ToolchainDecl, Workspace } from './types.js';
 
@@ -34,7 +33,7 @@ export async function loadWorkspaceCached(rootFileAbs: string, stateDir: string)
   const memoFile = path.join(root, stateDir, 'workspace.json');
   const loader = `${readVersion()}/${FORMAT}/${[...rules.values()].map((r) => `${r.id}@${r.version}`).join(',')}`;
   const memo = readSnapshot(memoFile);
-  if (memo && memo.loader === loader && memo.rootFile === path.basename(rootFile) && stillValid(root, memo)) {
+  if (memo && memo.loader === loader && memo.rootFile === path.basename(rootFile) && (await stillValid(root, memo))) {
     return { ok: true, value: { ...memo.workspace, root, toolchains: new Map(memo.workspace.toolchains) } };
   }
   // Only now the YAML parser and validators are loaded (~70 ms of imports a memo hit never pays).
@@ -54,7 +53,7 @@ export async function loadWorkspaceCached(rootFileAbs: string, stateDir: string)
   return loaded;
 }
 
-function stillValid(root: string, memo: Snapshot): boolean {
+async function stillValid(root: string, memo: Snapshot): Promise<boolean> {
   for (const [rel, digest] of Object.entries(memo.files)) {
     let text: string;
     try {
@@ -64,6 +63,8 @@ function stillValid(root: string, memo: Snapshot): boolean {
     }
     if (sha256Hex(text) !== digest) return false;
   }
+  if (memo.globs.length === 0) return true;
+  const { matchIncludeGlob } = await import('./include.js'); // tinyglobby: only for workspaces with include globs
   return memo.globs.every((g) => matchIncludeGlob(root, g.pattern).join('\n') === g.matches.join('\n'));
 }
 

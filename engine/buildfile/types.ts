@@ -46,6 +46,21 @@ export interface ToolchainDecl {
   pos: SourcePos;
 }
 
+/** The root file's `remote:` block: a shared cache. Secrets are named by env var, never written here. */
+export interface RemoteDecl {
+  url: string;
+  protocol: 'bazel' | 'turbo';
+  /** Turborepo team (sent as teamId). */
+  team?: string;
+  readOnly: boolean;
+  /** Env var holding the bearer token. */
+  tokenEnv?: string;
+  /** Env var holding the Turborepo artifact signing key. */
+  signingKeyEnv?: string;
+  timeoutSeconds?: number;
+  pos: SourcePos;
+}
+
 export interface Workspace {
   /** Absolute path of the workspace root (the directory of the root kiln.yaml). */
   root: string;
@@ -54,4 +69,5 @@ export interface Workspace {
   /** Nodes in declaration order. Ids are unique, deps exist, the graph is acyclic. */
   nodes: NodeDecl[];
   toolchains: Map<string, ToolchainDecl>;
+  remote?: RemoteDecl;
 }

@@ -1,7 +1,7 @@
 import { loadWorkspaceCached } from '../buildfile/snapshot.js';
 import type { Workspace } from '../buildfile/types.js';
 import { UserError } from '../diagnostic.js';
-import { selectTargets } from '../graph.js';
+import { selectTargets } from '../targets.js';
 import { STATE_DIR } from '../state-db.js';
 import { resolveRootFile } from './args.js';
 

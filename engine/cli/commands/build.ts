@@ -1,5 +1,7 @@
 import os from 'node:os';
 import { runBuild } from '../../build.js';
+import type { Workspace } from '../../buildfile/types.js';
+import type { RemoteSetup } from '../../../cache/remote/config.js';
 import { UserError } from '../../diagnostic.js';
 import { writeSummary } from '../../summary.js';
 import { parseCommand, positiveInt, resolveCacheDir } from '../args.js';
@@ -15,7 +17,10 @@ Targets are node ids or globs over ids (quote them: 'svc-*'); their deps build t
   --dry-run             compute keys and show what would run; run nothing
   --summary FILE        write the run summary JSON (format version 1)
   --logs MODE           full (default): print and replay node output;
-                        failed: only failed nodes; none`;
+                        failed: only failed nodes; none
+  --remote-cache URL    shared cache (else KILN_REMOTE_CACHE, else remote: in kiln.yaml)
+  --remote-read-only    download from the remote cache, never upload
+  --no-remote           use the local cache only`;
 
 const LOG_MODES = ['full', 'failed', 'none'];
 
@@ -29,6 +34,9 @@ export async function run(argv: string[]): Promise<number> {
       'dry-run': { type: 'boolean' },
       summary: { type: 'string' },
       logs: { type: 'string' },
+      'remote-cache': { type: 'string' },
+      'remote-read-only': { type: 'boolean' },
+      'no-remote': { type: 'boolean' },
     },
     USAGE,
   );
@@ -39,6 +47,7 @@ export async function run(argv: string[]): Promise<number> {
   const jobs = values.jobs ? positiveInt('build', 'jobs', values.jobs) : os.availableParallelism();
   const ws = await loadForCommand(values);
   const selected = selectForCommand(ws, positionals);
+  const remote = await remoteFor(ws, values);
 
   // First Ctrl-C/SIGTERM cancels: running commands' process groups are killed,
   // finished work stays cached. A second one exits at once.
@@ -67,10 +76,26 @@ export async function run(argv: string[]): Promise<number> {
       env: process.env,
       signal: abort.signal,
       command: 'build',
+      ...(remote ? { remote } : {}),
     },
     createProgress({ live, logs: logs as LogMode, out: process.stdout }),
   );
   if (values.summary) writeSummary(values.summary, outcome.summary);
   if (signalExit) return signalExit;
   return outcome.exitCode;
+}
+
+/** The remote cache setup, loading the protocol clients only when a remote is configured at all. */
+async function remoteFor(
+  ws: Workspace,
+  values: { 'remote-cache'?: string; 'remote-read-only'?: boolean; 'no-remote'?: boolean },
+): Promise<RemoteSetup | undefined> {
+  if (values['no-remote'] || !(values['remote-cache'] ?? process.env.KILN_REMOTE_CACHE ?? ws.remote)) return undefined;
+  const { configureRemote } = await import('../../../cache/remote/config.js');
+  const configured = configureRemote(ws.remote, process.env, {
+    ...(values['remote-cache'] ? { url: values['remote-cache'] } : {}),
+    readOnly: Boolean(values['remote-read-only']),
+  });
+  if ('error' in configured) throw new UserError([configured.error]);
+  return configured.setup;
 }

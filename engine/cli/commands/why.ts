@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Workspace } from '../../buildfile/types.js';
 import { didYouMean, formatDiagnostic, UserError } from '../../diagnostic.js';
-import { fingerprintOutputs } from '../../fingerprint.js';
+import { outputsUnchanged } from '../../fingerprint.js';
 import { StatCache } from '../../hash/stat-cache.js';
 import { initXxhash } from '../../hash/xxhash.js';
 import { History, type NodeState } from '../../history.js';
@@ -91,7 +91,7 @@ class Explainer {
         lines: [`${id}: will rebuild (key ${state.key.slice(0, 12)} -> ${key.slice(0, 12)}) because:`, ...changes, ...depNotes],
       };
     }
-    if (fingerprintOutputs(path.join(this.ws.root, node.dir), node.outputs) !== state.fingerprint) {
+    if (!outputsUnchanged(path.join(this.ws.root, node.dir), state.fingerprint)) {
       return {
         stale: false,
         lines: [`${id}: key unchanged; its outputs were changed on disk and will be restored from the cache`, ...depNotes],

@@ -1,0 +1,99 @@
+import PQueue from 'p-queue';
+import type { ActionEntry } from '../cache/local/action-index.js';
+import type { LocalCache } from '../cache/local/store.js';
+import type { RemoteSetup } from '../cache/remote/config.js';
+import { RemoteError, UntrustedContentError } from '../cache/remote/remote.js';
+import type { Reporter } from './events.js';
+
+/** Uploads in flight at once: enough to hide latency, few enough not to starve the build. */
+const UPLOAD_CONCURRENCY = 4;
+
+/** Remote cache figures of one build, as written in the run summary. */
+export interface RemoteStats {
+  url: string;
+  hits: number;
+  misses: number;
+  uploads: number;
+  bytesDown: number;
+  bytesUp: number;
+  errors: number;
+}
+
+/**
+ * A remote cache as one build uses it. The first transport failure is
+ * reported once and the remote is dropped for the rest of the build, which
+ * goes on with the local cache: a slow or dead remote must never cost more
+ * than one timeout. Bad content is reported and that node rebuilt.
+ */
+export class RemoteSession {
+  private disabled = false;
+  private readonly uploads = new PQueue({ concurrency: UPLOAD_CONCURRENCY });
+  readonly stats: RemoteStats;
+
+  constructor(
+    private readonly setup: RemoteSetup,
+    private readonly report: Reporter,
+  ) {
+    this.stats = { url: setup.cache.description, hits: 0, misses: 0, uploads: 0, bytesDown: 0, bytesUp: 0, errors: 0 };
+  }
+
+  async fetch(node: string, key: string, local: LocalCache): Promise<ActionEntry | undefined> {
+    if (this.disabled) return undefined;
+    try {
+      const entry = await this.setup.cache.download(key, local);
+      if (entry) this.stats.hits++;
+      else this.stats.misses++;
+      return entry;
+    } catch (e) {
+      if (e instanceof UntrustedContentError) {
+        this.stats.errors++;
+        this.report({ type: 'warning', message: `${node}: remote cache sent unusable data (${e.message}); rebuilding` });
+        return undefined;
+      }
+      if (!(e instanceof RemoteError)) throw e;
+      this.fail(e);
+      return undefined;
+    } finally {
+      this.syncTraffic();
+    }
+  }
+
+  /** Queues an upload; never blocks the build. */
+  upload(key: string, entry: ActionEntry, local: LocalCache): void {
+    if (this.disabled || this.setup.readOnly) return;
+    void this.uploads.add(async () => {
+      if (this.disabled) return;
+      try {
+        await this.setup.cache.upload(key, entry, local);
+        this.stats.uploads++;
+      } catch (e) {
+        if (e instanceof RemoteError) this.fail(e);
+        else {
+          // Local trouble (a blob gc'd meanwhile, a full disk): this upload is lost, the build is not.
+          this.stats.errors++;
+          this.report({ type: 'warning', message: `upload of ${key.slice(0, 12)} failed: ${(e as Error).message}` });
+        }
+      } finally {
+        this.syncTraffic();
+      }
+    });
+  }
+
+  /** Waits for queued uploads: a build's results reach the remote before kiln exits. */
+  async drain(): Promise<void> {
+    await this.uploads.onIdle();
+  }
+
+  private fail(e: RemoteError): void {
+    this.stats.errors++;
+    if (this.disabled) return;
+    this.disabled = true;
+    this.uploads.clear();
+    this.report({ type: 'warning', message: `remote cache unavailable, continuing with the local cache only: ${e.message}` });
+  }
+
+  private syncTraffic(): void {
+    this.stats.bytesDown = this.setup.cache.traffic.bytesDown;
+    this.stats.bytesUp = this.setup.cache.traffic.bytesUp;
+  }
+}

@@ -7,7 +7,9 @@ import type { RunSummary } from '../engine/summary.js';
 import { outputTail, run, start, type ProcResult, type Started } from './proc.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-export const KILN_MAIN = path.resolve(HERE, '../engine/cli/main.js');
+/** The repo root, whether this module runs compiled (dist/bench/) or as source (bench/, as vitest loads it). */
+export const REPO_ROOT = path.resolve(HERE, path.basename(path.dirname(HERE)) === 'dist' ? '../..' : '..');
+export const KILN_MAIN = path.join(REPO_ROOT, 'dist/engine/cli/main.js');
 
 /** No build may take longer than this; a hang is a finding, not a reason to wait forever. */
 const BUILD_TIMEOUT_MS = 15 * 60 * 1000;
@@ -29,10 +31,15 @@ export interface BuildTarget {
   summaryFile: string;
   /** --jobs, when not kiln's default. */
   jobs?: number;
+  /** Added to kilnEnv(), e.g. KILN_REMOTE_* for a remote cache. */
+  env?: Record<string, string>;
+  /** node's own flags before kiln's, e.g. --cpu-prof. */
+  nodeArgs?: string[];
 }
 
 export function buildArgs(t: BuildTarget): string[] {
   return [
+    ...(t.nodeArgs ?? []),
     KILN_MAIN, 'build', '--logs', 'none', '--cache-dir', t.cacheDir, '--summary', t.summaryFile,
     ...(t.jobs ? ['--jobs', String(t.jobs)] : []),
   ];
@@ -41,7 +48,7 @@ export function buildArgs(t: BuildTarget): string[] {
 /** Starts `kiln build` in its own process group (for kill -9 of the group). */
 export function startBuild(t: BuildTarget): Started {
   fs.rmSync(t.summaryFile, { force: true });
-  return start(process.execPath, buildArgs(t), { cwd: t.dir, env: kilnEnv(), detached: true, timeoutMs: BUILD_TIMEOUT_MS });
+  return start(process.execPath, buildArgs(t), { cwd: t.dir, env: { ...kilnEnv(), ...t.env }, detached: true, timeoutMs: BUILD_TIMEOUT_MS });
 }
 
 export interface BuildRun {
@@ -81,6 +88,14 @@ export function expectStatuses(label: string, summary: RunSummary, ids: readonly
   if (problems.length > 0) {
     const shown = problems.slice(0, 10).join('\n  ');
     throw new Error(`${label}: ${problems.length} unexpected node statuses:\n  ${shown}${problems.length > 10 ? '\n  ...' : ''}`);
+  }
+}
+
+/** Checks that every node of the summary that was cached was restored from `source` (local cache or remote). */
+export function expectCacheSource(label: string, summary: RunSummary, source: 'local' | 'remote'): void {
+  const wrong = summary.nodes.filter((n) => n.status === 'cached' && n.cache !== source);
+  if (wrong.length > 0) {
+    throw new Error(`${label}: ${wrong.length} nodes restored from ${wrong[0]!.cache}, expected ${source}, e.g. ${wrong[0]!.id}`);
   }
 }
 

@@ -43,3 +43,11 @@ export function copySources(ws: GeneratedWorkspace, to: string): GeneratedWorksp
   });
   return { ...ws, dir: to };
 }
+
+/** Ids whose output in `got` is missing or differs from `want` (both from readOutputs). */
+export function differingOutputs(want: ReadonlyMap<string, Buffer | null>, got: ReadonlyMap<string, Buffer | null>): string[] {
+  return [...want].filter(([id, w]) => {
+    const g = got.get(id);
+    return !w || !g || !w.equals(g);
+  }).map(([id]) => id);
+}

@@ -43,22 +43,29 @@ export function formatTable(r: BenchResults): string {
     s.max.toFixed(0),
     s.ratioToFloor.toFixed(2),
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   const p = r.params;
   return [
     `kiln bench: ${p.nodes} nodes x ${p.files} files, ${p.layers} layers, seed ${p.seed}; ${p.runs} runs (cold: ${p.coldRuns}); ` +
       `${r.machine.cpus} cpus, node ${r.machine.node}, load ${r.machine.loadavgStart.map((l) => l.toFixed(2)).join(' ')}`,
     '',
-    line(header),
-    line(widths.map((w) => '-'.repeat(w))),
-    ...rows.map(line),
+    ...textTable(header, rows),
     '',
     `per cached node: ${r.derived.perCachedNodeMs.toFixed(3)} ms  ((no-op - node startup) / ${p.nodes})`,
     `no-op / floor:   ${r.derived.noopOverFloor.toFixed(2)}`,
     '',
-    ...r.bars.map((b) => `${b.pass ? 'PASS' : 'FAIL'}  ${b.name}: ${fmt(b.value)} ${b.unit} (limit ${fmt(b.limit)})`),
+    ...r.bars.map(formatBar),
   ].join('\n');
+}
+
+/** A plain text table: the first column left-aligned, the others right-aligned, a rule under the header. */
+export function textTable(header: string[], rows: string[][]): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
+}
+
+export function formatBar(b: Bar): string {
+  return `${b.pass ? 'PASS' : 'FAIL'}  ${b.name}: ${fmt(b.value)} ${b.unit} (limit ${fmt(b.limit)})`;
 }
 
 function fmt(n: number): string {

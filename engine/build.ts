@@ -11,13 +11,14 @@ import { History, type NodeState } from './history.js';
 import { gatherIngredients } from './ingredients.js';
 import { computeKey, type Ingredients } from './key.js';
 import { essentialEnv, nodeEnv } from './node-env.js';
+import { depViews, resolveNode, type Resolved } from './node-context.js';
 import { RemoteSession } from './remote-session.js';
 import { runScheduled } from './schedule.js';
 import { openStateDb } from './state-db.js';
 import type { NodeSummary, RunSummary } from './summary.js';
 import { Toolchains } from './toolchain.js';
 import { rules } from '../rules/index.js';
-import type { Rule } from '../rules/rule.js';
+import type { NodeContext, Rule } from '../rules/rule.js';
 import { CorruptBlobError, LocalCache } from '../cache/local/store.js';
 import { collectOutputs, restoreOutputs, UnsafeOutputError } from '../cache/local/outputs.js';
 import type { RemoteSetup } from '../cache/remote/config.js';
@@ -35,6 +36,10 @@ export interface BuildOptions {
   command: string;
   /** The shared cache, when one is configured. */
   remote?: RemoteSetup;
+  /** --offline: rules use their local state (e.g. git mirrors) as is. */
+  offline: boolean;
+  /** --override NODE=REF|PATH, validated by the caller. */
+  overrides: ReadonlyMap<string, string>;
 }
 
 export interface BuildOutcome {
@@ -48,6 +53,9 @@ interface Settled {
   /** Known only for built/cached nodes; dependents hash it. */
   outputDigest: string | null;
 }
+
+/** Metadata published by resolved nodes, for dependents' `uses`. */
+type MetaByNode = Map<string, Record<string, string>>;
 
 /** Builds the selected nodes of a workspace. Every node ends with one status; nothing here throws for a user mistake. */
 export async function runBuild(ws: Workspace, opts: BuildOptions, report: Reporter): Promise<BuildOutcome> {
@@ -65,6 +73,8 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
   const remote = opts.remote ? new RemoteSession(opts.remote, report) : undefined;
   const byId = new Map(ws.nodes.map((n) => [n.id, n]));
   const settled = new Map<string, Settled>();
+  const meta: MetaByNode = new Map();
+  const notes = new Map<string, string[]>();
   let stopping = false;
   let buildFileError = false;
 
@@ -72,7 +82,8 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
   report({ type: 'start', total: inScope.length });
 
   const finish = (node: NodeDecl, s: Omit<NodeSummary, 'id' | 'rule'>, log: Buffer | null, replayed = false) => {
-    const summary: NodeSummary = { id: node.id, rule: node.rule, ...s };
+    const nodeNotes = notes.get(node.id);
+    const summary: NodeSummary = { id: node.id, rule: node.rule, ...s, ...(nodeNotes ? { notes: nodeNotes } : {}) };
     settled.set(node.id, { summary, outputDigest: s.outputDigest });
     if (s.status === 'failed' && !opts.keepGoing) stopping = true;
     report({ type: 'node-done', node: summary, log, replayed });
@@ -100,11 +111,31 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
     }
     if (stopping || opts.signal.aborted) return skip(node, 'not started: the build stopped after a failure');
     const nodeDir = path.join(ws.root, node.dir);
-    const gathered = await gatherIngredients(ws, node, depDigests, stats, toolchains, opts.env);
+    const rule = rules.get(node.rule)!;
+    const deps = depViews(ws, node, meta);
+    const override = opts.overrides.get(id);
+    const ctx: NodeContext = {
+      node,
+      root: ws.root,
+      cwd: nodeDir,
+      env: essentialEnv(opts.env),
+      signal: opts.signal,
+      deps,
+      cacheDir: opts.cacheDir,
+      offline: opts.offline,
+      ...(override !== undefined ? { override } : {}),
+    };
+    const resolved = await resolveNode(ctx, rule);
+    if (!resolved.ok) {
+      if ('diagnostic' in resolved) return failUser(node, resolved.diagnostic);
+      return finish(node, { key: null, status: 'failed', cache: null, durationMs: elapsed(), outputDigest: null, error: resolved.error }, null);
+    }
+    meta.set(id, resolved.value.resolution?.meta ?? {});
+    if (resolved.value.resolution?.notes?.length) notes.set(id, resolved.value.resolution.notes);
+    const gathered = await gatherIngredients(ws, node, depDigests, stats, toolchains, opts.env, resolved.value);
     // A missing node dir surfaces as unmatched inputs: name the real cause.
     if ('error' in gathered) return failUser(node, fs.existsSync(nodeDir) ? gathered.error : missingDir(node));
     const { ingredients } = gathered;
-    const rule = rules.get(node.rule)!;
     const key = computeKey(ingredients);
     const cached = (outputDigest: string, log: Buffer | null, source: 'local' | 'remote' = 'local') =>
       finish(node, { key, status: 'cached', cache: source, durationMs: elapsed(), outputDigest, error: null }, log, true);
@@ -142,23 +173,30 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
         report({ type: 'warning', message: `${id}: cache entry unusable (${e.message}); rebuilding` });
       }
     }
-    return execute(node, rule, key, ingredients, nodeDir, nodeStart);
+    return execute(node, rule, { ...ctx, resolved: resolved.value }, key, ingredients, nodeStart);
   };
 
-  const execute = async (node: NodeDecl, rule: Rule, key: string, ingredients: Ingredients, nodeDir: string, nodeStart: number) => {
+  const execute = async (
+    node: NodeDecl,
+    rule: Rule,
+    ctx: NodeContext & { resolved: Resolved },
+    key: string,
+    ingredients: Ingredients,
+    nodeStart: number,
+  ) => {
+    const nodeDir = ctx.cwd;
     // Checked only before running: on the up-to-date path the outputs' stamp already proves the dir is there.
     if (!fs.existsSync(nodeDir)) return failUser(node, missingDir(node));
     history.forgetNodeState(node.id);
     for (const o of node.outputs) fs.rmSync(path.join(nodeDir, o), { recursive: true, force: true });
     report({ type: 'node-start', id: node.id });
     const chunks: Buffer[] = [];
+    const depDirs = new Map([...ctx.deps].map(([depId, v]) => [depId, v.dir]));
     const outcome = await rule.run({
-      node,
-      root: ws.root,
-      cwd: nodeDir,
-      env: nodeEnv(node, opts.env),
-      signal: opts.signal,
+      ...ctx,
+      env: nodeEnv(node, opts.env, ctx.resolved.uses, depDirs),
       log: { write: (_stream, chunk) => chunks.push(Buffer.from(chunk)) },
+      ...(ctx.resolved.resolution ? { resolution: ctx.resolved.resolution } : {}),
     });
     const log = chunks.length > 0 ? Buffer.concat(chunks) : null;
     const durationMs = Math.round((performance.now() - nodeStart) * 10) / 10;

@@ -4,6 +4,7 @@ import { expandInputs } from './hash/inputs.js';
 import type { StatCache } from './hash/stat-cache.js';
 import { secretDigest, type Ingredients } from './key.js';
 import type { Toolchains } from './toolchain.js';
+import type { Resolved } from './node-context.js';
 import { rules } from '../rules/index.js';
 
 /**
@@ -18,6 +19,7 @@ export async function gatherIngredients(
   stats: StatCache,
   toolchains: Toolchains,
   env: NodeJS.ProcessEnv,
+  resolved: Resolved,
 ): Promise<{ ingredients: Ingredients } | { error: Diagnostic }> {
   const inputs = expandInputs(ws.root, node, stats);
   const unmatched = inputs.unmatched[0];
@@ -50,6 +52,8 @@ export async function gatherIngredients(
         node.secretEnv.map((n) => [n, env[n] === undefined ? null : secretDigest(n, env[n]!)]),
       ),
       toolchain,
+      resolved: resolved.resolution?.ingredients ?? {},
+      uses: resolved.uses,
     },
   };
 }

@@ -23,6 +23,10 @@ export interface Ingredients {
   secretEnv: Record<string, string | null>;
   /** Toolchain name → its version output. */
   toolchain: Record<string, string>;
+  /** What the rule resolved before the key (e.g. a git tree id, normalised patch digests). */
+  resolved: Record<string, unknown>;
+  /** Used dependency metadata, `dep.name` → value. */
+  uses: Record<string, string>;
 }
 
 export function computeKey(ingredients: Ingredients): string {
@@ -52,6 +56,8 @@ export function diffIngredients(before: Ingredients, after: Ingredients): string
   lines.push(...diffMap('env', before.env, after.env, (a, b) => `${show(a)} -> ${show(b)}`));
   lines.push(...diffMap('secret env', before.secretEnv, after.secretEnv, () => 'value changed'));
   lines.push(...diffMap('toolchain', before.toolchain, after.toolchain, (a, b) => `${show(a)} -> ${show(b)}`));
+  lines.push(...diffMap('resolved', before.resolved ?? {}, after.resolved, (a, b) => `${show(a)} -> ${show(b)}`));
+  lines.push(...diffMap('uses', before.uses ?? {}, after.uses, (a, b) => `${show(a)} -> ${show(b)}`));
   return lines;
 }
 

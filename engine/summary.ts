@@ -11,6 +11,8 @@ export interface NodeSummary {
   durationMs: number;
   outputDigest: string | null;
   error: string | null;
+  /** Only when the rule has something to say, e.g. "patch 0003-x.patch already upstream in abc123". */
+  notes?: string[];
 }
 
 export interface RunSummary {

@@ -1,8 +1,17 @@
 import type { GenericSchema } from 'valibot';
 import type { NodeDecl } from '../engine/buildfile/types.js';
 
-/** What a rule gets to run one node. Everything it may touch is here. */
-export interface RuleContext {
+/** A settled dependency as a rule sees it. */
+export interface DepView {
+  /** Absolute node directory of the dependency; its outputs are paths under it. */
+  dir: string;
+  outputs: string[];
+  /** Metadata it published when it resolved (e.g. a git project's commit, date, version). */
+  meta: Readonly<Record<string, string>>;
+}
+
+/** What every rule hook gets. Everything it may touch is here. */
+export interface NodeContext {
   node: NodeDecl;
   /** Absolute workspace root. Never put it into anything that is hashed. */
   root: string;
@@ -12,8 +21,31 @@ export interface RuleContext {
   env: Record<string, string>;
   /** Aborted on Ctrl-C/SIGTERM; the rule must stop its processes (whole process group). */
   signal: AbortSignal;
+  /** Direct and transitive dependencies, settled, by id. */
+  deps: ReadonlyMap<string, DepView>;
+  /** kiln's per-user cache dir, for long-lived rule state (e.g. git mirrors). */
+  cacheDir: string;
+  /** --offline: use local state as it is, never the network. */
+  offline: boolean;
+  /** --override for this node: a ref or a local path to use instead of what the build file says. */
+  override?: string;
+}
+
+/** What a rule learns before the key is computed. */
+export interface Resolution {
+  /** Extra key ingredients (e.g. a git tree id). No absolute path may appear here. */
+  ingredients: Record<string, unknown>;
+  /** Values dependents may consume with `uses:`; not part of this node's own key. */
+  meta: Record<string, string>;
+  /** Shown with the node's result (e.g. "patch 0003 already upstream in abc123"). */
+  notes?: string[];
+}
+
+export interface RuleContext extends NodeContext {
   /** Captured output of the node, stored with the cache entry and replayed on a hit. */
   log: NodeLog;
+  /** What resolve() returned, for rules that resolve. */
+  resolution?: Resolution;
 }
 
 export interface NodeLog {
@@ -35,5 +67,12 @@ export interface Rule {
   attributes: Record<string, GenericSchema>;
   /** Keys of `attributes` that must be present. */
   required: string[];
+  /** Whether `--override NODE=REF|PATH` applies to this rule. */
+  overridable?: boolean;
+  /**
+   * Runs before the key, every build (cached or not): learns what the node
+   * stands for beyond its input files (a git ref's tree, normalised patches).
+   */
+  resolve?(ctx: NodeContext): Promise<{ ok: true; value: Resolution } | { ok: false; error: string }>;
   run(ctx: RuleContext): Promise<RuleOutcome>;
 }

@@ -114,6 +114,14 @@ const BROKEN: [string, Record<string, string>, string[]][] = [
     ],
   ],
   [
+    'uses: malformed, and naming a node that is not a dependency',
+    root('nodes:\n  lib: {rule: run, cmd: make}\n  other: {rule: run, cmd: make}\n  app:\n    rule: run\n    cmd: make\n    deps: [lib]\n    uses: [version, other.version, lib.commit]\n'),
+    [
+      "kiln.yaml:8:12: 'version' is not <node id>.<name>\n  hint: e.g. `nova.version` for the version published by node nova",
+      "kiln.yaml:8:21: 'app' uses 'other.version' but does not depend on 'other'\n  hint: add 'other' to its deps",
+    ],
+  ],
+  [
     'remote: url with credentials, unknown protocol, unknown key',
     root('remote:\n  url: http://me:pw@cache:9090/\n  protocol: gcs\n  tokenEnvv: X\n'),
     [
@@ -215,7 +223,7 @@ const BROKEN: [string, Record<string, string>, string[]][] = [
     'unknown node key, nothing close',
     root('nodes:\n  a:\n    rule: run\n    cmd: make\n    image: alpine\n'),
     [
-      "kiln.yaml:5:5: unknown key 'image' in node 'a'\n  hint: valid keys: rule, dir, description, deps, inputs, outputs, env, secretEnv, toolchain, cmd, timeout",
+      "kiln.yaml:5:5: unknown key 'image' in node 'a'\n  hint: valid keys: rule, dir, description, deps, inputs, outputs, env, secretEnv, uses, toolchain, cmd, timeout",
     ],
   ],
   [
@@ -644,7 +652,7 @@ describe('rule attributes are validated from the rule registry', () => {
     [
       "another rule's attribute is unknown here",
       'nodes:\n  img:\n    rule: test-image\n    tag: web\n    build: {args: []}\n    cmd: make\n',
-      ["kiln.yaml:6:5: unknown key 'cmd' in node 'img'\n  hint: valid keys: rule, dir, description, deps, inputs, outputs, env, secretEnv, toolchain, tag, build"],
+      ["kiln.yaml:6:5: unknown key 'cmd' in node 'img'\n  hint: valid keys: rule, dir, description, deps, inputs, outputs, env, secretEnv, uses, toolchain, tag, build"],
     ],
   ])('%s', (_what, text, expected) => {
     registry.set(image.id, image);
@@ -714,6 +722,7 @@ describe('valid build files', () => {
         env: ['FOO'],
         secretEnv: ['TOKEN'],
         toolchain: ['python'],
+        uses: [],
         attrs: { cmd: 'make gen', timeout: 30 },
         pos: pos('kiln.yaml', 6, 3),
         fieldPos: {
@@ -739,6 +748,7 @@ describe('valid build files', () => {
         env: [],
         secretEnv: [],
         toolchain: [],
+        uses: [],
         attrs: { cmd: ['make', 'lib'] },
         pos: pos('services/api/kiln.yaml', 2, 3),
         fieldPos: {

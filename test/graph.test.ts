@@ -126,6 +126,7 @@ describe('findCycles', () => {
     env: [],
     secretEnv: [],
     toolchain: [],
+    uses: [],
     attrs: {},
     pos: { file: 'kiln.yaml', line: 1, column: 1 },
     fieldPos: {},

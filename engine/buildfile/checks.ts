@@ -38,8 +38,32 @@ export function checkWorkspace(
   }
   diagnostics.push(...outputOverlaps(unique));
   const decls = unique.map((n) => n.decl);
-  diagnostics.push(...findCycles(decls));
+  const cycles = findCycles(decls);
+  diagnostics.push(...cycles);
+  if (cycles.length === 0) diagnostics.push(...usesOutsideDeps(decls));
   return decls;
+}
+
+/** `uses` may only name nodes this node (transitively) depends on: their values must be known before its key. */
+function usesOutsideDeps(decls: NodeDecl[]): Diagnostic[] {
+  const byId = new Map(decls.map((d) => [d.id, d]));
+  const diagnostics: Diagnostic[] = [];
+  for (const decl of decls) {
+    if (decl.uses.length === 0) continue;
+    const reachable = new Set<string>();
+    const stack = decl.deps.map((d) => d.id);
+    for (let id = stack.pop(); id !== undefined; id = stack.pop()) {
+      if (reachable.has(id) || !byId.has(id)) continue;
+      reachable.add(id);
+      stack.push(...byId.get(id)!.deps.map((d) => d.id));
+    }
+    for (const use of decl.uses) {
+      if (reachable.has(use.dep)) continue;
+      const hint = byId.has(use.dep) ? `add '${use.dep}' to its deps` : suggest(use.dep, reachable);
+      diagnostics.push(located(use.pos, `'${decl.id}' uses '${use.dep}.${use.name}' but does not depend on '${use.dep}'`, hint, decl.id));
+    }
+  }
+  return diagnostics;
 }
 
 interface Claim {

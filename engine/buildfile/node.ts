@@ -20,6 +20,8 @@ export interface ParsedNode {
 
 const NODE_ID = /^[A-Za-z0-9][A-Za-z0-9._:/-]*$/;
 export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** `<node id>.<name>`; ids may contain dots, names may not. */
+const USE_REF = /^[A-Za-z0-9][A-Za-z0-9._:/-]*\.[A-Za-z][A-Za-z0-9_]*$/;
 
 /** Keys read before the others: the rule decides which keys exist, the dir anchors every path. */
 const LEADING_KEYS = ['rule', 'dir'];
@@ -76,6 +78,20 @@ const FIELDS: Record<string, FieldParser> = {
   secretEnv: (file, e, n) => {
     n.decl.secretEnv = envList(file, e, n.decl.env);
   },
+  uses: (file, e, n) => {
+    n.decl.uses = textList(file, e, {
+      list: 'a list of dependency metadata, e.g. [nova.version]',
+      item: 'a dependency metadata name',
+      check: (text, at) => {
+        if (USE_REF.test(text)) return text;
+        file.report(at, `'${text}' is not <node id>.<name>`, 'e.g. `nova.version` for the version published by node nova');
+        return undefined;
+      },
+    }).map((i) => {
+      const dot = i.value.lastIndexOf('.');
+      return { dep: i.value.slice(0, dot), name: i.value.slice(dot + 1), pos: file.pos(i.at) };
+    });
+  },
   toolchain: (file, e, n) => {
     const items = textList(file, e, { list: 'a list of toolchain names', item: 'a toolchain name' });
     n.decl.toolchain = items.map((i) => i.value);
@@ -112,6 +128,7 @@ export function parseNode(file: SourceFile, id: string, idKey: Scalar, value: Ya
       env: [],
       secretEnv: [],
       toolchain: [],
+      uses: [],
       attrs: {},
       pos: file.pos(idKey),
       fieldPos: {},

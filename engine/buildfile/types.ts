@@ -14,6 +14,13 @@ export interface DepRef {
   pos: SourcePos;
 }
 
+/** `uses: [nova.version]`: a metadata value published by a (transitive) dependency, e.g. a git project's version. */
+export interface UseRef {
+  dep: string;
+  name: string;
+  pos: SourcePos;
+}
+
 /** A validated node declaration. Paths are relative and posix; no absolute path appears here. */
 export interface NodeDecl {
   id: string;
@@ -31,6 +38,8 @@ export interface NodeDecl {
   secretEnv: string[];
   /** Names of workspace toolchains whose version output enters the key. */
   toolchain: string[];
+  /** Dependency metadata this node consumes: its values enter the key and the command's env. */
+  uses: UseRef[];
   /** Rule-specific attributes, validated against the rule's schema. */
   attrs: Record<string, unknown>;
   /** Position of the node's id key. */

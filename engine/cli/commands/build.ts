@@ -2,7 +2,8 @@ import os from 'node:os';
 import { runBuild } from '../../build.js';
 import type { Workspace } from '../../buildfile/types.js';
 import type { RemoteSetup } from '../../../cache/remote/config.js';
-import { UserError } from '../../diagnostic.js';
+import { didYouMean, UserError } from '../../diagnostic.js';
+import { rules } from '../../../rules/index.js';
 import { writeSummary } from '../../summary.js';
 import { parseCommand, positiveInt, resolveCacheDir } from '../args.js';
 import { createProgress, type LogMode } from '../progress.js';
@@ -20,7 +21,11 @@ Targets are node ids or globs over ids (quote them: 'svc-*'); their deps build t
                         failed: only failed nodes; none
   --remote-cache URL    shared cache (else KILN_REMOTE_CACHE, else remote: in kiln.yaml)
   --remote-read-only    download from the remote cache, never upload
-  --no-remote           use the local cache only`;
+  --no-remote           use the local cache only
+  --offline             rules use local state as is (git mirrors are not fetched)
+  --override NODE=REF|PATH
+                        build NODE (a git project) from another ref or a local
+                        checkout instead of its declared ref; repeatable`;
 
 const LOG_MODES = ['full', 'failed', 'none'];
 
@@ -37,6 +42,8 @@ export async function run(argv: string[]): Promise<number> {
       'remote-cache': { type: 'string' },
       'remote-read-only': { type: 'boolean' },
       'no-remote': { type: 'boolean' },
+      offline: { type: 'boolean' },
+      override: { type: 'string', multiple: true },
     },
     USAGE,
   );
@@ -48,6 +55,7 @@ export async function run(argv: string[]): Promise<number> {
   const ws = await loadForCommand(values);
   const selected = selectForCommand(ws, positionals);
   const remote = await remoteFor(ws, values);
+  const overrides = parseOverrides(ws, values.override ?? []);
 
   // First Ctrl-C/SIGTERM cancels: running commands' process groups are killed,
   // finished work stays cached. A second one exits at once.
@@ -76,6 +84,8 @@ export async function run(argv: string[]): Promise<number> {
       env: process.env,
       signal: abort.signal,
       command: 'build',
+      offline: Boolean(values.offline),
+      overrides,
       ...(remote ? { remote } : {}),
     },
     createProgress({ live, logs: logs as LogMode, out: process.stdout }),
@@ -98,4 +108,26 @@ async function remoteFor(
   });
   if ('error' in configured) throw new UserError([configured.error]);
   return configured.setup;
+}
+
+/** `--override NODE=VALUE` entries, each naming a node whose rule supports overrides. */
+export function parseOverrides(ws: Workspace, raw: string[]): Map<string, string> {
+  const overrides = new Map<string, string>();
+  for (const entry of raw) {
+    const eq = entry.indexOf('=');
+    const id = entry.slice(0, eq);
+    const node = ws.nodes.find((n) => n.id === id);
+    if (eq <= 0 || eq === entry.length - 1) {
+      throw new UserError([{ message: `--override '${entry}' is not NODE=REF or NODE=PATH` }]);
+    }
+    if (!node) {
+      const guess = didYouMean(id, ws.nodes.map((n) => n.id));
+      throw new UserError([{ message: `--override: no node '${id}'`, ...(guess ? { hint: `did you mean '${guess}'?` } : {}) }]);
+    }
+    if (!rules.get(node.rule)?.overridable) {
+      throw new UserError([{ message: `--override: node '${id}' (rule ${node.rule}) cannot be overridden`, hint: 'overrides apply to git projects' }]);
+    }
+    overrides.set(id, entry.slice(eq + 1));
+  }
+  return overrides;
 }

@@ -10,7 +10,10 @@ import { computeKey, diffIngredients } from '../../key.js';
 import { essentialEnv } from '../../node-env.js';
 import { openStateDb } from '../../state-db.js';
 import { Toolchains } from '../../toolchain.js';
-import { parseCommand } from '../args.js';
+import { parseCommand, resolveCacheDir } from '../args.js';
+import { depViews, resolveNode } from '../../node-context.js';
+import { rules } from '../../../rules/index.js';
+import type { NodeContext } from '../../../rules/rule.js';
 import { loadForCommand } from '../workspace.js';
 
 const USAGE = `usage: kiln why NODE
@@ -19,7 +22,7 @@ Explains whether NODE would rebuild and which of its key ingredients changed
 since its last build in this checkout: input files, dependency outputs,
 declared env, toolchains, attributes.`;
 
-type Verdict = { stale: boolean; lines: string[] };
+type Verdict = { stale: boolean; lines: string[]; meta: Record<string, string> };
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand('why', argv, {}, USAGE);
@@ -34,7 +37,7 @@ export async function run(argv: string[]): Promise<number> {
   await initXxhash();
   const db = openStateDb(ws.root);
   try {
-    const explainer = new Explainer(ws, new StatCache(db), new History(db));
+    const explainer = new Explainer(ws, new StatCache(db), new History(db), resolveCacheDir(values));
     const verdict = await explainer.explain(id);
     process.stdout.write(`${verdict.lines.join('\n')}\n`);
     return 0;
@@ -53,6 +56,7 @@ class Explainer {
     private readonly ws: Workspace,
     private readonly stats: StatCache,
     private readonly history: History,
+    private readonly cacheDir: string,
   ) {
     this.states = history.loadNodeStates();
     this.toolchains = new Toolchains(ws.toolchains, essentialEnv(process.env));
@@ -70,9 +74,9 @@ class Explainer {
   private async compute(id: string): Promise<Verdict> {
     const node = this.ws.nodes.find((n) => n.id === id)!;
     const state = this.states.get(id);
-    if (!state) return { stale: true, lines: [`${id}: will build: never built in this checkout`] };
     const depDigests: Record<string, string> = {};
     const staleDeps: string[] = [];
+    const meta = new Map<string, Record<string, string>>();
     for (const dep of node.deps) {
       const depVerdict = await this.explain(dep.id);
       // A stale dep's new outputs are unknown until it runs: compare against its last ones.
@@ -80,21 +84,42 @@ class Explainer {
       const depState = this.states.get(dep.id);
       if (depState) depDigests[dep.id] = depState.outputDigest;
     }
+    const deps = depViews(this.ws, node, meta);
+    for (const depId of deps.keys()) meta.set(depId, (await this.explain(depId)).meta);
     const depNotes = staleDeps.length > 0 ? [`  and it rebuilds if the outputs of a dependency that rebuilds first change:`, ...staleDeps] : [];
-    const gathered = await gatherIngredients(this.ws, node, depDigests, this.stats, this.toolchains, process.env);
-    if ('error' in gathered) return { stale: true, lines: [`${id}: cannot build: ${formatDiagnostic(gathered.error)}`] };
+    const ctx: NodeContext = {
+      node,
+      root: this.ws.root,
+      cwd: path.join(this.ws.root, node.dir),
+      env: essentialEnv(process.env),
+      signal: new AbortController().signal,
+      deps: depViews(this.ws, node, meta),
+      cacheDir: this.cacheDir,
+      offline: true, // explaining must not fetch
+    };
+    const resolved = await resolveNode(ctx, rules.get(node.rule)!);
+    if (!resolved.ok) {
+      const why = 'diagnostic' in resolved ? formatDiagnostic(resolved.diagnostic) : resolved.error;
+      return { stale: true, lines: [`${id}: cannot build: ${why}`], meta: {} };
+    }
+    const ownMeta = resolved.value.resolution?.meta ?? {};
+    if (!state) return { stale: true, lines: [`${id}: will build: never built in this checkout`], meta: ownMeta };
+    const gathered = await gatherIngredients(this.ws, node, depDigests, this.stats, this.toolchains, process.env, resolved.value);
+    if ('error' in gathered) return { stale: true, lines: [`${id}: cannot build: ${formatDiagnostic(gathered.error)}`], meta: ownMeta };
     const key = computeKey(gathered.ingredients);
     if (key !== state.key) {
       const changes = diffIngredients(this.history.loadIngredients(id)!, gathered.ingredients).map((l) => `  ${l}`);
       return {
         stale: true,
         lines: [`${id}: will rebuild (key ${state.key.slice(0, 12)} -> ${key.slice(0, 12)}) because:`, ...changes, ...depNotes],
+        meta: ownMeta,
       };
     }
     if (!outputsUnchanged(path.join(this.ws.root, node.dir), state.fingerprint)) {
       return {
         stale: false,
         lines: [`${id}: key unchanged; its outputs were changed on disk and will be restored from the cache`, ...depNotes],
+        meta: ownMeta,
       };
     }
     return {
@@ -105,6 +130,7 @@ class Explainer {
           : `${id}: up to date (key ${key.slice(0, 12)} unchanged since its last build)`,
         ...depNotes,
       ],
+      meta: ownMeta,
     };
   }
 }

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, expect, test } from 'vitest';
 import { loadWorkspace } from '../engine/buildfile/load.js';
+import { mulberry32 as prng } from '../bench/prng.js';
 
 /**
  * Random damage to a valid workspace must never crash the loader: it either
@@ -41,17 +42,6 @@ nodes:
 
 const LIB = 'nodes:\n  lib:\n    rule: run\n    cmd: make lib\n    outputs: [build]\n';
 
-/** mulberry32: small, fast, and the same sequence on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const INSERTS = [':', '-', '[', '{', '"', ']', '}', ',', '&a', '*a', '!', '#', '\t', ' ', '\n', '?', "'", '|', '>'];
 

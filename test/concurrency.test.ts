@@ -5,18 +5,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { RunSummary } from '../engine/summary.js';
 import { buildWithSummary, kiln, statuses, tempDir, writeFiles } from './kiln.js';
+import { mulberry32 as prng } from '../bench/prng.js';
 
-/** mulberry32: small and seeded, so the graph's sizes and sleeps are reproducible. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const SEED = Number(process.env.KILN_TEST_SEED ?? 20240611);
 const randInt = (rand: () => number, lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
 

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildWithSummary, statuses, tempDir, writeFiles } from './kiln.js';
+import { mulberry32 as prng } from '../bench/prng.js';
 
 interface ModelNode {
   id: string;
@@ -17,16 +18,6 @@ interface ModelNode {
   tag: string;
 }
 
-/** Small deterministic PRNG (mulberry32) so a failure replays exactly. */
-function prng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function generate(rand: () => number, layers: number, width: number): ModelNode[] {
   const nodes: ModelNode[] = [];

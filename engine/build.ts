@@ -199,6 +199,7 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
       ...(ctx.resolved.resolution ? { resolution: ctx.resolved.resolution } : {}),
     });
     const log = chunks.length > 0 ? Buffer.concat(chunks) : null;
+    if (outcome.notes?.length) notes.set(node.id, [...(notes.get(node.id) ?? []), ...outcome.notes]);
     const durationMs = Math.round((performance.now() - nodeStart) * 10) / 10;
     const failed = (error: string) =>
       finish(node, { key, status: 'failed', cache: null, durationMs, outputDigest: null, error }, log);

@@ -1,5 +1,6 @@
 import type { GenericSchema } from 'valibot';
 import type { NodeDecl } from '../engine/buildfile/types.js';
+import type { Diagnostic } from '../engine/diagnostic.js';
 
 /** A settled dependency as a rule sees it. */
 export interface DepView {
@@ -52,7 +53,8 @@ export interface NodeLog {
   write(stream: 'stdout' | 'stderr', chunk: string | Uint8Array): void;
 }
 
-export type RuleOutcome = { ok: true } | { ok: false; error: string };
+/** `notes` are shown with the node's result, like a resolution's (e.g. "tests: 12 passed, 0 failed, 1 skipped"). */
+export type RuleOutcome = { ok: true; notes?: string[] } | { ok: false; error: string; notes?: string[] };
 
 /**
  * A rule kind. One module per kind in rules/, registered in rules/index.ts.
@@ -72,7 +74,11 @@ export interface Rule {
   /**
    * Runs before the key, every build (cached or not): learns what the node
    * stands for beyond its input files (a git ref's tree, normalised patches).
+   * A `diagnostic` is a build-file mistake only the rule can see (attributes
+   * that go together, which dependency is the tree): located, exit code 2.
    */
-  resolve?(ctx: NodeContext): Promise<{ ok: true; value: Resolution } | { ok: false; error: string }>;
+  resolve?(
+    ctx: NodeContext,
+  ): Promise<{ ok: true; value: Resolution } | { ok: false; error: string } | { ok: false; diagnostic: Diagnostic }>;
   run(ctx: RuleContext): Promise<RuleOutcome>;
 }

@@ -181,7 +181,7 @@ const BROKEN: [string, Record<string, string>, string[]][] = [
     'missing rule',
     root('nodes:\n  a:\n    cmd: make\n'),
     [
-      "kiln.yaml:2:3: node 'a' has no 'rule'\n  hint: add `rule: <id>`; known rules: run",
+      "kiln.yaml:2:3: node 'a' has no 'rule'\n  hint: add `rule: <id>`; known rules: run, git, patches, test, package, bundle",
     ],
   ],
   [
@@ -195,7 +195,7 @@ const BROKEN: [string, Record<string, string>, string[]][] = [
     'unknown rule, nothing close',
     root('nodes:\n  a:\n    rule: docker-image\n'),
     [
-      "kiln.yaml:3:11: unknown rule 'docker-image'\n  hint: known rules: run",
+      "kiln.yaml:3:11: unknown rule 'docker-image'\n  hint: known rules: run, git, patches, test, package, bundle",
     ],
   ],
   [

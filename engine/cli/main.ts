@@ -12,6 +12,8 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
   graph: { summary: 'print the build graph (dot or json)', load: () => import('./commands/graph.js') },
   cache: { summary: 'local cache: stats | verify | gc --max-size SIZE | serve', load: () => import('./commands/cache.js') },
   clean: { summary: 'remove outputs of nodes and forget their state', load: () => import('./commands/clean.js') },
+  chase: { summary: 'build every new upstream commit of the git projects', load: () => import('./commands/chase.js') },
+  bisect: { summary: 'find the first upstream commit at which a node fails', load: () => import('./commands/bisect.js') },
 };
 
 const USAGE = `usage: kiln <command> [options]

@@ -87,7 +87,8 @@ function nodeLine(n: NodeSummary, done: number, total: number): string {
         : n.error
           ? `: ${n.error}`
           : '';
-  return `[${done}/${total}] ${n.status.padEnd(7)} ${n.id} ${detail}`.trimEnd();
+  const notes = (n.notes ?? []).map((note) => `\n    ${note}`).join('');
+  return `[${done}/${total}] ${n.status.padEnd(7)} ${n.id} ${detail}`.trimEnd() + notes;
 }
 
 function prefixLog(id: string, log: Buffer, replayed: boolean): string {

@@ -96,7 +96,7 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 /** The remote cache setup, loading the protocol clients only when a remote is configured at all. */
-async function remoteFor(
+export async function remoteFor(
   ws: Workspace,
   values: { 'remote-cache'?: string; 'remote-read-only'?: boolean; 'no-remote'?: boolean },
 ): Promise<RemoteSetup | undefined> {

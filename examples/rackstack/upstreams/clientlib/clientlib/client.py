@@ -1,0 +1,5 @@
+TIMEOUT = 5
+
+
+def request(path):
+    return {"path": path, "timeout": TIMEOUT}

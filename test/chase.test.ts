@@ -1,0 +1,112 @@
+// kiln chase and kiln bisect on the rackstack example: real upstream git
+// repos made by examples/rackstack/setup.sh and moved by advance.sh.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { describe, expect, it } from 'vitest';
+import { kiln, tempDir, writeFiles } from './kiln.js';
+
+const EXAMPLE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../examples/rackstack');
+
+async function playground(): Promise<{ dir: string; ws: string; env: Record<string, string> }> {
+  const dir = tempDir('kiln-rackstack-');
+  await execa('bash', [path.join(EXAMPLE, 'setup.sh'), dir]);
+  return { dir, ws: path.join(dir, 'workspace'), env: { KILN_CACHE_DIR: path.join(dir, 'cache') } };
+}
+
+/** The block of the final chase table for the commit with this subject: its row and its detail lines. */
+function rowFor(stdout: string, subject: string): string {
+  const table = stdout.slice(stdout.lastIndexOf('project  '));
+  const blocks = table.split(/\n(?! {4})/);
+  const block = blocks.find((b) => b.split('\n')[0]!.endsWith(subject));
+  expect(block, `no row for "${subject}" in:\n${table}`).toBeDefined();
+  return block!;
+}
+
+describe('kiln chase', () => {
+  it('builds every new upstream commit, records it, and does nothing when nothing is new', async () => {
+    const { dir, ws, env } = await playground();
+    const first = await kiln(ws, ['chase'], env);
+    expect(first.exitCode, first.stdout + first.stderr).toBe(0);
+    expect(first.stdout).toContain('kiln chase: 3 new upstream commits to build');
+    expect(fs.readdirSync(path.join(ws, 'build/payload')).length).toBeGreaterThan(0);
+
+    const again = await kiln(ws, ['chase'], env);
+    expect(again.exitCode).toBe(0);
+    expect(again.stdout).toBe('kiln chase: up to date: nothing new upstream for utils, clientlib, compute');
+
+    await execa('bash', [path.join(EXAMPLE, 'advance.sh'), dir]);
+    const chased = await kiln(ws, ['chase'], env);
+    expect(chased.stdout).toContain('kiln chase: 10 new upstream commits to build');
+    expect(chased.exitCode).toBe(1); // one commit breaks an internal patch
+
+    // A utils-only commit rebuilds exactly the utils chain and the payload.
+    expect(rowFor(chased.stdout, 'Add title()')).toMatch(/ok .*\n {4}rebuilt: utils, utils-test, utils-pkg, payload$/m);
+    // Upstream merged the quota patch: skipped with a note, the patched tree is
+    // identical, so the tests and package of compute are cache hits.
+    const quota = rowFor(chased.stdout, 'Raise the default quota to 20');
+    expect(quota).toMatch(/0002-Raise-the-default-quota-to-20.patch is already upstream in [0-9a-f]{7}/);
+    expect(quota).not.toMatch(/rebuilt: .*compute-test/);
+    // Upstream rewrote the lines the audit patch touches: the patch conflicts.
+    const conflict = rowFor(chased.stdout, 'Clearer boot message');
+    expect(conflict).toMatch(/FAILED/);
+    expect(conflict).toMatch(/compute-patched: .*0001-Add-audit-logging-to-boot.patch/);
+
+    const idle = await kiln(ws, ['chase'], env);
+    expect(idle.stdout).toBe('kiln chase: up to date: nothing new upstream for utils, clientlib, compute');
+  });
+});
+
+describe('kiln bisect', () => {
+  it('finds the first upstream commit at which a test fails, in a 20-commit history', async () => {
+    const root = tempDir('kiln-bisect-');
+    const upstream = path.join(root, 'upstream');
+    const git = (...args: string[]) => execa('git', ['-C', upstream, ...args], { env: gitEnv() });
+    await execa('git', ['init', '-q', '-b', 'master', upstream]);
+    const shas: string[] = [];
+    for (let i = 1; i <= 20; i++) {
+      // From commit 13 on, the value the test checks is wrong.
+      writeFiles(upstream, { 'value.txt': i >= 13 ? 'broken\n' : 'fine\n', 'counter.txt': `${i}\n` });
+      await git('add', '-A');
+      await git('commit', '-q', '-m', `Change ${i}`);
+      shas.push((await git('rev-parse', 'HEAD')).stdout);
+    }
+    const ws = path.join(root, 'ws');
+    writeFiles(ws, {
+      'kiln.yaml': `nodes:
+  up:
+    rule: git
+    url: ${upstream}
+    ref: master
+    outputs: [src]
+  check:
+    rule: test
+    deps: [up]
+    cmd: grep -q fine value.txt || { echo "value.txt is $(cat value.txt)"; exit 1; }
+`,
+    });
+    const env = { KILN_CACHE_DIR: path.join(root, 'cache') };
+    const r = await kiln(ws, ['bisect', 'check', '--good', shas[0]!, '--bad', shas[19]!], env);
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toContain(`first bad commit: ${shas[12]} "Change 13"`);
+    expect(r.stdout).toContain('value.txt is broken');
+    const probes = r.stdout.split('\n').filter((l) => l.startsWith('kiln bisect: '));
+    expect(probes.length).toBeLessThanOrEqual(6); // log2(19) + the check of --bad
+    // A second bisect over the same range is served from the cache.
+    const again = await kiln(ws, ['bisect', 'check', '--good', shas[0]!, '--bad', shas[19]!], env);
+    expect(again.stdout).toContain(`first bad commit: ${shas[12]} "Change 13"`);
+  });
+});
+
+function gitEnv(): Record<string, string> {
+  return {
+    ...process.env,
+    GIT_AUTHOR_NAME: 't',
+    GIT_AUTHOR_EMAIL: 't@example.org',
+    GIT_COMMITTER_NAME: 't',
+    GIT_COMMITTER_EMAIL: 't@example.org',
+    GIT_AUTHOR_DATE: '2026-11-01T10:00:00Z',
+    GIT_COMMITTER_DATE: '2026-11-01T10:00:00Z',
+  } as Record<string, string>;
+}

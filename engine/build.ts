@@ -137,8 +137,14 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
     if ('error' in gathered) return failUser(node, fs.existsSync(nodeDir) ? gathered.error : missingDir(node));
     const { ingredients } = gathered;
     const key = computeKey(ingredients);
-    const cached = (outputDigest: string, log: Buffer | null, source: 'local' | 'remote' = 'local') =>
+    const cached = (outputDigest: string, log: Buffer | null, source: 'local' | 'remote' = 'local') => {
+      // A local hit the remote never received (built while it was down) is uploaded now.
+      if (source === 'local' && !opts.dryRun && remote?.owes(key, localCache())) {
+        const entry = localCache().getAction(key);
+        if (entry) remote.upload(key, entry, localCache());
+      }
       finish(node, { key, status: 'cached', cache: source, durationMs: elapsed(), outputDigest, error: null }, log, true);
+    };
 
     // Up to date: this checkout's outputs are still what kiln left for this key.
     const known = states.get(id);

@@ -28,6 +28,8 @@ export interface RemoteStats {
 export class RemoteSession {
   private disabled = false;
   private readonly uploads = new PQueue({ concurrency: UPLOAD_CONCURRENCY });
+  /** Entries the remote is known to hold, loaded once per build. */
+  private known: Set<string> | undefined;
   readonly stats: RemoteStats;
 
   constructor(
@@ -41,8 +43,10 @@ export class RemoteSession {
     if (this.disabled) return undefined;
     try {
       const entry = await this.setup.cache.download(key, local);
-      if (entry) this.stats.hits++;
-      else this.stats.misses++;
+      if (entry) {
+        this.stats.hits++;
+        this.remember(key, local);
+      } else this.stats.misses++;
       return entry;
     } catch (e) {
       if (e instanceof UntrustedContentError) {
@@ -66,6 +70,7 @@ export class RemoteSession {
       try {
         await this.setup.cache.upload(key, entry, local);
         this.stats.uploads++;
+        this.remember(key, local);
       } catch (e) {
         if (e instanceof RemoteError) this.fail(e);
         else {
@@ -77,6 +82,21 @@ export class RemoteSession {
         this.syncTraffic();
       }
     });
+  }
+
+  /**
+   * Whether a local hit should still be uploaded: the remote has never
+   * received it (it was built while the remote was down or read-only).
+   */
+  owes(key: string, local: LocalCache): boolean {
+    if (this.disabled || this.setup.readOnly) return false;
+    this.known ??= local.uploadedTo(this.setup.cache.description);
+    return !this.known.has(key);
+  }
+
+  private remember(key: string, local: LocalCache): void {
+    local.markUploaded(this.setup.cache.description, key);
+    this.known?.add(key);
   }
 
   /** Waits for queued uploads: a build's results reach the remote before kiln exits. */

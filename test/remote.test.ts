@@ -166,6 +166,28 @@ describe('remote cache failures', () => {
     expectNoSecret(r);
   });
 
+  it('uploads later what was built while the remote was down', async () => {
+    const a = checkout();
+    const cacheA = tempDir();
+    const down = await buildWithSummary(a, [], { KILN_CACHE_DIR: cacheA, KILN_REMOTE_CACHE: `http://127.0.0.1:${await closedPort()}/` });
+    expect(statuses(down.summary).built).toEqual(['big', 'gen', 'use']);
+    const server = await startKilnServer({ KILN_SERVE_TOKENS: TOKEN });
+    try {
+      const env = { KILN_REMOTE_CACHE: server.url, KILN_REMOTE_TOKEN: TOKEN };
+      const catchUp = await buildWithSummary(a, [], { KILN_CACHE_DIR: cacheA, ...env });
+      expect(statuses(catchUp.summary).cached).toEqual(['big', 'gen', 'use']);
+      expect(catchUp.summary.remote).toMatchObject({ uploads: 3, errors: 0 });
+      const settled = await buildWithSummary(a, [], { KILN_CACHE_DIR: cacheA, ...env });
+      expect(settled.summary.remote).toMatchObject({ uploads: 0 }); // nothing owed any more
+      const b = checkout();
+      const got = await buildWithSummary(b, [], { KILN_CACHE_DIR: tempDir(), ...env });
+      expect(got.summary.nodes.every((n) => n.cache === 'remote')).toBe(true);
+      expectSameOutputs(a, b);
+    } finally {
+      await server.stop();
+    }
+  });
+
   it('a remote that never answers times out once, then the build goes on locally', async () => {
     const hang = net.createServer(() => undefined); // accepts, never responds
     await new Promise<void>((resolve) => hang.listen(0, '127.0.0.1', resolve));

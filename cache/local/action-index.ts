@@ -26,7 +26,7 @@ export interface IndexedAction {
   lastAccess: number;
 }
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 /** Recording every hit would turn each cached node into a write transaction; a minute is precise enough for LRU. */
 const ACCESS_GRANULARITY_MS = 60_000;
 
@@ -79,6 +79,15 @@ export class ActionIndex {
             total_size INTEGER NOT NULL
           )`);
         }
+        if (version < 2) {
+          // Which entries each remote has received: a build uploads what a remote
+          // missed (it was down, or read-only then) instead of never.
+          this.db.exec(`CREATE TABLE uploads (
+            remote TEXT NOT NULL,
+            key TEXT NOT NULL,
+            PRIMARY KEY (remote, key)
+          ) WITHOUT ROWID`);
+        }
         this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
       })
       .immediate();
@@ -101,7 +110,24 @@ export class ActionIndex {
   }
 
   delete(keys: string[]): void {
-    this.db.transaction(() => keys.forEach((k) => this.deleteStmt.run(k))).immediate();
+    const forget = this.db.prepare('DELETE FROM uploads WHERE key = ?');
+    this.db
+      .transaction(() =>
+        keys.forEach((k) => {
+          this.deleteStmt.run(k);
+          forget.run(k);
+        }),
+      )
+      .immediate();
+  }
+
+  /** Keys of the entries `remote` is known to hold. */
+  uploadedTo(remote: string): Set<string> {
+    return new Set(this.db.prepare('SELECT key FROM uploads WHERE remote = ?').pluck().all(remote) as string[]);
+  }
+
+  markUploaded(remote: string, key: string): void {
+    this.db.prepare('INSERT OR IGNORE INTO uploads (remote, key) VALUES (?, ?)').run(remote, key);
   }
 
   count(): number {

@@ -39,6 +39,15 @@ export class LocalCache extends Cas {
     this.index.delete([key]);
   }
 
+  /** Keys of the entries a remote (by its description) is known to hold. */
+  uploadedTo(remote: string): Set<string> {
+    return this.index.uploadedTo(remote);
+  }
+
+  markUploaded(remote: string, key: string): void {
+    this.index.markUploaded(remote, key);
+  }
+
   stats(): CacheStats {
     return stats(this, this.index);
   }

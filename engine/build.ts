@@ -46,6 +46,8 @@ export interface BuildOutcome {
   summary: RunSummary;
   /** 0 all good, 1 a node failed, 2 a build-file mistake surfaced during the build. */
   exitCode: 0 | 1 | 2;
+  /** The run's row in the checkout's history (per-node statuses and durations), unless a dry run. */
+  runId?: number;
 }
 
 interface Settled {
@@ -263,10 +265,10 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
   };
   const anyFailed = summary.nodes.some((n) => n.status === 'failed');
   const exitCode = buildFileError ? 2 : anyFailed || opts.signal.aborted ? 1 : 0;
-  if (!opts.dryRun) history.recordRun(summary, process.argv.slice(2), exitCode);
+  const runId = opts.dryRun ? undefined : history.recordRun(summary, process.argv.slice(2), exitCode);
   db.close();
   report({ type: 'end', summary });
-  return { summary, exitCode };
+  return { summary, exitCode, ...(runId !== undefined ? { runId } : {}) };
 }
 
 function missingDir(node: NodeDecl): Diagnostic {

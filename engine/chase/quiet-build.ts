@@ -21,9 +21,9 @@ export interface QuietBuildOptions {
 export async function quietBuild(
   ws: Workspace,
   opts: QuietBuildOptions,
-): Promise<{ summary: RunSummary; failedLogs: Map<string, string> }> {
+): Promise<{ summary: RunSummary; failedLogs: Map<string, string>; runId?: number }> {
   const failedLogs = new Map<string, string>();
-  const { summary } = await runBuild(
+  const { summary, runId } = await runBuild(
     ws,
     {
       selected: opts.selected,
@@ -42,5 +42,5 @@ export async function quietBuild(
       if (e.type === 'node-done' && e.node.status === 'failed' && e.log) failedLogs.set(e.node.id, e.log.toString('utf8'));
     },
   );
-  return { summary, failedLogs };
+  return { summary, failedLogs, ...(runId !== undefined ? { runId } : {}) };
 }

@@ -14,6 +14,8 @@ export interface ChaseRow {
   failed: number;
   /** Failed nodes and why, and rule notes (patches applied or already upstream, test counts). */
   details: string[];
+  /** The build's row in `runs`: its `node_runs` hold every node's status, cache source and duration. */
+  runId: number | null;
 }
 
 /** Chase results in the checkout's state database, one row per (project, commit, attempt). */
@@ -22,7 +24,8 @@ export class ChaseRecord {
     db.exec(`CREATE TABLE IF NOT EXISTS chase (
       id INTEGER PRIMARY KEY, project TEXT NOT NULL, commit_sha TEXT NOT NULL, subject TEXT NOT NULL,
       started_at TEXT NOT NULL, duration_ms REAL NOT NULL, status TEXT NOT NULL,
-      built INTEGER NOT NULL, cached INTEGER NOT NULL, failed INTEGER NOT NULL, details TEXT NOT NULL
+      built INTEGER NOT NULL, cached INTEGER NOT NULL, failed INTEGER NOT NULL, details TEXT NOT NULL,
+      run_id INTEGER REFERENCES runs(id)
     )`);
   }
 
@@ -44,15 +47,15 @@ export class ChaseRecord {
   add(row: ChaseRow): void {
     this.db
       .prepare(
-        `INSERT INTO chase (project, commit_sha, subject, started_at, duration_ms, status, built, cached, failed, details)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO chase (project, commit_sha, subject, started_at, duration_ms, status, built, cached, failed, details, run_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(row.project, row.commit, row.subject, row.startedAt, row.durationMs, row.status, row.built, row.cached, row.failed, JSON.stringify(row.details));
+      .run(row.project, row.commit, row.subject, row.startedAt, row.durationMs, row.status, row.built, row.cached, row.failed, JSON.stringify(row.details), row.runId);
   }
 }
 
 /** A chase row from a build's summary. */
-export function chaseRow(project: string, commit: string, subject: string, summary: RunSummary): ChaseRow {
+export function chaseRow(project: string, commit: string, subject: string, summary: RunSummary, runId: number | null): ChaseRow {
   const inScope = summary.nodes.filter((n) => n.error !== 'not selected');
   const count = (s: string) => inScope.filter((n) => n.status === s).length;
   const rebuilt = inScope.filter((n) => n.status === 'built').map((n) => n.id);
@@ -76,5 +79,6 @@ export function chaseRow(project: string, commit: string, subject: string, summa
     cached: count('cached'),
     failed: count('failed'),
     details,
+    runId,
   };
 }

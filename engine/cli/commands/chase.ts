@@ -83,7 +83,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(`kiln chase: ${plan.length} new upstream commit${plan.length > 1 ? 's' : ''} to build\n`);
     const rows: ChaseRow[] = [];
     for (const { project, commit } of plan) {
-      const { summary } = await quietBuild(ws, {
+      const { summary, runId } = await quietBuild(ws, {
         selected,
         overrides: new Map([...pinned, [project, commit.sha]]),
         jobs,
@@ -92,7 +92,7 @@ export async function run(argv: string[]): Promise<number> {
         command: 'chase',
         ...(remote ? { remote } : {}),
       });
-      const row = chaseRow(project, commit.sha, commit.subject, summary);
+      const row = chaseRow(project, commit.sha, commit.subject, summary, runId ?? null);
       if (row.status === 'ok') pinned.set(project, commit.sha);
       record.add(row);
       rows.push(row);

@@ -18,7 +18,7 @@ import { openStateDb } from './state-db.js';
 import type { NodeSummary, RunSummary } from './summary.js';
 import { Toolchains } from './toolchain.js';
 import { rules } from '../rules/index.js';
-import type { NodeContext, Rule } from '../rules/rule.js';
+import type { DepView, NodeContext, Rule } from '../rules/rule.js';
 import { CorruptBlobError, LocalCache } from '../cache/local/store.js';
 import { collectOutputs, restoreOutputs, UnsafeOutputError } from '../cache/local/outputs.js';
 import type { RemoteSetup } from '../cache/remote/config.js';
@@ -114,15 +114,19 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
     if (stopping || opts.signal.aborted) return skip(node, 'not started: the build stopped after a failure');
     const nodeDir = path.join(ws.root, node.dir);
     const rule = rules.get(node.rule)!;
-    const deps = depViews(ws, node, meta);
     const override = opts.overrides.get(id);
+    // The transitive dependency views cost a walk of the graph: built only when
+    // a rule looks at them (resolve, uses, a run), never on a plain no-op.
+    let deps: Map<string, DepView> | undefined;
     const ctx: NodeContext = {
       node,
       root: ws.root,
       cwd: nodeDir,
       env: essentialEnv(opts.env),
       signal: opts.signal,
-      deps,
+      get deps() {
+        return (deps ??= depViews(ws, node, meta, byId));
+      },
       cacheDir: opts.cacheDir,
       offline: opts.offline,
       ...(override !== undefined ? { override } : {}),

@@ -11,8 +11,12 @@ export interface Resolved {
 }
 
 /** Every node this one (transitively) depends on, as rules see them. */
-export function depViews(ws: Workspace, node: NodeDecl, meta: ReadonlyMap<string, Record<string, string>>): Map<string, DepView> {
-  const byId = new Map(ws.nodes.map((n) => [n.id, n]));
+export function depViews(
+  ws: Workspace,
+  node: NodeDecl,
+  meta: ReadonlyMap<string, Record<string, string>>,
+  byId: ReadonlyMap<string, NodeDecl> = new Map(ws.nodes.map((n) => [n.id, n])),
+): Map<string, DepView> {
   const views = new Map<string, DepView>();
   const stack = node.deps.map((d) => d.id);
   for (let id = stack.pop(); id !== undefined; id = stack.pop()) {

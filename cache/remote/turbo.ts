@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { link, mkdir, readFile, rm, writeFile, copyFile, stat } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { copyFile, link, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -54,13 +54,33 @@ export class TurboCache implements RemoteCache {
       return undefined;
     }
     if (!res.ok || !res.body) return this.http.fail(res, 'GET', this.path(key));
-    const staging = join(local.tmpDir, tempName('turbo-'));
-    await mkdir(staging);
+    // One pass over the stream: allowed blob members go straight into the CAS,
+    // where each is verified against its own digest (so storing one is harmless
+    // even if the artifact turns out bad); the entry is trusted only after the
+    // signature and every blob it names have checked out.
+    const mac = this.opts.signingKey ? this.tagger(key) : undefined;
+    const forbidden: string[] = [];
+    const stored: Promise<unknown>[] = [];
+    const entryChunks: Buffer[] = [];
+    let entrySeen = false;
+    let size = 0;
+    const limit = this.opts.maxArtifactBytes;
+    const parser = new tar.Parser({
+      strict: true,
+      onReadEntry: (e) => {
+        if (e.type === 'File' && e.path === ENTRY_FILE) {
+          entrySeen = true;
+          e.on('data', (chunk: Buffer) => entryChunks.push(chunk));
+        } else if (e.type === 'File' && BLOB_MEMBER.test(e.path)) {
+          const digest = e.path.slice('blobs/'.length);
+          stored.push(local.putStream(e as unknown as Readable, digest).catch((err: unknown) => err));
+        } else {
+          if (!(e.type === 'Directory' && (e.path === 'blobs' || e.path === 'blobs/'))) forbidden.push(`${e.type} '${e.path}'`);
+          e.resume();
+        }
+      },
+    });
     try {
-      const archive = join(staging, 'artifact.tgz');
-      const mac = this.opts.signingKey ? this.tagger(key) : undefined;
-      let size = 0;
-      const limit = this.opts.maxArtifactBytes;
       await pipeline(
         Readable.fromWeb(res.body as WebReadableStream),
         new Transform({
@@ -71,39 +91,30 @@ export class TurboCache implements RemoteCache {
             done(null, chunk);
           },
         }),
-        createWriteStream(archive),
-      ).catch((e: unknown) => {
-        throw e instanceof RemoteError ? e : new RemoteError(`GET artifact ${key}: body interrupted (${(e as Error).message})`);
-      });
-      this.traffic.bytesDown += size;
-      if (mac) verifyTag(res.headers.get('x-artifact-tag'), mac.digest(), key);
-      const extracted = join(staging, 'x');
-      await mkdir(extracted);
-      try {
-        await checkMembers(archive);
-        await tar.x({ file: archive, cwd: extracted, strict: true, preserveOwner: false, noChmod: true });
-      } catch (e) {
-        if (e instanceof UntrustedContentError) throw e;
-        throw new UntrustedContentError(`artifact ${key} is not a valid archive: ${(e as Error).message}`);
-      }
-      const entryFile = join(extracted, ENTRY_FILE);
-      if (!(await exists(entryFile))) throw new UntrustedContentError(`artifact ${key} has no ${ENTRY_FILE}`);
-      const entry = parseRemoteEntry(await readFile(entryFile));
-      for (const blob of referencedBlobs(entry)) {
-        if (local.hasBlob(blob.digest)) continue;
-        const file = join(extracted, 'blobs', blob.digest);
-        if (!(await exists(file))) throw new UntrustedContentError(`artifact ${key} lacks blob ${blob.digest}`);
-        try {
-          await local.putStream(createReadStream(file), blob.digest);
-        } catch (e) {
-          if (e instanceof CorruptBlobError) throw new UntrustedContentError(e.message);
-          throw e;
-        }
-      }
-      return entry;
-    } finally {
-      await rm(staging, { recursive: true, force: true });
+        parser as unknown as NodeJS.WritableStream,
+      );
+    } catch (e) {
+      await Promise.all(stored);
+      if (e instanceof RemoteError) throw e;
+      const message = (e as Error).message;
+      // A broken archive is bad content; a broken connection is the remote's failure.
+      throw /terminated|ECONNRESET|aborted|socket/i.test(message)
+        ? new RemoteError(`GET artifact ${key}: body interrupted (${message})`)
+        : new UntrustedContentError(`artifact ${key} is not a valid archive: ${message}`);
     }
+    this.traffic.bytesDown += size;
+    const results = await Promise.all(stored);
+    if (mac) verifyTag(res.headers.get('x-artifact-tag'), mac.digest(), key);
+    if (forbidden.length > 0) throw new UntrustedContentError(`artifact holds forbidden members: ${forbidden.slice(0, 3).join(', ')}`);
+    const failed = results.find((r) => r instanceof Error);
+    if (failed instanceof CorruptBlobError) throw new UntrustedContentError(failed.message);
+    if (failed) throw failed;
+    if (!entrySeen) throw new UntrustedContentError(`artifact ${key} has no ${ENTRY_FILE}`);
+    const entry = parseRemoteEntry(Buffer.concat(entryChunks));
+    for (const blob of referencedBlobs(entry)) {
+      if (!local.hasBlob(blob.digest)) throw new UntrustedContentError(`artifact ${key} lacks blob ${blob.digest}`);
+    }
+    return entry;
   }
 
   async upload(key: string, entry: ActionEntry, local: LocalCache): Promise<void> {
@@ -149,28 +160,4 @@ function verifyTag(header: string | null, expected: Buffer, key: string): void {
   if (got.length !== expected.length || !timingSafeEqual(got, expected)) {
     throw new UntrustedContentError(`artifact ${key} has ${header ? 'an invalid' : 'no'} x-artifact-tag signature`);
   }
-}
-
-/** Lists the archive and refuses anything but the entry file, the blobs dir and blob files. */
-async function checkMembers(archive: string): Promise<void> {
-  const bad: string[] = [];
-  await tar.t({
-    file: archive,
-    onReadEntry: (e) => {
-      const name = e.path;
-      const ok =
-        (e.type === 'File' && (name === ENTRY_FILE || BLOB_MEMBER.test(name))) ||
-        (e.type === 'Directory' && (name === 'blobs' || name === 'blobs/'));
-      if (!ok) bad.push(`${e.type} '${name}'`);
-      e.resume();
-    },
-  });
-  if (bad.length > 0) throw new UntrustedContentError(`artifact holds forbidden members: ${bad.slice(0, 3).join(', ')}`);
-}
-
-async function exists(file: string): Promise<boolean> {
-  return stat(file).then(
-    () => true,
-    () => false,
-  );
 }

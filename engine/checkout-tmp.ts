@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { STATE_DIR } from './state-db.js';
+import { isAlive } from './pid.js';
 
 /** Temp files written by cache/local end in `.<pid>-<12 hex>` (or are named just that). */
 const TEMP_NAME = /(?:^|\.)(\d+)-[0-9a-f]{12}$/;
@@ -19,13 +20,4 @@ export function prepareCheckoutTmp(root: string): string {
     if (pid && !isAlive(pid)) fs.rmSync(path.join(dir, name), { force: true });
   }
   return dir;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

@@ -4,6 +4,7 @@ import { open, rm, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { copyHashing, tempName } from '../local/cas.js';
+import { isAlive } from '../../engine/pid.js';
 
 /**
  * The server's artifacts: files under `<dir>/data/<namespace>/<xx>/<key>`,
@@ -196,17 +197,6 @@ function publish(tmp: string, final: string): void {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     mkdirSync(dirname(final), { recursive: true });
     renameSync(tmp, final);
-  }
-}
-
-function isAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: alive, owned by someone else.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

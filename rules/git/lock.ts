@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GitRuleError } from './exec.js';
+import { isAlive } from '../../engine/pid.js';
 
 /** How long a kiln process waits for another one's fetch of the same mirror (KILN_GIT_LOCK_TIMEOUT, seconds). */
 const DEFAULT_TIMEOUT_S = 1200;
@@ -146,14 +147,5 @@ function ageMs(file: string): number {
     return Date.now() - fs.statSync(file).mtimeMs;
   } catch {
     return 0;
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { git as runGit, GitRuleError } from '../git/exec.js';
 
 export interface GitResult {
   code: number;
@@ -56,31 +57,15 @@ const FIXED_CONFIG = [
 ];
 
 /** Runs git with fixed config; never throws for a non-zero exit (the caller decides). */
-export function git(args: string[], opts: GitOptions): Promise<GitResult> {
-  const fullArgs = [...FIXED_CONFIG.flatMap((c) => ['-c', c]), ...args];
-  return new Promise((resolve, reject) => {
-    const child = spawn('git', fullArgs, {
-      cwd: opts.cwd,
-      env: opts.env,
-      stdio: ['pipe', 'pipe', 'pipe'],
-      ...(opts.signal ? { signal: opts.signal } : {}),
-    });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.on('data', (c: Buffer) => err.push(c));
-    child.stdin.on('error', () => {
-      /* git may exit before reading all its input (e.g. a failed check) */
-    });
-    child.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.name === 'AbortError') resolve({ code: -1, stdout: '', stderr: 'cancelled' });
-      else reject(e.code === 'ENOENT' ? new Error('git is not installed (not found on PATH)') : e);
-    });
-    child.on('close', (code) =>
-      resolve({ code: code ?? -1, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }),
-    );
-    child.stdin.end(opts.input ?? '');
-  });
+export async function git(args: string[], opts: GitOptions): Promise<GitResult> {
+  try {
+    const r = await runGit([...FIXED_CONFIG.flatMap((c) => ['-c', c]), ...args], opts);
+    return { code: r.code, stdout: r.stdout.toString('utf8'), stderr: r.stderr };
+  } catch (e) {
+    // The git rule's runner rejects on cancellation; this rule reports it as a result.
+    if (e instanceof GitRuleError && e.message === 'cancelled') return { code: -1, stdout: '', stderr: 'cancelled' };
+    throw e;
+  }
 }
 
 /**

@@ -32,6 +32,21 @@ export const BUILD_FILE = 'kiln.yaml';
 export const OUTPUT_DIR = 'dist';
 export const OUTPUT_FILE = `${OUTPUT_DIR}/out.txt`;
 
+/** parseArgs options of a benchmark's generated workspace, with the defaults README.md "Benchmarks" gives. */
+export const WORKSPACE_OPTIONS = {
+  nodes: { type: 'string', default: '1000' },
+  files: { type: 'string', default: '10' },
+  layers: { type: 'string', default: '10' },
+  seed: { type: 'string', default: '1' },
+} as const;
+
+/** A command-line option that must be a positive integer. */
+export function positiveInt(name: string, raw: string): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} expects a positive integer, got '${raw}'`);
+  return n;
+}
+
 export function nodeDir(id: string): string {
   return `packages/${id}`;
 }

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { generateWorkspace, nodeDir, OUTPUT_DIR, type GeneratedWorkspace } from './generate.js';
+import { generateWorkspace, nodeDir, OUTPUT_DIR, positiveInt, WORKSPACE_OPTIONS, type GeneratedWorkspace } from './generate.js';
 import { build, expectCacheSource, expectStatuses, requireKiln, type BuildTarget } from './kiln.js';
 import { copySources, differingOutputs, readOutputs, removeOutputs, removeState } from './mutate.js';
 import { mulberry32, shuffle } from './prng.js';
@@ -50,26 +50,13 @@ const REMOTES: Remote[] = [
   },
 ];
 
-interface Options {
-  nodes: number;
-  files: number;
-  layers: number;
-  seed: number;
-  runs: number;
-  jobs: number | undefined;
-  json: string | undefined;
-  cpuProf: string | undefined;
-  keep: boolean;
-}
+type Options = ReturnType<typeof parseOptions>;
 
-function parseOptions(argv: string[]): Options {
+function parseOptions(argv: string[]) {
   const { values } = parseArgs({
     args: argv,
     options: {
-      nodes: { type: 'string', default: '1000' },
-      files: { type: 'string', default: '10' },
-      layers: { type: 'string', default: '10' },
-      seed: { type: 'string', default: '1' },
+      ...WORKSPACE_OPTIONS,
       runs: { type: 'string', default: '3' },
       jobs: { type: 'string' },
       json: { type: 'string' },
@@ -77,18 +64,13 @@ function parseOptions(argv: string[]): Options {
       keep: { type: 'boolean', default: false },
     },
   });
-  const int = (name: string, raw: string) => {
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} expects a positive integer, got '${raw}'`);
-    return n;
-  };
   return {
-    nodes: int('nodes', values.nodes),
-    files: int('files', values.files),
-    layers: int('layers', values.layers),
-    seed: int('seed', values.seed),
-    runs: int('runs', values.runs),
-    jobs: values.jobs ? int('jobs', values.jobs) : undefined,
+    nodes: positiveInt('nodes', values.nodes),
+    files: positiveInt('files', values.files),
+    layers: positiveInt('layers', values.layers),
+    seed: positiveInt('seed', values.seed),
+    runs: positiveInt('runs', values.runs),
+    jobs: values.jobs ? positiveInt('jobs', values.jobs) : undefined,
     json: values.json,
     cpuProf: values['cpu-prof'] ? path.resolve(values['cpu-prof']) : undefined,
     keep: values.keep,

@@ -222,6 +222,8 @@ describe.each(SERVERS)('$name killed mid-build and restarted on the same data an
     expect(statuses(again.summary).cached).toHaveLength(NODES);
     figures['A uploads on the second build'] = again.summary.remote!.uploads;
     expect(countUnavailable(again.stdout), again.stdout).toBe(0);
+    // Exactly what the first build built but never got acknowledged by the remote (the upload in flight at the kill included).
+    expect(again.summary.remote).toMatchObject({ uploads: NODES - (figures['uploads before the kill'] as number), errors: 0 });
 
     const c = checkout('c');
     const r = await buildWithSummary(c.dir, ['--logs', 'none', '--remote-read-only'], { KILN_CACHE_DIR: scratch('c-cache'), ...server.env(running!) });
@@ -231,8 +233,9 @@ describe.each(SERVERS)('$name killed mid-build and restarted on the same data an
     expectReferenceOutputs(c, 'machine C');
     const seen = inspect(running!.home, server.layout);
     expect(seen.poisoned).toEqual([]);
-    expect(statuses(r.summary).built, 'nodes machine C had to build: machine A never re-uploaded them').toEqual([]);
+    expect(statuses(r.summary).built, 'nodes machine C had to build: machine A did not re-upload them').toEqual([]);
     expect(hits).toBe(NODES);
+    expect(r.summary.remote).toMatchObject({ hits: NODES, misses: 0, errors: 0 });
   });
 });
 

@@ -4,12 +4,10 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { referencedBlobs, type ActionEntry } from '../local/action-index.js';
 import { CorruptBlobError } from '../local/cas.js';
 import type { LocalCache } from '../local/store.js';
-import { parseRemoteEntry } from './entry.js';
+import { MAX_ENTRY_BYTES, parseRemoteEntry } from './entry.js';
 import { HttpClient, readLimited } from './http.js';
 import { RemoteError, UntrustedContentError, type RemoteCache } from './remote.js';
 
-/** An action entry is a small JSON manifest; anything bigger is not one. */
-const MAX_ENTRY_BYTES = 16 * 1024 * 1024;
 
 /**
  * The Bazel HTTP cache protocol (nginx WebDAV, bazel-remote, kiln's server):

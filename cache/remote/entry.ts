@@ -3,6 +3,9 @@ import type { ActionEntry } from '../local/action-index.js';
 import { manifestDigest } from '../local/outputs.js';
 import { UntrustedContentError } from './remote.js';
 
+/** An action entry is a small JSON manifest; anything bigger is not one. */
+export const MAX_ENTRY_BYTES = 16 * 1024 * 1024;
+
 const DIGEST = v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/));
 const SIZE = v.pipe(v.number(), v.integer(), v.minValue(0));
 const BLOB = v.strictObject({ digest: DIGEST, size: SIZE });

@@ -9,7 +9,7 @@ import * as tar from 'tar';
 import { referencedBlobs, type ActionEntry } from '../local/action-index.js';
 import { CorruptBlobError, tempName } from '../local/cas.js';
 import type { LocalCache } from '../local/store.js';
-import { parseRemoteEntry } from './entry.js';
+import { MAX_ENTRY_BYTES, parseRemoteEntry } from './entry.js';
 import { HttpClient } from './http.js';
 import { RemoteError, UntrustedContentError, type RemoteCache } from './remote.js';
 
@@ -29,7 +29,9 @@ export interface TurboOptions {
  * turborepo-remote-cache). One artifact per key: a gzipped tar holding the
  * action entry and the blobs it names. Archives from the remote are
  * untrusted: every member must be one of those names and a plain file, or
- * the whole artifact is refused before anything is extracted.
+ * the whole artifact is refused. Blob members stream into the CAS as they
+ * arrive (each verified against its digest, so harmless even in a refused
+ * artifact); the entry is trusted last.
  */
 export class TurboCache implements RemoteCache {
   readonly traffic = { bytesDown: 0, bytesUp: 0 };
@@ -63,6 +65,7 @@ export class TurboCache implements RemoteCache {
     const stored: Promise<unknown>[] = [];
     const entryChunks: Buffer[] = [];
     let entrySeen = false;
+    let entryBytes = 0;
     let size = 0;
     const limit = this.opts.maxArtifactBytes;
     const parser = new tar.Parser({
@@ -70,7 +73,10 @@ export class TurboCache implements RemoteCache {
       onReadEntry: (e) => {
         if (e.type === 'File' && e.path === ENTRY_FILE) {
           entrySeen = true;
-          e.on('data', (chunk: Buffer) => entryChunks.push(chunk));
+          e.on('data', (chunk: Buffer) => {
+            entryBytes += chunk.length;
+            if (entryBytes <= MAX_ENTRY_BYTES) entryChunks.push(chunk); // an entry is a small manifest
+          });
         } else if (e.type === 'File' && BLOB_MEMBER.test(e.path)) {
           const digest = e.path.slice('blobs/'.length);
           stored.push(local.putStream(e as unknown as Readable, digest).catch((err: unknown) => err));
@@ -110,6 +116,7 @@ export class TurboCache implements RemoteCache {
     if (failed instanceof CorruptBlobError) throw new UntrustedContentError(failed.message);
     if (failed) throw failed;
     if (!entrySeen) throw new UntrustedContentError(`artifact ${key} has no ${ENTRY_FILE}`);
+    if (entryBytes > MAX_ENTRY_BYTES) throw new UntrustedContentError(`artifact ${key}: ${ENTRY_FILE} is over ${MAX_ENTRY_BYTES} bytes`);
     const entry = parseRemoteEntry(Buffer.concat(entryChunks));
     for (const blob of referencedBlobs(entry)) {
       if (!local.hasBlob(blob.digest)) throw new UntrustedContentError(`artifact ${key} lacks blob ${blob.digest}`);

@@ -71,7 +71,9 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
   const states = history.loadNodeStates();
   let cache: LocalCache | undefined;
   const localCache = () => (cache ??= LocalCache.open(opts.cacheDir));
-  const toolchains = new Toolchains(ws.toolchains, essentialEnv(opts.env));
+  // What every rule hook sees as its environment before the node's own declared env: the same for all nodes.
+  const baseEnv = Object.freeze(essentialEnv(opts.env));
+  const toolchains = new Toolchains(ws.toolchains, baseEnv);
   const remote = opts.remote ? new RemoteSession(opts.remote, report) : undefined;
   const byId = new Map(ws.nodes.map((n) => [n.id, n]));
   const settled = new Map<string, Settled>();
@@ -122,7 +124,7 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
       node,
       root: ws.root,
       cwd: nodeDir,
-      env: essentialEnv(opts.env),
+      env: baseEnv,
       signal: opts.signal,
       get deps() {
         return (deps ??= depViews(ws, node, meta, byId));

@@ -76,7 +76,6 @@ class Explainer {
     const state = this.states.get(id);
     const depDigests: Record<string, string> = {};
     const staleDeps: string[] = [];
-    const meta = new Map<string, Record<string, string>>();
     for (const dep of node.deps) {
       const depVerdict = await this.explain(dep.id);
       // A stale dep's new outputs are unknown until it runs: compare against its last ones.
@@ -84,8 +83,9 @@ class Explainer {
       const depState = this.states.get(dep.id);
       if (depState) depDigests[dep.id] = depState.outputDigest;
     }
-    const deps = depViews(this.ws, node, meta);
-    for (const depId of deps.keys()) meta.set(depId, (await this.explain(depId)).meta);
+    // One walk of the graph; each dependency's metadata comes from explaining it (memoised).
+    const deps = depViews(this.ws, node, new Map());
+    for (const [depId, view] of deps) deps.set(depId, { ...view, meta: (await this.explain(depId)).meta });
     const depNotes = staleDeps.length > 0 ? [`  and it rebuilds if the outputs of a dependency that rebuilds first change:`, ...staleDeps] : [];
     const ctx: NodeContext = {
       node,
@@ -93,7 +93,7 @@ class Explainer {
       cwd: path.join(this.ws.root, node.dir),
       env: essentialEnv(process.env),
       signal: new AbortController().signal,
-      deps: depViews(this.ws, node, meta),
+      deps,
       cacheDir: this.cacheDir,
       offline: true, // explaining must not fetch
     };

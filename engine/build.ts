@@ -7,7 +7,7 @@ import { prepareCheckoutTmp } from './checkout-tmp.js';
 import { fingerprintOutputs, outputsUnchanged } from './fingerprint.js';
 import { StatCache } from './hash/stat-cache.js';
 import { initXxhash } from './hash/xxhash.js';
-import { History, type NodeState } from './history.js';
+import { History, type NodeState, type UpstreamHead } from './history.js';
 import { gatherIngredients } from './ingredients.js';
 import { computeKey, type Ingredients } from './key.js';
 import { essentialEnv, nodeEnv } from './node-env.js';
@@ -16,10 +16,12 @@ import { RemoteSession } from './remote-session.js';
 import { runScheduled } from './schedule.js';
 import { openStateDb } from './state-db.js';
 import type { NodeSummary, RunSummary } from './summary.js';
+import { Timeline } from './timeline.js';
 import { Toolchains } from './toolchain.js';
 import { rules } from '../rules/index.js';
 import type { DepView, NodeContext, Rule } from '../rules/rule.js';
 import { CorruptBlobError, LocalCache } from '../cache/local/store.js';
+import type { ActionEntry } from '../cache/local/action-index.js';
 import { collectOutputs, restoreOutputs, UnsafeOutputError } from '../cache/local/outputs.js';
 import type { RemoteSetup } from '../cache/remote/config.js';
 
@@ -63,6 +65,7 @@ type MetaByNode = Map<string, Record<string, string>>;
 export async function runBuild(ws: Workspace, opts: BuildOptions, report: Reporter): Promise<BuildOutcome> {
   const startedAt = new Date();
   const t0 = performance.now();
+  const timeline = new Timeline(t0);
   await initXxhash();
   const db = openStateDb(ws.root);
   const tmpDir = prepareCheckoutTmp(ws.root);
@@ -74,7 +77,7 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
   // What every rule hook sees as its environment before the node's own declared env: the same for all nodes.
   const baseEnv = Object.freeze(essentialEnv(opts.env));
   const toolchains = new Toolchains(ws.toolchains, baseEnv);
-  const remote = opts.remote ? new RemoteSession(opts.remote, report) : undefined;
+  const remote = opts.remote ? new RemoteSession(opts.remote, report, timeline) : undefined;
   const byId = new Map(ws.nodes.map((n) => [n.id, n]));
   const settled = new Map<string, Settled>();
   const meta: MetaByNode = new Map();
@@ -99,9 +102,10 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
     finish(node, { key: null, status: 'failed', cache: null, durationMs: 0, outputDigest: null, error: formatDiagnostic(d) }, null);
   };
 
-  const processNode = async (id: string): Promise<void> => {
+  const processNode = async (id: string, lane: number): Promise<void> => {
     const node = byId.get(id)!;
     const nodeStart = performance.now();
+    timeline.startNode(id, lane);
     const elapsed = () => Math.round((performance.now() - nodeStart) * 10) / 10;
     const depDigests: Record<string, string> = {};
     for (const dep of node.deps) {
@@ -149,7 +153,7 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
       // A local hit the remote never received (built while it was down) is uploaded now.
       if (source === 'local' && !opts.dryRun && remote?.owes(key, localCache())) {
         const entry = localCache().getAction(key);
-        if (entry) remote.upload(key, entry, localCache());
+        if (entry) remote.upload(id, key, entry, localCache());
       }
       finish(node, { key, status: 'cached', cache: source, durationMs: elapsed(), outputDigest, error: null }, log, true);
     };
@@ -168,7 +172,7 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
     let source: 'local' | 'remote' = 'local';
     if (!entry && remote) {
       // Blobs are verified into the local cache first, then the entry recorded, then restored like a local hit.
-      entry = await remote.fetch(id, key, localCache());
+      entry = await timeline.timed(id, 'fetch', () => remote.fetch(id, key, localCache()));
       if (entry) {
         localCache().putAction(key, entry);
         source = 'remote';
@@ -177,7 +181,9 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
     if (entry) {
       history.forgetNodeState(id);
       try {
-        await restoreOutputs(localCache(), nodeDir, node.outputs, entry, tmpDir);
+        const restoring = entry;
+        await timeline.timed(id, 'restore', () => restoreOutputs(localCache(), nodeDir, node.outputs, restoring, tmpDir));
+        timeline.addBytes(id, outputBytes(entry));
         const log = entry.log ? await localCache().readBlob(entry.log.digest) : null;
         saveState(history, id, key, ingredients, entry.outputDigest, nodeDir, node.outputs, entry.log?.digest ?? null, entry.durationMs);
         return cached(entry.outputDigest, log, source);
@@ -206,12 +212,12 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
     report({ type: 'node-start', id: node.id });
     const chunks: Buffer[] = [];
     const depDirs = new Map([...ctx.deps].map(([depId, v]) => [depId, v.dir]));
-    const outcome = await rule.run({
+    const outcome = await timeline.timed(node.id, 'run', () => rule.run({
       ...ctx,
       env: nodeEnv(node, opts.env, ctx.resolved.uses, depDirs),
       log: { write: (_stream, chunk) => chunks.push(Buffer.from(chunk)) },
       ...(ctx.resolved.resolution ? { resolution: ctx.resolved.resolution } : {}),
-    });
+    }));
     const log = chunks.length > 0 ? Buffer.concat(chunks) : null;
     if (outcome.notes?.length) notes.set(node.id, [...(notes.get(node.id) ?? []), ...outcome.notes]);
     const durationMs = Math.round((performance.now() - nodeStart) * 10) / 10;
@@ -219,6 +225,7 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
       finish(node, { key, status: 'failed', cache: null, durationMs, outputDigest: null, error }, log);
     if (!outcome.ok) return failed(outcome.error);
     let collected;
+    const storeStart = timeline.now();
     try {
       collected = await collectOutputs(localCache(), nodeDir, node.outputs);
     } catch (e) {
@@ -231,7 +238,9 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
     const logRef = log ? await localCache().putBuffer(log) : null;
     const entry = { ...collected.entry, log: logRef, durationMs };
     localCache().putAction(key, entry);
-    remote?.upload(key, entry, localCache());
+    timeline.span(node.id, 'store', storeStart);
+    timeline.addBytes(node.id, outputBytes(entry));
+    remote?.upload(node.id, key, entry, localCache());
     saveState(history, node.id, key, ingredients, collected.entry.outputDigest, nodeDir, node.outputs, logRef?.digest ?? null, durationMs);
     finish(node, { key, status: 'built', cache: null, durationMs, outputDigest: collected.entry.outputDigest, error: null }, log);
   };
@@ -240,9 +249,9 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
     await runScheduled(
       { nodes: inScope, depsOf: (id) => byId.get(id)!.deps.map((d) => d.id), duration: (id) => states.get(id)?.durationMs },
       opts.jobs,
-      async (id) => {
+      async (id, lane) => {
         try {
-          await processNode(id);
+          await processNode(id, lane);
         } catch (e) {
           // A bug or an environment failure (disk full, permissions), not a user mistake: fail the node, keep the build's bookkeeping.
           const node = byId.get(id)!;
@@ -271,10 +280,33 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
   };
   const anyFailed = summary.nodes.some((n) => n.status === 'failed');
   const exitCode = buildFileError ? 2 : anyFailed || opts.signal.aborted ? 1 : 0;
-  const runId = opts.dryRun ? undefined : history.recordRun(summary, process.argv.slice(2), exitCode);
+  const runId = opts.dryRun
+    ? undefined
+    : history.recordRun(summary, {
+        args: process.argv.slice(2),
+        exitCode,
+        workers: opts.jobs,
+        upstream: upstreamHeads(ws.nodes, meta),
+        timing: (id) => timeline.get(id),
+        depsOf: (id) => byId.get(id)!.deps.map((d) => d.id),
+      });
   db.close();
   report({ type: 'end', summary });
   return { summary, exitCode, ...(runId !== undefined ? { runId } : {}) };
+}
+
+function outputBytes(entry: ActionEntry): number {
+  return entry.outputs.reduce((sum, o) => sum + (o.size ?? 0), 0);
+}
+
+/** The upstream commits a run built: what its history row says it was about. */
+function upstreamHeads(nodes: NodeDecl[], meta: MetaByNode): UpstreamHead[] {
+  const heads: UpstreamHead[] = [];
+  for (const n of nodes) {
+    const m = meta.get(n.id);
+    if (n.rule === 'git' && m?.commit) heads.push({ node: n.id, url: m.url ?? '', ref: m.ref ?? '', commit: m.commit });
+  }
+  return heads;
 }
 
 function missingDir(node: NodeDecl): Diagnostic {

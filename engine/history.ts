@@ -1,6 +1,26 @@
 import type Database from 'better-sqlite3';
 import type { Ingredients } from './key.js';
 import type { NodeSummary, RunSummary } from './summary.js';
+import type { NodeTiming } from './timeline.js';
+
+/** An upstream commit a run built (a `git` node's resolution). */
+export interface UpstreamHead {
+  node: string;
+  url: string;
+  ref: string;
+  commit: string;
+}
+
+/** What a run's history row records beyond its summary. */
+export interface RunFacts {
+  args: string[];
+  exitCode: number;
+  /** -j: the lower bound of a run divides total work by it. */
+  workers: number;
+  upstream: UpstreamHead[];
+  timing(id: string): NodeTiming | undefined;
+  depsOf(id: string): string[];
+}
 
 /** What this checkout last knew about a node: its key, and its outputs on disk. */
 export interface NodeState {
@@ -59,25 +79,27 @@ export class History {
     this.forgetStmt.run(node);
   }
 
-  recordRun(summary: RunSummary, args: string[], exitCode: number): number {
+  recordRun(summary: RunSummary, run: RunFacts): number {
     const count = (s: NodeSummary['status']) => summary.nodes.filter((n) => n.status === s).length;
     const insertNode = this.db.prepare(
-      `INSERT INTO node_runs (run_id, node, key, status, cache, duration_ms, output_digest, error)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO node_runs (run_id, node, rule, key, status, cache, start_ms, duration_ms, lane, bytes, deps, spans, output_digest, error)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     return this.db.transaction(() => {
       const runId = Number(
         this.db
           .prepare(
-            `INSERT INTO runs (command, args, started_at, duration_ms, exit_code, built, cached, failed, skipped)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+            `INSERT INTO runs (command, args, started_at, duration_ms, exit_code, workers, upstream, built, cached, failed, skipped)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           )
           .run(
             summary.command,
-            JSON.stringify(args),
+            JSON.stringify(run.args),
             Date.parse(summary.startedAt),
             summary.durationMs,
-            exitCode,
+            run.exitCode,
+            run.workers,
+            JSON.stringify(run.upstream),
             count('built'),
             count('cached'),
             count('failed'),
@@ -85,7 +107,13 @@ export class History {
           ).lastInsertRowid,
       );
       for (const n of summary.nodes) {
-        insertNode.run(runId, n.id, n.key, n.status, n.cache, n.durationMs, n.outputDigest, n.error);
+        // Nodes outside the selection never ran: their rows would only say "not selected".
+        if (n.status === 'skipped' && n.error === 'not selected') continue;
+        const t = run.timing(n.id);
+        insertNode.run(
+          runId, n.id, n.rule, n.key, n.status, n.cache, t?.startMs ?? null, n.durationMs, t?.lane ?? null, t?.bytes ?? 0,
+          JSON.stringify(run.depsOf(n.id)), t && t.spans.length > 0 ? JSON.stringify(t.spans) : null, n.outputDigest, n.error,
+        );
       }
       return runId;
     })();

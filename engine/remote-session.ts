@@ -4,6 +4,7 @@ import type { LocalCache } from '../cache/local/store.js';
 import type { RemoteSetup } from '../cache/remote/config.js';
 import { RemoteError, UntrustedContentError } from '../cache/remote/remote.js';
 import type { Reporter } from './events.js';
+import type { Timeline } from './timeline.js';
 
 /** Uploads in flight at once: enough to hide latency, few enough not to starve the build. */
 const UPLOAD_CONCURRENCY = 4;
@@ -28,6 +29,8 @@ export interface RemoteStats {
 export class RemoteSession {
   private disabled = false;
   private readonly uploads = new PQueue({ concurrency: UPLOAD_CONCURRENCY });
+  /** Upload slots in use, so a trace shows one row per slot. */
+  private readonly uploadLanes: boolean[] = new Array<boolean>(UPLOAD_CONCURRENCY).fill(false);
   /** Entries the remote is known to hold, loaded once per build. */
   private known: Set<string> | undefined;
   readonly stats: RemoteStats;
@@ -35,6 +38,7 @@ export class RemoteSession {
   constructor(
     private readonly setup: RemoteSetup,
     private readonly report: Reporter,
+    private readonly timeline: Timeline,
   ) {
     this.stats = { url: setup.cache.description, hits: 0, misses: 0, uploads: 0, bytesDown: 0, bytesUp: 0, errors: 0 };
   }
@@ -62,11 +66,14 @@ export class RemoteSession {
     }
   }
 
-  /** Queues an upload; never blocks the build. */
-  upload(key: string, entry: ActionEntry, local: LocalCache): void {
+  /** Queues an upload of a node's entry; never blocks the build. */
+  upload(node: string, key: string, entry: ActionEntry, local: LocalCache): void {
     if (this.disabled || this.setup.readOnly) return;
     void this.uploads.add(async () => {
       if (this.disabled) return;
+      const lane = this.uploadLanes.indexOf(false);
+      this.uploadLanes[lane] = true;
+      const start = this.timeline.now();
       try {
         await this.setup.cache.upload(key, entry, local);
         this.stats.uploads++;
@@ -79,6 +86,8 @@ export class RemoteSession {
           this.report({ type: 'warning', message: `upload of ${key.slice(0, 12)} failed: ${(e as Error).message}` });
         }
       } finally {
+        this.uploadLanes[lane] = false;
+        this.timeline.span(node, 'upload', start, lane);
         this.syncTraffic();
       }
     });

@@ -35,12 +35,13 @@ export function criticalPathPriorities(plan: SchedulePlan): Map<string, number> 
 /**
  * Runs `work` for every node once all its deps settled, at most `jobs` at a
  * time, highest priority first. `work` never throws: failures are results
- * the caller records; this only orders the calls.
+ * the caller records; this only orders the calls. Each call gets a lane, the
+ * lowest worker slot free at its start, so a trace shows one row per worker.
  */
 export async function runScheduled(
   plan: SchedulePlan,
   jobs: number,
-  work: (id: string) => Promise<void>,
+  work: (id: string, lane: number) => Promise<void>,
 ): Promise<void> {
   const prio = criticalPathPriorities(plan);
   const waiting = new Map<string, number>();
@@ -50,11 +51,20 @@ export async function runScheduled(
     waiting.set(id, deps.length);
     for (const d of deps) dependents.get(d)!.push(id);
   }
-  const queue = new PQueue({ concurrency: Math.max(1, jobs) });
+  const concurrency = Math.max(1, jobs);
+  const queue = new PQueue({ concurrency });
+  const busy: boolean[] = new Array<boolean>(concurrency).fill(false);
   const enqueue = (id: string): void => {
     void queue.add(
       async () => {
-        await work(id);
+        // p-queue never runs more than `concurrency` tasks, so a free slot exists.
+        const lane = busy.indexOf(false);
+        busy[lane] = true;
+        try {
+          await work(id, lane);
+        } finally {
+          busy[lane] = false;
+        }
         for (const next of dependents.get(id)!) {
           const left = waiting.get(next)! - 1;
           waiting.set(next, left);

@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 /** Per-checkout state lives here: stat cache, last node states, run history. */
 export const STATE_DIR = '.kiln';
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
 /**
  * Opens (creating if needed) the workspace state database. WAL so that a
@@ -23,7 +23,8 @@ export function openStateDb(root: string): Database.Database {
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 10000');
-  if ((db.pragma('user_version', { simple: true }) as number) < SCHEMA_VERSION) {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version < 1) {
     db.exec(`
       CREATE TABLE IF NOT EXISTS stat (
         path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime REAL NOT NULL,
@@ -44,6 +45,19 @@ export function openStateDb(root: string): Database.Database {
         key TEXT, status TEXT NOT NULL, cache TEXT, duration_ms REAL NOT NULL,
         output_digest TEXT, error TEXT, PRIMARY KEY (run_id, node)
       ) WITHOUT ROWID;
+    `);
+  }
+  if (version < 2) {
+    // Version 2: where and when each node ran (lanes, spans, bytes, deps) and what a run was about.
+    db.exec(`
+      ALTER TABLE runs ADD COLUMN workers INTEGER NOT NULL DEFAULT 1;
+      ALTER TABLE runs ADD COLUMN upstream TEXT NOT NULL DEFAULT '[]';
+      ALTER TABLE node_runs ADD COLUMN rule TEXT NOT NULL DEFAULT '';
+      ALTER TABLE node_runs ADD COLUMN start_ms REAL;
+      ALTER TABLE node_runs ADD COLUMN lane INTEGER;
+      ALTER TABLE node_runs ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE node_runs ADD COLUMN deps TEXT NOT NULL DEFAULT '[]';
+      ALTER TABLE node_runs ADD COLUMN spans TEXT;
       PRAGMA user_version = ${SCHEMA_VERSION};
     `);
   }

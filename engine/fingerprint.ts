@@ -2,43 +2,64 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 /**
- * A cheap stamp of a node's outputs as they are on disk (stat only, no
- * reads): one line per path, directories followed by their entries. If it
- * is unchanged since kiln wrote the outputs, they are still the cached bytes
+ * Cheap stamps of files and directories as they are on disk (stat only, no
+ * reads): one line per path. Outputs are stamped with lstat (kiln restores
+ * symlinks as symlinks), inputs with stat (a rule reads through them).
+ */
+export type StatMode = 'lstat' | 'stat';
+
+/** A stat line: the path, then mode, size, mtime, ctime and inode. */
+export function statLine(rel: string, st: fs.Stats): string {
+  return `${rel}:${st.mode}:${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.ino}`;
+}
+
+/**
+ * A node's outputs as kiln left them, directories followed by their
+ * entries. If the stamp is unchanged, the outputs are still the cached bytes
  * and need no restore, so the no-op path costs stats only.
  */
 export function fingerprintOutputs(nodeDirAbs: string, outputs: string[]): string {
   const lines: string[] = [];
   const visit = (rel: string): void => {
-    const stamp = stampOf(nodeDirAbs, rel);
-    lines.push(stamp.line);
-    if (stamp.isDir) for (const name of fs.readdirSync(path.join(nodeDirAbs, rel)).sort()) visit(`${rel}/${name}`);
+    const st = statOf(nodeDirAbs, rel, 'lstat');
+    lines.push(st ? statLine(rel, st) : missingLine(rel));
+    if (st?.isDirectory()) for (const name of fs.readdirSync(path.join(nodeDirAbs, rel)).sort()) visit(`${rel}/${name}`);
   };
   for (const o of outputs) visit(o);
   return lines.join('\n');
 }
 
-/**
- * Whether the outputs still match a stamp, by lstat of each recorded path
- * only: a directory whose own stamp (mtime, ctime) is unchanged has had no
- * entry added or removed, so its recorded entries are all there is to check.
- */
+/** Whether the outputs still match their fingerprint (see stampUnchanged). */
 export function outputsUnchanged(nodeDirAbs: string, fingerprint: string): boolean {
-  if (fingerprint === '') return true;
-  for (const line of fingerprint.split('\n')) {
-    if (stampOf(nodeDirAbs, relOf(line)).line !== line) return false;
+  return stampUnchanged(nodeDirAbs, fingerprint, 'lstat');
+}
+
+/**
+ * Whether every path of a stamp still stats the same. A directory whose own
+ * line (mtime, ctime) is unchanged has had no entry added, removed or
+ * renamed, so its recorded entries are all there is to check.
+ */
+export function stampUnchanged(nodeDirAbs: string, stamp: string, mode: StatMode): boolean {
+  if (stamp === '') return true;
+  for (const line of stamp.split('\n')) {
+    const rel = relOf(line);
+    const st = statOf(nodeDirAbs, rel, mode);
+    if ((st ? statLine(rel, st) : missingLine(rel)) !== line) return false;
   }
   return true;
 }
 
-function stampOf(nodeDirAbs: string, rel: string): { line: string; isDir: boolean } {
-  let st: fs.Stats;
+export function missingLine(rel: string): string {
+  return `${rel}:missing`;
+}
+
+function statOf(nodeDirAbs: string, rel: string, mode: StatMode): fs.Stats | undefined {
+  const abs = path.join(nodeDirAbs, rel);
   try {
-    st = fs.lstatSync(path.join(nodeDirAbs, rel));
+    return mode === 'lstat' ? fs.lstatSync(abs) : fs.statSync(abs);
   } catch {
-    return { line: `${rel}:missing`, isDir: false };
+    return undefined; // missing, or a parent became a file: either way not what was stamped
   }
-  return { line: `${rel}:${st.mode}:${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.ino}`, isDir: st.isDirectory() };
 }
 
 /** The path of a stamp line: what precedes its stat fields (paths may contain ':'). */

@@ -31,6 +31,10 @@ export interface NodeState {
   /** Digest of the stored log blob, null when the node printed nothing. */
   log: string | null;
   durationMs: number;
+  /** Stat lines of the inputs as last hashed (hash/inputs.ts); null when they were too fresh to trust. */
+  inputStamp: string | null;
+  /** Everything but the inputs that the key was made of (up-to-date.ts contextSignature). */
+  context: string | null;
 }
 
 /**
@@ -41,25 +45,28 @@ export class History {
   // Prepared once: preparing costs far more than running these small statements.
   private readonly saveStmt: Database.Statement;
   private readonly forgetStmt: Database.Statement;
+  private readonly restampStmt: Database.Statement;
 
   constructor(private readonly db: Database.Database) {
     this.saveStmt = db.prepare(
-      `INSERT OR REPLACE INTO node_state (node, key, ingredients, output_digest, fingerprint, log, duration_ms, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT OR REPLACE INTO node_state
+         (node, key, ingredients, output_digest, fingerprint, log, duration_ms, updated_at, input_stamp, context)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
+    this.restampStmt = db.prepare('UPDATE node_state SET input_stamp = ?, context = ? WHERE node = ?');
     this.forgetStmt = db.prepare('DELETE FROM node_state WHERE node = ?');
   }
 
   /** Every node's state, without ingredients: a build only compares keys. */
   loadNodeStates(): Map<string, NodeState> {
     const rows = this.db
-      .prepare('SELECT node, key, output_digest, fingerprint, log, duration_ms FROM node_state')
+      .prepare('SELECT node, key, output_digest, fingerprint, log, duration_ms, input_stamp, context FROM node_state')
       .raw()
-      .all() as [string, string, string, string, string | null, number][];
+      .all() as [string, string, string, string, string | null, number, string | null, string | null][];
     return new Map(
-      rows.map(([node, key, outputDigest, fingerprint, log, durationMs]) => [
+      rows.map(([node, key, outputDigest, fingerprint, log, durationMs, inputStamp, context]) => [
         node,
-        { key, outputDigest, fingerprint, log, durationMs },
+        { key, outputDigest, fingerprint, log, durationMs, inputStamp, context },
       ]),
     );
   }
@@ -71,7 +78,14 @@ export class History {
   }
 
   saveNodeState(node: string, s: NodeState, ingredients: Ingredients): void {
-    this.saveStmt.run(node, s.key, JSON.stringify(ingredients), s.outputDigest, s.fingerprint, s.log, s.durationMs, Date.now());
+    this.saveStmt.run(
+      node, s.key, JSON.stringify(ingredients), s.outputDigest, s.fingerprint, s.log, s.durationMs, Date.now(), s.inputStamp, s.context,
+    );
+  }
+
+  /** A node found up to date the slow way: its stamp is renewed so the next build finds it the fast way. */
+  restamp(node: string, inputStamp: string | null, context: string): void {
+    this.restampStmt.run(inputStamp, context, node);
   }
 
   /** Called before a node's outputs are touched, so a crash mid-way never leaves a trusted stale stamp. */

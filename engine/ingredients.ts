@@ -20,7 +20,7 @@ export async function gatherIngredients(
   toolchains: Toolchains,
   env: NodeJS.ProcessEnv,
   resolved: Resolved,
-): Promise<{ ingredients: Ingredients } | { error: Diagnostic }> {
+): Promise<{ ingredients: Ingredients; inputStamp: string | null } | { error: Diagnostic }> {
   const inputs = expandInputs(ws.root, node, stats);
   const unmatched = inputs.unmatched[0];
   if (unmatched) {
@@ -38,22 +38,32 @@ export async function gatherIngredients(
     if ('error' in t) return t;
     toolchain[name] = t.version;
   }
-  const rule = rules.get(node.rule)!;
   return {
     ingredients: {
-      rule: `${rule.id}@${rule.version}`,
-      dir: node.dir,
-      attrs: node.attrs,
-      outputs: node.outputs,
+      ...declaredIngredients(node, depDigests, env),
       inputs: inputs.files,
-      deps: depDigests,
-      env: Object.fromEntries(node.env.map((n) => [n, env[n] ?? null])),
-      secretEnv: Object.fromEntries(
-        node.secretEnv.map((n) => [n, env[n] === undefined ? null : secretDigest(n, env[n]!)]),
-      ),
       toolchain,
       resolved: resolved.resolution?.ingredients ?? {},
       uses: resolved.uses,
     },
+    inputStamp: inputs.stamp,
+  };
+}
+
+/** The ingredients known without looking at files, toolchains or rule resolutions. */
+export function declaredIngredients(
+  node: NodeDecl,
+  depDigests: Record<string, string>,
+  env: NodeJS.ProcessEnv,
+): Omit<Ingredients, 'inputs' | 'toolchain' | 'resolved' | 'uses'> {
+  const rule = rules.get(node.rule)!;
+  return {
+    rule: `${rule.id}@${rule.version}`,
+    dir: node.dir,
+    attrs: node.attrs,
+    outputs: node.outputs,
+    deps: depDigests,
+    env: Object.fromEntries(node.env.map((n) => [n, env[n] ?? null])),
+    secretEnv: Object.fromEntries(node.secretEnv.map((n) => [n, env[n] === undefined ? null : secretDigest(n, env[n]!)])),
   };
 }

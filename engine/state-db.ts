@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 /** Per-checkout state lives here: stat cache, last node states, run history. */
 export const STATE_DIR = '.kiln';
 
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 
 /**
  * Opens (creating if needed) the workspace state database. WAL so that a
@@ -58,8 +58,15 @@ export function openStateDb(root: string): Database.Database {
       ALTER TABLE node_runs ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0;
       ALTER TABLE node_runs ADD COLUMN deps TEXT NOT NULL DEFAULT '[]';
       ALTER TABLE node_runs ADD COLUMN spans TEXT;
-      PRAGMA user_version = ${SCHEMA_VERSION};
     `);
   }
+  if (version < 3) {
+    // Version 3: input stamps, so an unchanged node is known up to date without hashing (see up-to-date.ts).
+    db.exec(`
+      ALTER TABLE node_state ADD COLUMN input_stamp TEXT;
+      ALTER TABLE node_state ADD COLUMN context TEXT;
+    `);
+  }
+  if (version < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
   return db;
 }

@@ -91,10 +91,14 @@ describe('incremental correctness', () => {
     const cacheDir = tempDir('kiln-cache-');
     const inputs = new Map(nodes.map((n) => [n.id, `${n.id} v0\n`]));
     const env: Record<string, string> = Object.fromEntries(nodes.filter((n) => n.envVar).map((n) => [n.envVar!, 'e0']));
-    const write = () => {
-      writeFiles(ws, { 'kiln.yaml': buildFile(nodes), ...Object.fromEntries([...inputs].map(([id, c]) => [`src/${id}.txt`, c])) });
+    // Only changed files are written, and the build waits out the racy margin: unchanged nodes
+    // are then proven up to date by their input stamps, the path a real no-op takes.
+    const write = async () => {
+      const files = { 'kiln.yaml': buildFile(nodes), ...Object.fromEntries([...inputs].map(([id, c]) => [`src/${id}.txt`, c])) };
+      writeFiles(ws, Object.fromEntries(Object.entries(files).filter(([f, c]) => readOrNull(path.join(ws, f)) !== c)));
+      await new Promise((r) => setTimeout(r, 150));
     };
-    write();
+    await write();
     const cold = await buildWithSummary(ws, [], { KILN_CACHE_DIR: cacheDir, ...env });
     expect(cold.exitCode).toBe(0);
     expect(statuses(cold.summary).built).toHaveLength(nodes.length);
@@ -118,7 +122,7 @@ describe('incremental correctness', () => {
           n.tag = `t${round + 1}`;
         }
       }
-      write();
+      await write();
       const after = { outputs: expectedOutputs(nodes, inputs, env), inputs, env };
       const expected = expectedRebuilt(nodes, before, after);
       const r = await buildWithSummary(ws, [], { KILN_CACHE_DIR: cacheDir, ...env });
@@ -141,3 +145,11 @@ describe('incremental correctness', () => {
     }
   });
 });
+
+function readOrNull(file: string): string | null {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
+}

@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import type { InputPattern, NodeDecl } from '../buildfile/types.js';
-import type { StatCache } from './stat-cache.js';
+import { missingLine, statLine } from '../fingerprint.js';
+import { RACY_MARGIN_MS, type StatCache } from './stat-cache.js';
 
 /** Never inputs, never descended into: kiln's own state and VCS internals. */
 const PRUNED_DIRS = new Set(['.kiln', '.git']);
@@ -12,6 +13,12 @@ export interface ExpandedInputs {
   files: Record<string, string>;
   /** Required patterns that matched no file. */
   unmatched: InputPattern[];
+  /**
+   * Stat lines (see fingerprint.ts) of every walked directory and matched
+   * file: while they all stat the same, the matched set and its digests are
+   * unchanged. Null when some path changed too recently to be trusted (racy).
+   */
+  stamp: string | null;
 }
 
 type Matcher = (p: string) => boolean;
@@ -41,7 +48,7 @@ function compiled(glob: string): { match: Matcher; base: string; isGlob: boolean
  */
 export function expandInputs(root: string, node: NodeDecl, stats: StatCache): ExpandedInputs {
   const positive = node.inputs.filter((p) => !p.glob.startsWith('!'));
-  if (positive.length === 0) return { files: {}, unmatched: [] };
+  if (positive.length === 0) return { files: {}, unmatched: [], stamp: '' };
   const excluded = node.inputs.filter((p) => p.glob.startsWith('!')).map((p) => compiled(p.glob.slice(1)).match);
   const outputs = new Set(node.outputs);
   const isExcluded = (rel: string) =>
@@ -49,6 +56,7 @@ export function expandInputs(root: string, node: NodeDecl, stats: StatCache): Ex
   const cwd = path.join(root, node.dir);
   const found = new Set<string>();
   const unmatched: InputPattern[] = [];
+  const stamp = new Stamp();
   for (const p of positive) {
     const { match, base, isGlob } = compiled(p.glob);
     let count = 0;
@@ -58,25 +66,58 @@ export function expandInputs(root: string, node: NodeDecl, stats: StatCache): Ex
         count++;
       }
     };
-    if (isGlob) walk(cwd, base, take, outputs);
+    if (isGlob) walk(cwd, base, take, outputs, stamp);
     else if (isFile(path.join(cwd, base))) take(base);
+    else stamp.add(base, statOrUndefined(path.join(cwd, base))); // a literal input that appears later must be seen
     if (count === 0 && p.required) unmatched.push(p);
   }
   const files: Record<string, string> = {};
-  for (const rel of [...found].sort()) files[rel] = stats.digest(path.join(cwd, rel), path.posix.join(node.dir, rel));
-  return { files, unmatched };
+  for (const rel of [...found].sort()) {
+    const abs = path.join(cwd, rel);
+    const st = fs.statSync(abs);
+    stamp.add(rel, st);
+    files[rel] = stats.digest(abs, path.posix.join(node.dir, rel), st);
+  }
+  return { files, unmatched, stamp: stamp.text() };
 }
 
-/** Calls `visit` with the node-dir-relative path of every file under `base`, not entering pruned dirs or outputs. */
-function walk(cwd: string, base: string, visit: (rel: string) => void, outputs: Set<string>): void {
+/** Collects stat lines, and whether any path changed within the racy margin of now. */
+class Stamp {
+  private readonly lines: string[] = [];
+  private readonly trustedBefore = Date.now() - RACY_MARGIN_MS;
+  private racy = false;
+
+  add(rel: string, st: fs.Stats | undefined): void {
+    if (!st) {
+      this.lines.push(missingLine(rel));
+      return;
+    }
+    if (st.mtimeMs >= this.trustedBefore || st.ctimeMs >= this.trustedBefore) this.racy = true;
+    this.lines.push(statLine(rel, st));
+  }
+
+  text(): string | null {
+    return this.racy ? null : this.lines.join('\n');
+  }
+}
+
+/**
+ * Calls `visit` with the node-dir-relative path of every file under `base`,
+ * not entering pruned dirs or outputs. Each directory is stamped before it
+ * is read, so an entry added meanwhile shows as a changed stamp next time.
+ */
+function walk(cwd: string, base: string, visit: (rel: string) => void, outputs: Set<string>, stamp: Stamp): void {
   const stack = [base];
   while (stack.length > 0) {
     const dir = stack.pop()!;
+    const abs = path.join(cwd, dir);
+    const st = statOrUndefined(abs);
+    stamp.add(dir, st);
     let entries: fs.Dirent[];
     try {
-      entries = fs.readdirSync(path.join(cwd, dir), { withFileTypes: true });
+      entries = fs.readdirSync(abs, { withFileTypes: true });
     } catch {
-      continue; // absent base: the pattern matches nothing
+      continue; // absent base (or not a directory): the pattern matches nothing
     }
     for (const e of entries) {
       const rel = dir === '' ? e.name : `${dir}/${e.name}`;
@@ -90,9 +131,13 @@ function walk(cwd: string, base: string, visit: (rel: string) => void, outputs: 
 }
 
 function isFile(abs: string): boolean {
+  return statOrUndefined(abs)?.isFile() ?? false;
+}
+
+function statOrUndefined(abs: string): fs.Stats | undefined {
   try {
-    return fs.statSync(abs).isFile();
+    return fs.statSync(abs);
   } catch {
-    return false;
+    return undefined;
   }
 }

@@ -8,7 +8,7 @@ import { xxh64Hex, xxh64Stream } from './xxhash.js';
  * without any stat field changing ("racy" in git's index terms). Such
  * entries are not trusted and the file is hashed again.
  */
-const RACY_MARGIN_MS = 100;
+export const RACY_MARGIN_MS = 100;
 const STREAM_THRESHOLD = 8 * 1024 * 1024;
 
 interface Entry {
@@ -21,28 +21,33 @@ interface Entry {
 }
 
 /**
- * path+stat → digest memo, persisted in SQLite. The whole table is read once
- * per build (one query is far cheaper than one per file) and only changed
- * rows are written back, in one transaction.
+ * path+stat → digest memo, persisted in SQLite. The whole table is read at
+ * the first lookup (one query is far cheaper than one per file; a no-op
+ * build whose nodes all pass their input stamps never reads it) and only
+ * changed rows are written back, in one transaction.
  */
 export class StatCache {
-  private readonly entries = new Map<string, Entry>();
+  private loaded: Map<string, Entry> | undefined;
   private readonly dirty = new Map<string, Entry>();
   hashed = 0;
   reused = 0;
 
-  constructor(private readonly db: Database.Database) {
-    const rows = db.prepare('SELECT path, size, mtime, ino, ctime, digest, recorded FROM stat').raw().all() as [
+  constructor(private readonly db: Database.Database) {}
+
+  private get entries(): Map<string, Entry> {
+    if (this.loaded) return this.loaded;
+    const rows = this.db.prepare('SELECT path, size, mtime, ino, ctime, digest, recorded FROM stat').raw().all() as [
       string, number, number, number, number, string, number,
     ][];
+    this.loaded = new Map();
     for (const [p, size, mtime, ino, ctime, digest, recorded] of rows) {
-      this.entries.set(p, { size, mtime, ino, ctime, digest, recorded });
+      this.loaded.set(p, { size, mtime, ino, ctime, digest, recorded });
     }
+    return this.loaded;
   }
 
-  /** Digest of a file. `rel` is the workspace-relative path used as the cache key. */
-  digest(abs: string, rel: string): string {
-    const st = fs.statSync(abs);
+  /** Digest of a file whose stat the caller took. `rel` is the workspace-relative path used as the cache key. */
+  digest(abs: string, rel: string, st: fs.Stats): string {
     const known = this.entries.get(rel);
     if (
       known &&

@@ -1,0 +1,54 @@
+import path from 'node:path';
+import type { NodeDecl } from './buildfile/types.js';
+import { outputsUnchanged, stampUnchanged } from './fingerprint.js';
+import type { NodeState } from './history.js';
+import { declaredIngredients } from './ingredients.js';
+import type { Ingredients } from './key.js';
+import type { Rule } from '../rules/rule.js';
+
+/** Bump when what a stamp or a context signature covers changes (e.g. how inputs are walked). */
+const STAMP_FORMAT = 1;
+
+/**
+ * Everything a key was made of except the input digests, plus the input
+ * patterns that chose the files: if this and the input stamp are unchanged,
+ * the key is unchanged. Plain JSON in a fixed field order, not the canonical
+ * form: a spurious difference (a reordered attribute map) only costs one
+ * slow check, which then recomputes the real key.
+ */
+export function contextSignature(node: NodeDecl, ingredients: Omit<Ingredients, 'inputs'>): string {
+  const i = ingredients;
+  return JSON.stringify([
+    STAMP_FORMAT,
+    node.inputs.map((p) => [p.glob, p.required]),
+    i.rule, i.dir, i.attrs, i.outputs, i.deps, i.env, i.secretEnv, i.toolchain, i.resolved, i.uses,
+  ]);
+}
+
+/**
+ * Whether a node can be proven up to date from stats alone, before any rule
+ * hook runs: nodes whose key depends on a resolve step, dependency metadata
+ * or toolchain versions take the full path.
+ */
+export function stampCheckable(node: NodeDecl, rule: Rule): boolean {
+  return !rule.resolve && node.uses.length === 0 && node.toolchain.length === 0;
+}
+
+/**
+ * The up-to-date check without hashing: the declared context, the input
+ * stamp and the output fingerprint all as this checkout last left them.
+ * Only for stampCheckable nodes. Costs a stat per input, directory and output.
+ */
+export function upToDateByStamp(
+  root: string,
+  node: NodeDecl,
+  known: NodeState | undefined,
+  depDigests: Record<string, string>,
+  env: NodeJS.ProcessEnv,
+): boolean {
+  if (!known || known.inputStamp === null || known.context === null) return false;
+  const context = contextSignature(node, { ...declaredIngredients(node, depDigests, env), toolchain: {}, resolved: {}, uses: {} });
+  if (context !== known.context) return false;
+  const nodeDir = path.join(root, node.dir);
+  return stampUnchanged(nodeDir, known.inputStamp, 'stat') && outputsUnchanged(nodeDir, known.fingerprint);
+}

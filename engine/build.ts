@@ -17,7 +17,7 @@ import { runScheduled } from './schedule.js';
 import { openStateDb } from './state-db.js';
 import type { NodeSummary, RunSummary } from './summary.js';
 import { Timeline } from './timeline.js';
-import { contextSignature, stampCheckable, upToDateByStamp } from './up-to-date.js';
+import { contextSignature, settleByStamps } from './up-to-date.js';
 import { Toolchains } from './toolchain.js';
 import { rules } from '../rules/index.js';
 import type { DepView, NodeContext, Rule } from '../rules/rule.js';
@@ -252,46 +252,29 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
   };
 
   /**
-   * Settles, in dependency order and without the scheduler, every node that
-   * its stamps prove up to date (up-to-date.ts): on a no-op build that is
-   * nearly all of them, at the cost of their stats. Returns their ids.
+   * Settles, without the scheduler, every node its stamps prove up to date
+   * (up-to-date.ts): on a no-op build nearly all of them, at the cost of their stats.
    */
-  const settleByStamps = async (): Promise<Set<string>> => {
-    const digests = new Map<string, string>();
-    const verdicts = new Map<string, boolean>();
+  const settleUpToDate = async (): Promise<Set<string>> => {
     const replays: Promise<void>[] = [];
-    const check = (id: string): boolean => {
-      const seen = verdicts.get(id);
-      if (seen !== undefined) return seen;
-      const node = byId.get(id)!;
-      const known = states.get(id);
-      let ok = known !== undefined && !opts.overrides.has(id) && stampCheckable(node, rules.get(node.rule)!);
-      ok &&= node.deps.every((d) => check(d.id));
-      if (ok && known) {
-        const start = performance.now();
-        timeline.startNode(id, 0);
-        const depDigests: Record<string, string> = {};
-        for (const d of node.deps) depDigests[d.id] = digests.get(d.id)!;
-        ok = upToDateByStamp(ws.root, node, known, depDigests, opts.env) && !(remote?.owes(known.key, localCache()) ?? false);
-        if (ok) {
-          digests.set(id, known.outputDigest);
-          meta.set(id, {});
-          const settle = (log: Buffer | null) =>
-            finish(node, { key: known.key, status: 'cached', cache: 'local', durationMs: Math.round((performance.now() - start) * 10) / 10, outputDigest: known.outputDigest, error: null }, log, true);
-          if (known.log) replays.push(readLog(localCache(), known.log).then(settle));
-          else settle(null);
-        }
-      }
-      verdicts.set(id, ok);
-      return ok;
-    };
-    for (const id of inScope) check(id);
+    const proven = settleByStamps(inScope, byId, states, ws.root, opts.env, rules, {
+      allowed: (node, known) => !opts.overrides.has(node.id) && !(remote?.owes(known.key, localCache()) ?? false),
+      settled: (node, known, startedAt) => {
+        timeline.startNode(node.id, 0);
+        meta.set(node.id, {});
+        const durationMs = Math.round((performance.now() - startedAt) * 10) / 10;
+        const settle = (log: Buffer | null) =>
+          finish(node, { key: known.key, status: 'cached', cache: 'local', durationMs, outputDigest: known.outputDigest, error: null }, log, true);
+        if (known.log) replays.push(readLog(localCache(), known.log).then(settle));
+        else settle(null);
+      },
+    });
     await Promise.all(replays);
-    return new Set(digests.keys());
+    return proven;
   };
 
   try {
-    const settledByStamps = await settleByStamps();
+    const settledByStamps = await settleUpToDate();
     const rest = inScope.filter((id) => !settledByStamps.has(id));
     const depsOf = (id: string) => byId.get(id)!.deps.map((d) => d.id).filter((d) => !settledByStamps.has(d));
     await runScheduled(

@@ -52,3 +52,49 @@ export function upToDateByStamp(
   const nodeDir = path.join(root, node.dir);
   return stampUnchanged(nodeDir, known.inputStamp, 'stat') && outputsUnchanged(nodeDir, known.fingerprint);
 }
+
+export interface StampSettleHooks {
+  /** Conditions beyond the stamps, e.g. "no upload owed for this key". */
+  allowed(node: NodeDecl, known: NodeState): boolean;
+  /** A node proven up to date; `startedAt` is performance.now() when its check began. */
+  settled(node: NodeDecl, known: NodeState, startedAt: number): void;
+}
+
+/**
+ * Proves nodes up to date by their stamps, in dependency order: a node
+ * qualifies only if all its deps did (their recorded output digests are
+ * then the ones its key was made with). Returns the proven ids.
+ */
+export function settleByStamps(
+  ids: Iterable<string>,
+  byId: ReadonlyMap<string, NodeDecl>,
+  states: ReadonlyMap<string, NodeState>,
+  root: string,
+  env: NodeJS.ProcessEnv,
+  rules: ReadonlyMap<string, Rule>,
+  hooks: StampSettleHooks,
+): Set<string> {
+  const digests = new Map<string, string>();
+  const verdicts = new Map<string, boolean>();
+  const check = (id: string): boolean => {
+    const seen = verdicts.get(id);
+    if (seen !== undefined) return seen;
+    const node = byId.get(id)!;
+    const known = states.get(id);
+    let ok = known !== undefined && stampCheckable(node, rules.get(node.rule)!) && node.deps.every((d) => check(d.id));
+    if (ok && known) {
+      const startedAt = performance.now();
+      const depDigests: Record<string, string> = {};
+      for (const d of node.deps) depDigests[d.id] = digests.get(d.id)!;
+      ok = hooks.allowed(node, known) && upToDateByStamp(root, node, known, depDigests, env);
+      if (ok) {
+        digests.set(id, known.outputDigest);
+        hooks.settled(node, known, startedAt);
+      }
+    }
+    verdicts.set(id, ok);
+    return ok;
+  };
+  for (const id of ids) check(id);
+  return new Set(digests.keys());
+}

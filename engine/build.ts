@@ -15,7 +15,7 @@ import { depViews, resolveNode, type Resolved } from './node-context.js';
 import { RemoteSession } from './remote-session.js';
 import { runScheduled } from './schedule.js';
 import { openStateDb } from './state-db.js';
-import type { NodeSummary, RunSummary } from './summary.js';
+import { notSelected, type NodeSummary, type RunSummary } from './summary.js';
 import { Timeline } from './timeline.js';
 import { contextSignature, settleByStamps } from './up-to-date.js';
 import { Toolchains } from './toolchain.js';
@@ -167,7 +167,7 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
       if (!opts.dryRun && (known.inputStamp !== stamped.inputStamp || known.context !== stamped.context)) {
         history.restamp(id, stamped.inputStamp, stamped.context);
       }
-      return cached(known.outputDigest, known.log ? await readLog(localCache(), known.log) : null);
+      return cached(known.outputDigest, known.log ? await localCache().readLog(known.log) : null);
     }
     let entry = localCache().getAction(key);
     if (opts.dryRun) {
@@ -265,7 +265,7 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
         const durationMs = Math.round((performance.now() - startedAt) * 10) / 10;
         const settle = (log: Buffer | null) =>
           finish(node, { key: known.key, status: 'cached', cache: 'local', durationMs, outputDigest: known.outputDigest, error: null }, log, true);
-        if (known.log) replays.push(readLog(localCache(), known.log).then(settle));
+        if (known.log) replays.push(localCache().readLog(known.log).then(settle));
         else settle(null);
       },
     });
@@ -302,12 +302,7 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
     durationMs: Math.round(performance.now() - t0),
     ...(opts.dryRun ? { dryRun: true as const } : {}),
     ...(remote ? { remote: remote.stats } : {}),
-    nodes: ws.nodes.map(
-      (n) =>
-        settled.get(n.id)?.summary ?? {
-          id: n.id, rule: n.rule, key: null, status: 'skipped', cache: null, durationMs: 0, outputDigest: null, error: 'not selected',
-        },
-    ),
+    nodes: ws.nodes.map((n) => settled.get(n.id)?.summary ?? notSelected(n)),
   };
   const anyFailed = summary.nodes.some((n) => n.status === 'failed');
   const exitCode = buildFileError ? 2 : anyFailed || opts.signal.aborted ? 1 : 0;
@@ -360,12 +355,4 @@ function saveState(
     inputStamp: stamped.inputStamp, context: stamped.context,
   };
   history.saveNodeState(id, state, stamped.ingredients);
-}
-
-async function readLog(cache: LocalCache, digest: string): Promise<Buffer | null> {
-  try {
-    return await cache.readBlob(digest);
-  } catch {
-    return null; // a log lost to gc or corruption is not worth a rebuild
-  }
 }

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { STATE_DIR } from './state-db.js';
+import { STATE_DIR } from './state-dir.js';
 import { isAlive } from './pid.js';
 
 /** Temp files written by cache/local end in `.<pid>-<12 hex>` (or are named just that). */

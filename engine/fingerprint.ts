@@ -69,3 +69,13 @@ function relOf(line: string): string {
   for (let i = 0; i < 5; i++) end = line.lastIndexOf(':', end - 1);
   return line.slice(0, end);
 }
+
+/** The paths a stamp covers, and which of them were directories when stamped. */
+export function stampPaths(stamp: string): { rel: string; isDir: boolean }[] {
+  if (stamp === '') return [];
+  return stamp.split('\n').map((line) => {
+    const rel = relOf(line);
+    const mode = line.endsWith(':missing') ? 0 : Number(line.slice(rel.length + 1, line.indexOf(':', rel.length + 1)));
+    return { rel, isDir: (mode & fs.constants.S_IFMT) === fs.constants.S_IFDIR };
+  });
+}

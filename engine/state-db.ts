@@ -1,9 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { STATE_DIR } from './state-dir.js';
 
-/** Per-checkout state lives here: stat cache, last node states, run history. */
-export const STATE_DIR = '.kiln';
 
 const SCHEMA_VERSION = 3;
 

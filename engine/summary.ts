@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import type { NodeDecl } from './buildfile/types.js';
 import type { RemoteStats } from './remote-session.js';
 
 /** The run summary, format version 1 (DESIGN.md section 3). Scripts read it: keep it stable. */
@@ -31,4 +32,9 @@ export function writeSummary(file: string, summary: RunSummary): void {
   const tmp = `${file}.tmp-${process.pid}`;
   fs.writeFileSync(tmp, `${JSON.stringify(summary, null, 2)}\n`);
   fs.renameSync(tmp, file);
+}
+
+/** The summary row of a node outside the build's selection. */
+export function notSelected(n: NodeDecl): NodeSummary {
+  return { id: n.id, rule: n.rule, key: null, status: 'skipped', cache: null, durationMs: 0, outputDigest: null, error: 'not selected' };
 }

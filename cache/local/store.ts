@@ -27,6 +27,15 @@ export class LocalCache extends Cas {
     return new LocalCache(dir, new ActionIndex(dir));
   }
 
+  /** A node's stored log, or null when gc or corruption took it: a lost log is not worth a rebuild. */
+  async readLog(digest: string): Promise<Buffer | null> {
+    try {
+      return await this.readBlob(digest);
+    } catch {
+      return null;
+    }
+  }
+
   getAction(key: string): ActionEntry | undefined {
     return this.index.get(key);
   }

@@ -86,3 +86,9 @@ function writeSnapshot(file: string, snapshot: Snapshot): void {
     // A read-only checkout still builds; it just parses YAML every time.
   }
 }
+
+/** The build files and include globs a valid memo was made from: what a watcher must watch. */
+export function memoSources(root: string, stateDir: string): { files: string[]; globs: LoadTrace['globs'] } | undefined {
+  const memo = readSnapshot(path.join(root, stateDir, 'workspace.json'));
+  return memo && { files: Object.keys(memo.files), globs: memo.globs };
+}

@@ -2,7 +2,7 @@ import { loadWorkspaceCached } from '../buildfile/snapshot.js';
 import type { Workspace } from '../buildfile/types.js';
 import { UserError } from '../diagnostic.js';
 import { selectTargets } from '../targets.js';
-import { STATE_DIR } from '../state-db.js';
+import { STATE_DIR } from '../state-dir.js';
 import { resolveRootFile } from './args.js';
 
 /** Loads the workspace for a command, or unwinds with its located diagnostics (exit 2). */

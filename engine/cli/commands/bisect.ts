@@ -6,7 +6,7 @@ import { depViews } from '../../node-context.js';
 import type { NodeSummary } from '../../summary.js';
 import { parseCommand, positiveInt, resolveCacheDir } from '../args.js';
 import { loadForCommand, selectForCommand } from '../workspace.js';
-import { remoteFor } from './build.js';
+import { remoteFor } from '../build-options.js';
 
 const USAGE = `usage: kiln bisect NODE --good SHA --bad SHA [--project ID]
 

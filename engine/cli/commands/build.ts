@@ -1,13 +1,11 @@
 import os from 'node:os';
-import { runBuild } from '../../build.js';
-import type { Workspace } from '../../buildfile/types.js';
-import type { RemoteSetup } from '../../../cache/remote/config.js';
-import { didYouMean, UserError } from '../../diagnostic.js';
-import { rules } from '../../../rules/index.js';
-import { writeSummary } from '../../summary.js';
-import { parseCommand, positiveInt, resolveCacheDir } from '../args.js';
-import { createProgress, type LogMode } from '../progress.js';
-import { loadForCommand, selectForCommand } from '../workspace.js';
+import path from 'node:path';
+import { UserError } from '../../diagnostic.js';
+import { parseCommand, positiveInt, resolveCacheDir, resolveRootFile } from '../args.js';
+import type { LogMode } from '../progress.js';
+
+// Only light modules load before the daemon is asked: when it answers, the
+// build engine, the rules and SQLite are never loaded at all.
 
 const USAGE = `usage: kiln build [targets...] [options]
 
@@ -52,7 +50,37 @@ export async function run(argv: string[]): Promise<number> {
     throw new UserError([{ message: `build: --logs must be one of ${LOG_MODES.join(', ')}, got '${logs}'` }]);
   }
   const jobs = values.jobs ? positiveInt('build', 'jobs', values.jobs) : os.availableParallelism();
-  const ws = await loadForCommand(values);
+  const live = Boolean(process.stdout.isTTY) && !process.env.CI;
+  const rootFile = resolveRootFile(values);
+  const root = path.dirname(rootFile);
+  // The daemon answers plain builds of nodes it proved up to date; anything else builds here.
+  const daemonable = !values['dry-run'] && !values.override && !values.offline && !values['remote-cache'] && !values['remote-read-only'];
+  if (daemonable && process.env.KILN_DAEMON !== '0') {
+    const { buildViaDaemon } = await import('../../daemon/client.js');
+    const answered = await buildViaDaemon(root, {
+      env: process.env,
+      args: process.argv.slice(2),
+      targets: positionals,
+      jobs,
+      logs: logs as LogMode,
+      keepGoing: Boolean(values['keep-going']),
+      ...(values.summary ? { summary: path.resolve(values.summary) } : {}),
+      cacheDir: resolveCacheDir(values),
+      live,
+      columns: process.stdout.columns || 120,
+    });
+    if (answered !== undefined) return answered;
+  }
+
+  const [{ runBuild }, { loadForCommand, selectForCommand }, { remoteFor, parseOverrides }, { createProgress }, { writeSummary }] =
+    await Promise.all([
+      import('../../build.js'),
+      import('../workspace.js'),
+      import('../build-options.js'),
+      import('../progress.js'),
+      import('../../summary.js'),
+    ]);
+  const ws = await loadForCommand({ file: rootFile });
   const selected = selectForCommand(ws, positionals);
   const remote = await remoteFor(ws, values);
   const overrides = parseOverrides(ws, values.override ?? []);
@@ -72,7 +100,6 @@ export async function run(argv: string[]): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  const live = Boolean(process.stdout.isTTY) && !process.env.CI;
   const outcome = await runBuild(
     ws,
     {
@@ -91,43 +118,10 @@ export async function run(argv: string[]): Promise<number> {
     createProgress({ live, logs: logs as LogMode, out: process.stdout }),
   );
   if (values.summary) writeSummary(values.summary, outcome.summary);
+  if (!outcome.summary.dryRun) {
+    const { notifyDaemon } = await import('../../daemon/client.js');
+    await notifyDaemon(root, process.env);
+  }
   if (signalExit) return signalExit;
   return outcome.exitCode;
-}
-
-/** The remote cache setup, loading the protocol clients only when a remote is configured at all. */
-export async function remoteFor(
-  ws: Workspace,
-  values: { 'remote-cache'?: string; 'remote-read-only'?: boolean; 'no-remote'?: boolean },
-): Promise<RemoteSetup | undefined> {
-  if (values['no-remote'] || !(values['remote-cache'] ?? process.env.KILN_REMOTE_CACHE ?? ws.remote)) return undefined;
-  const { configureRemote } = await import('../../../cache/remote/config.js');
-  const configured = configureRemote(ws.remote, process.env, {
-    ...(values['remote-cache'] ? { url: values['remote-cache'] } : {}),
-    readOnly: Boolean(values['remote-read-only']),
-  });
-  if ('error' in configured) throw new UserError([configured.error]);
-  return configured.setup;
-}
-
-/** `--override NODE=VALUE` entries, each naming a node whose rule supports overrides. */
-export function parseOverrides(ws: Workspace, raw: string[]): Map<string, string> {
-  const overrides = new Map<string, string>();
-  for (const entry of raw) {
-    const eq = entry.indexOf('=');
-    const id = entry.slice(0, eq);
-    const node = ws.nodes.find((n) => n.id === id);
-    if (eq <= 0 || eq === entry.length - 1) {
-      throw new UserError([{ message: `--override '${entry}' is not NODE=REF or NODE=PATH` }]);
-    }
-    if (!node) {
-      const guess = didYouMean(id, ws.nodes.map((n) => n.id));
-      throw new UserError([{ message: `--override: no node '${id}'`, ...(guess ? { hint: `did you mean '${guess}'?` } : {}) }]);
-    }
-    if (!rules.get(node.rule)?.overridable) {
-      throw new UserError([{ message: `--override: node '${id}' (rule ${node.rule}) cannot be overridden`, hint: 'overrides apply to git projects' }]);
-    }
-    overrides.set(id, entry.slice(eq + 1));
-  }
-  return overrides;
 }

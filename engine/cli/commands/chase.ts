@@ -6,7 +6,7 @@ import { firstParentRange, resolveProject, type UpstreamCommit } from '../../cha
 import { openStateDb } from '../../state-db.js';
 import { parseCommand, positiveInt, resolveCacheDir } from '../args.js';
 import { loadForCommand, selectForCommand } from '../workspace.js';
-import { remoteFor } from './build.js';
+import { remoteFor } from '../build-options.js';
 
 const USAGE = `usage: kiln chase [targets...] [options]
 

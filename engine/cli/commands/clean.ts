@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { History } from '../../history.js';
-import { openStateDb, STATE_DIR } from '../../state-db.js';
+import { openStateDb } from '../../state-db.js';
+import { STATE_DIR } from '../../state-dir.js';
 import { parseCommand } from '../args.js';
 import { loadForCommand, selectForCommand } from '../workspace.js';
 

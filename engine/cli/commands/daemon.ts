@@ -1,0 +1,125 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { UserError } from '../../diagnostic.js';
+import { exchange, readDaemonInfo, type DaemonInfo, type DaemonStatus } from '../../daemon/protocol.js';
+import { isAlive } from '../../pid.js';
+import { STATE_DIR } from '../../state-dir.js';
+import { parseCommand, resolveRootFile } from '../args.js';
+
+const USAGE = `usage: kiln daemon start | stop | status
+
+A resident process per workspace that answers no-op builds from memory: it
+proves nodes up to date once, watches the directories those proofs depend on
+(inotify), and answers 'kiln build' while nothing relevant changed. Anything
+else (a change, --dry-run, --override, a remote cache, nodes with a resolve
+step or a toolchain) is built as usual, after which the daemon proves again.
+
+  start                 start the daemon for this workspace (log: .kiln/daemon.log)
+  stop                  stop it
+  status                pid, proven nodes, watched directories, answers
+  --idle-timeout MIN    start: exit after this many idle minutes (default 180)
+
+KILN_DAEMON=0 makes a build ignore a running daemon.`;
+
+const START_TIMEOUT_MS = 60_000;
+const STOP_TIMEOUT_MS = 5_000;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommand('daemon', argv, { 'idle-timeout': { type: 'string' } }, USAGE);
+  const [action, ...rest] = positionals;
+  if (rest.length > 0 || !action || !['start', 'stop', 'status', 'serve'].includes(action)) {
+    throw new UserError([{ message: `daemon: expected start, stop or status${action ? `, got '${[action, ...rest].join(' ')}'` : ''}`, hint: "run 'kiln daemon --help'" }]);
+  }
+  const rootFile = resolveRootFile(values);
+  const root = path.dirname(rootFile);
+  const idleMinutes = values['idle-timeout'] === undefined ? 180 : Number(values['idle-timeout']);
+  if (!(idleMinutes > 0)) throw new UserError([{ message: `daemon: --idle-timeout expects minutes > 0, got '${values['idle-timeout']}'` }]);
+  switch (action) {
+    case 'serve':
+      return serve(rootFile, idleMinutes);
+    case 'start':
+      return start(rootFile, idleMinutes);
+    case 'stop':
+      return stop(root);
+    default:
+      return status(root);
+  }
+}
+
+/** The daemon itself, in the foreground (what `start` runs detached). */
+async function serve(rootFile: string, idleMinutes: number): Promise<number> {
+  const { Daemon } = await import('../../daemon/server.js');
+  const daemon = new Daemon(rootFile, idleMinutes * 60_000);
+  const quit = () => {
+    daemon.stop();
+    process.exit(0);
+  };
+  process.on('SIGTERM', quit);
+  process.on('SIGINT', quit);
+  await daemon.start(process.env);
+  process.stdout.write(`kiln daemon ${process.pid} serving ${path.dirname(rootFile)}\n`);
+  return new Promise<number>(() => undefined); // runs until stopped or idle
+}
+
+async function running(root: string): Promise<{ info: DaemonInfo; status: DaemonStatus } | undefined> {
+  const info = readDaemonInfo(root);
+  if (!info || !isAlive(info.pid)) return undefined;
+  const r = await exchange(info.socket, { kind: 'status' }, 5_000);
+  return r?.kind === 'status' ? { info, status: r.status } : undefined;
+}
+
+async function start(rootFile: string, idleMinutes: number): Promise<number> {
+  const root = path.dirname(rootFile);
+  const already = await running(root);
+  if (already) {
+    process.stdout.write(`kiln: daemon already running (pid ${already.info.pid})\n`);
+    return 0;
+  }
+  fs.mkdirSync(path.join(root, STATE_DIR), { recursive: true });
+  const log = fs.openSync(path.join(root, STATE_DIR, 'daemon.log'), 'a');
+  const child = spawn(process.execPath, [process.argv[1]!, 'daemon', 'serve', '-f', rootFile, '--idle-timeout', String(idleMinutes)], {
+    cwd: root,
+    detached: true,
+    stdio: ['ignore', log, log],
+    env: process.env,
+  });
+  child.unref();
+  fs.closeSync(log);
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    const up = await running(root);
+    if (up && up.info.pid === child.pid) {
+      process.stdout.write(`kiln: daemon started (pid ${child.pid}): ${describe(up.status)}\n`);
+      return 0;
+    }
+    if (child.exitCode !== null || !isAlive(child.pid!)) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new UserError([{ message: 'daemon: it did not start', hint: `see ${path.join(root, STATE_DIR, 'daemon.log')}` }], 1);
+}
+
+async function stop(root: string): Promise<number> {
+  const up = await running(root);
+  if (!up) {
+    process.stdout.write('kiln: no daemon running\n');
+    return 0;
+  }
+  await exchange(up.info.socket, { kind: 'stop' }, STOP_TIMEOUT_MS);
+  const deadline = Date.now() + STOP_TIMEOUT_MS;
+  while (isAlive(up.info.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  if (isAlive(up.info.pid)) process.kill(up.info.pid, 'SIGTERM');
+  process.stdout.write(`kiln: daemon stopped (pid ${up.info.pid})\n`);
+  return 0;
+}
+
+async function status(root: string): Promise<number> {
+  const up = await running(root);
+  process.stdout.write(up ? `kiln: daemon pid ${up.info.pid}: ${describe(up.status)}\n` : 'kiln: no daemon running\n');
+  return 0;
+}
+
+function describe(s: DaemonStatus): string {
+  const state = s.notReady ? `will not answer yet: ${s.notReady}` : 'ready';
+  return `${s.proven}/${s.total} nodes proven up to date, ${s.watchedDirs} directories watched, ${s.answered} builds answered, ${s.declined} declined; ${state}`;
+}

@@ -1,0 +1,59 @@
+import type { Workspace } from '../buildfile/types.js';
+import { createProgress } from '../cli/progress.js';
+import type { History, NodeState } from '../history.js';
+import { notSelected, writeSummary, type NodeSummary, type RunSummary } from '../summary.js';
+import { LocalCache } from '../../cache/local/store.js';
+import type { BuildRequest } from './protocol.js';
+
+/**
+ * What `kiln build` would have done for a request whose nodes the daemon
+ * proved up to date: every selected node cached, its log replayed as the
+ * client asked, the summary file written and the run recorded in history,
+ * the terminal output rendered by the same progress code a build uses.
+ */
+export async function answerUpToDate(
+  ws: Workspace,
+  selected: ReadonlySet<string>,
+  states: ReadonlyMap<string, NodeState>,
+  req: BuildRequest,
+  history: History,
+): Promise<{ exitCode: 0; stdout: string }> {
+  const startedAt = new Date();
+  const t0 = performance.now();
+  let stdout = '';
+  const out = { write: (s: string) => ((stdout += s), true), columns: req.columns } as unknown as NodeJS.WriteStream;
+  const report = createProgress({ live: req.live, logs: req.logs, out });
+  report({ type: 'start', total: selected.size });
+  let cache: LocalCache | undefined;
+  const rows = new Map<string, NodeSummary>();
+  for (const n of ws.nodes) {
+    if (!selected.has(n.id)) continue;
+    const known = states.get(n.id)!;
+    const row: NodeSummary = {
+      id: n.id, rule: n.rule, key: known.key, status: 'cached', cache: 'local', durationMs: 0, outputDigest: known.outputDigest, error: null,
+    };
+    rows.set(n.id, row);
+    const log = known.log && req.logs === 'full' ? await (cache ??= LocalCache.open(req.cacheDir)).readLog(known.log) : null;
+    report({ type: 'node-done', node: row, log, replayed: true });
+  }
+  cache?.close();
+  const summary: RunSummary = {
+    version: 1,
+    command: 'build',
+    startedAt: startedAt.toISOString(),
+    durationMs: Math.round(performance.now() - t0),
+    nodes: ws.nodes.map((n) => rows.get(n.id) ?? notSelected(n)),
+  };
+  report({ type: 'end', summary });
+  if (req.summary) writeSummary(req.summary, summary);
+  const byId = new Map(ws.nodes.map((n) => [n.id, n]));
+  history.recordRun(summary, {
+    args: req.args,
+    exitCode: 0,
+    workers: req.jobs,
+    upstream: [],
+    timing: () => ({ startMs: 0, lane: 0, bytes: 0, spans: [] }),
+    depsOf: (id) => byId.get(id)!.deps.map((d) => d.id),
+  });
+  return { exitCode: 0, stdout };
+}

@@ -1,0 +1,122 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { STATE_DIR } from '../state-dir.js';
+import { readVersion } from '../version.js';
+
+// The daemon and its clients speak one JSON line each way over a Unix socket.
+// This module is all a client loads: keep it free of heavy imports.
+
+/** A build a client asks the daemon to answer; everything it needs from the client's process. */
+export interface BuildRequest {
+  kind: 'build';
+  code: string;
+  env: NodeJS.ProcessEnv;
+  /** The command line as typed, for the run's history row. */
+  args: string[];
+  targets: string[];
+  jobs: number;
+  logs: 'full' | 'failed' | 'none';
+  keepGoing: boolean;
+  /** Absolute path, if the client asked for a summary file. */
+  summary?: string;
+  cacheDir: string;
+  live: boolean;
+  columns: number;
+}
+
+/** Sent after a build the daemon did not answer: it proves the workspace again. */
+export interface RebuiltNotice {
+  kind: 'rebuilt';
+  code: string;
+  env: NodeJS.ProcessEnv;
+}
+
+export type Request = BuildRequest | RebuiltNotice | { kind: 'status' } | { kind: 'stop' };
+
+export interface DaemonStatus {
+  pid: number;
+  root: string;
+  /** Nodes proven up to date, and why the daemon cannot answer right now (if it cannot). */
+  proven: number;
+  total: number;
+  watchedDirs: number;
+  notReady: string | null;
+  answered: number;
+  declined: number;
+}
+
+export type Response =
+  | { kind: 'answer'; exitCode: number; stdout: string }
+  | { kind: 'declined'; reason: string }
+  | { kind: 'status'; status: DaemonStatus }
+  | { kind: 'ok' };
+
+/** Where a running daemon writes its address. */
+export interface DaemonInfo {
+  pid: number;
+  socket: string;
+  code: string;
+}
+
+export function daemonInfoFile(root: string): string {
+  return path.join(root, STATE_DIR, 'daemon.json');
+}
+
+/**
+ * The identity of the code answering: a daemon started by another kiln build
+ * (even one with the same version number) never answers for this one.
+ */
+export function codeStamp(): string {
+  return `${readVersion()}:${fs.statSync(fileURLToPath(import.meta.url)).mtimeMs}`;
+}
+
+/** Unix socket paths are limited to ~100 bytes: the socket lives in a per-user temp dir, named by the workspace. */
+export function socketPathFor(root: string): string {
+  const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
+  const name = createHash('sha256').update(root).digest('hex').slice(0, 20);
+  return path.join(os.tmpdir(), `kiln-${uid}`, `${name}.sock`);
+}
+
+export function readDaemonInfo(root: string): DaemonInfo | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(daemonInfoFile(root), 'utf8')) as DaemonInfo;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Sends one request and reads one response; undefined when the daemon is gone, silent or too slow. */
+export function exchange(socket: string, request: Request, timeoutMs: number): Promise<Response | undefined> {
+  return new Promise((resolve) => {
+    const conn = net.createConnection(socket);
+    let data = '';
+    let done = false;
+    const finish = (r: Response | undefined) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      conn.destroy();
+      resolve(r);
+    };
+    const timer = setTimeout(() => finish(undefined), timeoutMs);
+    conn.setEncoding('utf8');
+    conn.on('connect', () => conn.write(`${JSON.stringify(request)}\n`));
+    conn.on('data', (chunk: string) => {
+      data += chunk;
+      const nl = data.indexOf('\n');
+      if (nl >= 0) {
+        try {
+          finish(JSON.parse(data.slice(0, nl)) as Response);
+        } catch {
+          finish(undefined);
+        }
+      }
+    });
+    conn.on('error', () => finish(undefined));
+    conn.on('close', () => finish(undefined));
+  });
+}

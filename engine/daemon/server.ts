@@ -1,0 +1,248 @@
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import type Database from 'better-sqlite3';
+import { loadWorkspaceCached, memoSources } from '../buildfile/snapshot.js';
+import type { NodeDecl, Workspace } from '../buildfile/types.js';
+import { stampPaths } from '../fingerprint.js';
+import { History, type NodeState } from '../history.js';
+import { openStateDb } from '../state-db.js';
+import { STATE_DIR } from '../state-dir.js';
+import { selectTargets } from '../targets.js';
+import { settleByStamps } from '../up-to-date.js';
+import { rules } from '../../rules/index.js';
+import { answerUpToDate } from './answer.js';
+import { codeStamp, daemonInfoFile, socketPathFor, type BuildRequest, type DaemonInfo, type Request, type Response } from './protocol.js';
+import { WatchSet, type Relevant } from './watch-set.js';
+
+/** What the daemon last proved: a workspace, its node states, the nodes up to date, and the env it proved them with. */
+interface Proof {
+  ws: Workspace;
+  byId: Map<string, NodeDecl>;
+  states: Map<string, NodeState>;
+  proven: Set<string>;
+  env: NodeJS.ProcessEnv;
+  globs: { pattern: string; matches: string[] }[];
+}
+
+/**
+ * A resident process per workspace (like the nx daemon or Bazel's server)
+ * that answers no-op builds without stat-ing anything: it proves nodes up to
+ * date by their stamps once, watches exactly the directories those proofs
+ * depend on, and as long as no relevant change was seen, a build of proven
+ * nodes is answered from memory. Anything it cannot vouch for is declined
+ * and the client builds as usual, then tells the daemon to prove again.
+ */
+export class Daemon {
+  private readonly code = codeStamp();
+  private readonly db: Database.Database;
+  private readonly history: History;
+  private readonly watch: WatchSet;
+  private proof: Proof | undefined;
+  private notReady: string | null = 'not proven yet';
+  /** Requests and proofs run one at a time, in arrival order. */
+  private queue: Promise<unknown> = Promise.resolve();
+  private answered = 0;
+  private declined = 0;
+  private server: net.Server | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly rootFile: string,
+    private readonly idleMs: number,
+  ) {
+    const root = path.dirname(rootFile);
+    this.db = openStateDb(root);
+    this.history = new History(this.db);
+    this.watch = new WatchSet(root, STATE_DIR);
+  }
+
+  private get root(): string {
+    return path.dirname(this.rootFile);
+  }
+
+  /** Listens, proves the workspace with `env`, then writes the daemon info file that clients look for. */
+  async start(env: NodeJS.ProcessEnv): Promise<void> {
+    const socket = socketPathFor(this.root);
+    fs.mkdirSync(path.dirname(socket), { recursive: true, mode: 0o700 });
+    fs.rmSync(socket, { force: true }); // a dead daemon's socket
+    this.server = net.createServer((conn) => this.onConnection(conn));
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(socket, () => resolve());
+    });
+    await this.enqueue(() => this.prove(env));
+    const info: DaemonInfo = { pid: process.pid, socket, code: this.code };
+    const file = daemonInfoFile(this.root);
+    fs.writeFileSync(`${file}.tmp`, JSON.stringify(info));
+    fs.renameSync(`${file}.tmp`, file);
+    this.touch();
+  }
+
+  stop(): void {
+    clearTimeout(this.idleTimer);
+    this.server?.close();
+    const info = daemonInfoFile(this.root);
+    try {
+      if ((JSON.parse(fs.readFileSync(info, 'utf8')) as DaemonInfo).pid === process.pid) fs.rmSync(info);
+    } catch {
+      // already gone
+    }
+    fs.rmSync(socketPathFor(this.root), { force: true });
+    this.watch.close();
+    this.db.close();
+  }
+
+  private touch(): void {
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => {
+      this.stop();
+      process.exit(0);
+    }, this.idleMs);
+  }
+
+  private enqueue<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(work, work);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private onConnection(conn: net.Socket): void {
+    let data = '';
+    conn.setEncoding('utf8');
+    conn.on('error', () => undefined);
+    conn.on('data', (chunk: string) => {
+      data += chunk;
+      const nl = data.indexOf('\n');
+      if (nl < 0) return;
+      conn.removeAllListeners('data');
+      let request: Request;
+      try {
+        request = JSON.parse(data.slice(0, nl)) as Request;
+      } catch {
+        conn.end(`${JSON.stringify({ kind: 'declined', reason: 'unreadable request' } satisfies Response)}\n`);
+        return;
+      }
+      this.touch();
+      void this.handle(request).then(
+        (response) => {
+          conn.end(`${JSON.stringify(response)}\n`);
+          if (request.kind === 'stop') {
+            this.stop();
+            process.exit(0);
+          }
+        },
+        (e: unknown) => conn.end(`${JSON.stringify({ kind: 'declined', reason: `daemon error: ${(e as Error).message}` } satisfies Response)}\n`),
+      );
+    });
+  }
+
+  private async handle(request: Request): Promise<Response> {
+    switch (request.kind) {
+      case 'build':
+        return this.enqueue(() => this.answer(request));
+      case 'rebuilt':
+        // Proven in the background: the client that sent this is done and exits.
+        void this.enqueue(() => this.prove(request.env));
+        return { kind: 'ok' };
+      case 'status':
+        return {
+          kind: 'status',
+          status: {
+            pid: process.pid,
+            root: this.root,
+            proven: this.proof?.proven.size ?? 0,
+            total: this.proof?.ws.nodes.length ?? 0,
+            watchedDirs: this.watch.size,
+            notReady: this.notReady ?? this.watch.dirty,
+            answered: this.answered,
+            declined: this.declined,
+          },
+        };
+      case 'stop':
+        return { kind: 'ok' };
+    }
+  }
+
+  /**
+   * Watches first, then drains events, then stats: a change made before the
+   * stats is seen by them, one made after is seen by the watches.
+   */
+  private async prove(env: NodeJS.ProcessEnv): Promise<void> {
+    this.proof = undefined;
+    const loaded = await loadWorkspaceCached(this.rootFile, STATE_DIR);
+    const sources = memoSources(this.root, STATE_DIR);
+    if (!loaded.ok || !sources) {
+      this.notReady = 'the build files do not load; a build will report why';
+      return;
+    }
+    const ws = loaded.value;
+    const states = this.history.loadNodeStates();
+    this.watch.replace(watchPlan(ws, states, sources.files));
+    if (!(await this.watch.sync())) {
+      this.notReady = 'file events are not arriving';
+      return;
+    }
+    this.watch.dirty = null;
+    const byId = new Map(ws.nodes.map((n) => [n.id, n]));
+    const proven = settleByStamps(
+      ws.nodes.map((n) => n.id), byId, states, ws.root, env, rules, { allowed: () => true, settled: () => undefined },
+    );
+    this.proof = { ws, byId, states, proven, env, globs: sources.globs };
+    this.notReady = null;
+  }
+
+  private async answer(req: BuildRequest): Promise<Response> {
+    const decline = (reason: string): Response => {
+      this.declined++;
+      return { kind: 'declined', reason };
+    };
+    if (req.code !== this.code) return decline('the daemon runs other kiln code');
+    const proof = this.proof;
+    if (!proof || this.notReady) return decline(this.notReady ?? 'not proven');
+    if (!(await this.watch.sync())) return decline('file events are not arriving');
+    if (this.watch.dirty) return decline(this.watch.dirty);
+    if (proof.globs.length > 0) {
+      const { matchIncludeGlob } = await import('../buildfile/include.js');
+      if (proof.globs.some((g) => matchIncludeGlob(this.root, g.pattern).join('\n') !== g.matches.join('\n'))) {
+        return decline('the build files an include glob matches changed');
+      }
+    }
+    if (proof.ws.remote || req.env.KILN_REMOTE_CACHE) return decline('a remote cache is configured');
+    const selected = selectTargets(proof.ws, req.targets);
+    if (!selected.ok) return decline('the targets do not select');
+    for (const id of selected.value) {
+      if (!proof.proven.has(id)) return decline(`'${id}' is not proven up to date`);
+      const node = proof.byId.get(id)!;
+      for (const name of [...node.env, ...node.secretEnv]) {
+        if (req.env[name] !== proof.env[name]) return decline(`env ${name} differs from the proof's`);
+      }
+    }
+    this.answered++;
+    return { kind: 'answer', ...(await answerUpToDate(proof.ws, selected.value, proof.states, req, this.history)) };
+  }
+}
+
+/**
+ * The directories the proofs depend on: each stamped directory (all its
+ * entries), the parent of each stamped file (that name), and the parent of
+ * each build file.
+ */
+function watchPlan(ws: Workspace, states: ReadonlyMap<string, NodeState>, buildFiles: string[]): Map<string, Relevant> {
+  const plan = new Map<string, Relevant>();
+  const add = (rel: string, isDir: boolean) => {
+    const norm = path.posix.normalize(rel === '' ? '.' : rel);
+    const dir = isDir ? norm : path.posix.dirname(norm);
+    const key = dir === '.' ? '' : dir;
+    const have = plan.get(key);
+    if (isDir) plan.set(key, 'all');
+    else if (have !== 'all') plan.set(key, new Set([...(have ?? []), path.posix.basename(norm)]));
+  };
+  for (const f of buildFiles) add(f, false);
+  for (const n of ws.nodes) {
+    const s = states.get(n.id);
+    if (!s || s.inputStamp === null) continue;
+    for (const p of [...stampPaths(s.inputStamp), ...stampPaths(s.fingerprint)]) add(path.posix.join(n.dir, p.rel), p.isDir);
+  }
+  return plan;
+}

@@ -1,0 +1,131 @@
+import fs from 'node:fs';
+import path from 'node:path';
+
+/** Which entries of a watched directory matter: all of them (a walked dir), or some names. */
+export type Relevant = 'all' | Set<string>;
+
+/**
+ * inotify watches (one per directory, non-recursive) on exactly the
+ * directories whose state a proof depends on. Any relevant event makes the
+ * set dirty; the owner decides what dirty means. A directory's own moves and
+ * deletion always count, and every watched directory's ancestors up to the
+ * root are watched for the name leading to it, so renaming a parent is seen.
+ */
+export class WatchSet {
+  private readonly watchers = new Map<string, fs.FSWatcher>();
+  private readonly relevant = new Map<string, Relevant>();
+  private cookieSeq = 0;
+  private readonly cookieWaiters = new Map<string, () => void>();
+  private readonly cookieDir: string;
+  dirty: string | null = null;
+
+  constructor(private readonly root: string, stateDir: string) {
+    this.cookieDir = path.join(root, stateDir, 'daemon-cookies');
+    fs.rmSync(this.cookieDir, { recursive: true, force: true });
+    fs.mkdirSync(this.cookieDir, { recursive: true });
+    this.watchers.set(this.cookieDir, fs.watch(this.cookieDir, (_e, name) => this.onCookie(name)));
+  }
+
+  /**
+   * Replaces the watched set by `plan` (root-relative dir → relevant names).
+   * Watches that stay are kept, so no event between two plans is lost.
+   */
+  replace(plan: Map<string, Relevant>): void {
+    const next = new Map<string, Relevant>();
+    const add = (dir: string, names: Relevant) => {
+      const have = next.get(dir);
+      if (have === 'all' || names === 'all') next.set(dir, 'all');
+      else next.set(dir, new Set([...(have ?? []), ...names]));
+    };
+    for (const [dir, names] of plan) {
+      add(dir, names);
+      // Ancestors, for the name leading down to this dir.
+      for (let child = dir, parent = parentOf(dir); parent !== null; child = parent, parent = parentOf(parent)) {
+        add(parent, new Set([path.posix.basename(child)]));
+      }
+    }
+    for (const [dir, w] of this.watchers) {
+      if (dir !== this.cookieDir && !next.has(this.rel(dir))) {
+        w.close();
+        this.watchers.delete(dir);
+      }
+    }
+    this.relevant.clear();
+    for (const [dir, names] of next) {
+      this.relevant.set(dir, names);
+      const abs = path.join(this.root, dir);
+      if (this.watchers.has(abs)) continue;
+      try {
+        const w = fs.watch(abs, { persistent: false }, (_event, name) => this.onEvent(dir, name));
+        w.on('error', () => this.markDirty(`watch on '${dir || '.'}' failed`));
+        this.watchers.set(abs, w);
+      } catch {
+        // A directory that is gone: the proof that needed it cannot hold.
+        this.markDirty(`'${dir || '.'}' cannot be watched`);
+      }
+    }
+  }
+
+  get size(): number {
+    return this.watchers.size - 1;
+  }
+
+  /**
+   * Resolves once every change made before the call has been delivered:
+   * inotify queues events in order on one descriptor, so seeing our own
+   * cookie file appear means all earlier events were read (watchman's method).
+   */
+  sync(timeoutMs = 2000): Promise<boolean> {
+    const name = `cookie-${process.pid}-${++this.cookieSeq}`;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.cookieWaiters.delete(name);
+        resolve(false);
+      }, timeoutMs);
+      this.cookieWaiters.set(name, () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+      fs.writeFileSync(path.join(this.cookieDir, name), '');
+    });
+  }
+
+  close(): void {
+    for (const w of this.watchers.values()) w.close();
+    this.watchers.clear();
+    fs.rmSync(this.cookieDir, { recursive: true, force: true });
+  }
+
+  private onCookie(name: string | Buffer | null): void {
+    const n = name?.toString();
+    const waiter = n ? this.cookieWaiters.get(n) : undefined;
+    if (!waiter || !n) return;
+    this.cookieWaiters.delete(n);
+    fs.rmSync(path.join(this.cookieDir, n), { force: true });
+    waiter();
+  }
+
+  private onEvent(dir: string, name: string | Buffer | null): void {
+    const names = this.relevant.get(dir);
+    const n = name?.toString();
+    // No name, or the directory's own name (its move or deletion): always relevant.
+    if (names === undefined || names === 'all' || !n || n === path.posix.basename(dir) || names.has(n)) {
+      this.markDirty(`${dir === '' ? '' : `${dir}/`}${n ?? ''} changed`);
+    }
+  }
+
+  private markDirty(why: string): void {
+    this.dirty ??= why;
+  }
+
+  private rel(abs: string): string {
+    return path.relative(this.root, abs).split(path.sep).join('/');
+  }
+}
+
+/** Root-relative posix parent; '' is the root, whose parent is null. */
+function parentOf(dir: string): string | null {
+  if (dir === '') return null;
+  const i = dir.lastIndexOf('/');
+  return i < 0 ? '' : dir.slice(0, i);
+}

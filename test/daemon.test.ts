@@ -1,0 +1,141 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { buildWithSummary, kiln, statuses, tempDir, writeFiles } from './kiln.js';
+
+const GRAPH = `
+nodes:
+  lib:
+    rule: run
+    dir: pkgs/lib
+    inputs: ['src/**']
+    outputs: [out/lib]
+    env: [FLAVOUR]
+    cmd: mkdir -p out && cat $(find src -type f | sort) > out/lib && echo "$FLAVOUR" >> out/lib && echo lib-log
+  app:
+    rule: run
+    dir: pkgs/app
+    deps: [lib]
+    inputs: [main.c]
+    outputs: [out/app]
+    cmd: mkdir -p out && cat ../lib/out/lib main.c > out/app
+`;
+
+const started: string[] = [];
+
+afterEach(async () => {
+  for (const ws of started.splice(0)) await kiln(ws, ['daemon', 'stop']);
+});
+
+async function withDaemon() {
+  const ws = tempDir();
+  writeFiles(ws, { 'kiln.yaml': GRAPH, 'pkgs/lib/src/a.c': 'a\n', 'pkgs/lib/src/sub/b.c': 'b\n', 'pkgs/app/main.c': 'main\n' });
+  const env = { KILN_CACHE_DIR: tempDir('kiln-cache-'), FLAVOUR: 'plain' };
+  await new Promise((r) => setTimeout(r, 150)); // past the racy margin: stamps get recorded
+  expect(statuses((await buildWithSummary(ws, [], env)).summary).built).toEqual(['app', 'lib']);
+  const start = await kiln(ws, ['daemon', 'start', '--idle-timeout', '5'], env);
+  expect(start.exitCode, start.stderr).toBe(0);
+  started.push(ws);
+  expect(start.stdout).toMatch(/2\/2 nodes proven up to date/);
+  return { ws, env };
+}
+
+/** Builds and reports whether the daemon answered (its count of answers went up). */
+async function build(ws: string, env: Record<string, string>, args: string[] = []) {
+  const before = await answers(ws, env);
+  const r = await buildWithSummary(ws, args, env);
+  expect(r.exitCode, r.stderr).toBe(0);
+  // A build the daemon did not answer tells it to prove again; wait for that before the next step.
+  await waitReady(ws, env);
+  return { ...r, answered: (await answers(ws, env)) > before };
+}
+
+async function answers(ws: string, env: Record<string, string>): Promise<number> {
+  const s = await kiln(ws, ['daemon', 'status'], env);
+  return Number(/(\d+) builds answered/.exec(s.stdout)?.[1] ?? -1);
+}
+
+async function waitReady(ws: string, env: Record<string, string>): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if ((await kiln(ws, ['daemon', 'status'], env)).stdout.includes('; ready')) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('kiln daemon', () => {
+  it('answers a no-op build from memory: same output, summary and history as a build', async () => {
+    const { ws, env } = await withDaemon();
+    const r = await build(ws, env);
+    expect(r.answered).toBe(true);
+    expect(statuses(r.summary).cached).toEqual(['app', 'lib']);
+    expect(r.stdout).toContain('lib (cached) | lib-log'); // logs replayed like a build does
+    expect(r.stdout).toMatch(/kiln: done: 2 nodes, 0 built, 2 cached/);
+    const history = await kiln(ws, ['build', '--dry-run'], env); // not answered (dry run), still fine
+    expect(history.exitCode).toBe(0);
+  });
+
+  it('declines after an input edit, the build rebuilds, and the next no-op is answered again', async () => {
+    const { ws, env } = await withDaemon();
+    writeFiles(ws, { 'pkgs/lib/src/a.c': 'A\n' });
+    const edited = await build(ws, env);
+    expect(edited.answered).toBe(false);
+    expect(statuses(edited.summary).built).toEqual(['app', 'lib']);
+    await new Promise((r) => setTimeout(r, 150));
+    await kiln(ws, ['build'], env); // stamps of the edit are trusted from here
+    await waitReady(ws, env);
+    const again = await build(ws, env);
+    expect(again.answered).toBe(true);
+    expect(fs.readFileSync(path.join(ws, 'pkgs/app/out/app'), 'utf8')).toBe('A\nb\nplain\nmain\n');
+  });
+
+  it('sees a new file deep in a walked directory, a deleted output and a renamed parent', async () => {
+    const { ws, env } = await withDaemon();
+    writeFiles(ws, { 'pkgs/lib/src/sub/deeper/c.c': 'c\n' });
+    expect(statuses((await build(ws, env)).summary).built).toEqual(['app', 'lib']);
+
+    fs.rmSync(path.join(ws, 'pkgs/app/out/app'));
+    const restored = await build(ws, env);
+    expect(restored.answered).toBe(false);
+    expect(fs.existsSync(path.join(ws, 'pkgs/app/out/app'))).toBe(true);
+
+    // Moving a parent away: the watches on the moved dirs stay silent, the parent's watch is not.
+    fs.renameSync(path.join(ws, 'pkgs'), path.join(ws, 'moved'));
+    const r = await kiln(ws, ['build'], env);
+    expect(r.exitCode).toBe(2); // the node dirs are gone: a build-file mistake, not a cached answer
+    expect(r.stdout).toMatch(/node dir 'pkgs\/lib' does not exist/);
+  });
+
+  it('declines for a different declared env value and for a changed build file', async () => {
+    const { ws, env } = await withDaemon();
+    const spicy = await build(ws, { ...env, FLAVOUR: 'spicy' });
+    expect(spicy.answered).toBe(false);
+    expect(statuses(spicy.summary).built).toEqual(['app', 'lib']);
+    writeFiles(ws, { 'kiln.yaml': GRAPH.replace('cat ../lib/out/lib main.c', 'cat main.c ../lib/out/lib') });
+    const edited = await build(ws, { ...env, FLAVOUR: 'spicy' });
+    expect(edited.answered).toBe(false);
+    expect(statuses(edited.summary).built).toEqual(['app']);
+  });
+
+  it('is ignored when stopped, dead or disabled', async () => {
+    const { ws, env } = await withDaemon();
+    expect((await build(ws, { ...env, KILN_DAEMON: '0' })).answered).toBe(false);
+    const info = JSON.parse(fs.readFileSync(path.join(ws, '.kiln/daemon.json'), 'utf8')) as { pid: number };
+    process.kill(info.pid, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 100));
+    const r = await buildWithSummary(ws, [], env); // a dead daemon's leftovers cost nothing
+    expect(statuses(r.summary).cached).toEqual(['app', 'lib']);
+    expect((await kiln(ws, ['daemon', 'status'], env)).stdout).toContain('no daemon running');
+    const restart = await kiln(ws, ['daemon', 'start'], env);
+    expect(restart.stdout).toMatch(/daemon started/);
+    expect((await kiln(ws, ['daemon', 'stop'], env)).stdout).toMatch(/daemon stopped/);
+    expect(fs.existsSync(path.join(ws, '.kiln/daemon.json'))).toBe(false);
+  });
+
+  it('rejects a bad daemon command line', async () => {
+    const ws = tempDir();
+    writeFiles(ws, { 'kiln.yaml': GRAPH });
+    const r = await kiln(ws, ['daemon', 'restart']);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain("daemon: expected start, stop or status, got 'restart'");
+  });
+});

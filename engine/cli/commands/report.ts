@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../../diagnostic.js';
+import { htmlReport } from '../../report/html.js';
 import { reportModel } from '../../report/model.js';
 import { textReport } from '../../report/text.js';
 import { listRuns, loadRun, type RunRecord } from '../../run-record.js';
@@ -37,7 +38,17 @@ export async function run(argv: string[]): Promise<number> {
   const db = openStateDb(root);
   try {
     const model = reportModel(db, pickRun(db, positionals[0]), historyRuns);
-    process.stdout.write(textReport(model));
+    if (values.output === undefined) {
+      process.stdout.write(textReport(model));
+      return 0;
+    }
+    const file = path.resolve(values.output);
+    try {
+      fs.writeFileSync(file, htmlReport(model));
+    } catch (e) {
+      throw new UserError([{ message: `report: cannot write ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` }]);
+    }
+    process.stdout.write(`kiln report: run ${model.run.id} written to ${values.output}\n`);
     return 0;
   } finally {
     db.close();

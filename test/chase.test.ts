@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { kiln, tempDir, writeFiles } from './kiln.js';
+import { gitEnv, kiln, tempDir, writeFiles } from './kiln.js';
 
 const EXAMPLE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../examples/rackstack');
 
@@ -98,15 +98,3 @@ describe('kiln bisect', () => {
     expect(again.stdout).toContain(`first bad commit: ${shas[12]} "Change 13"`);
   });
 });
-
-function gitEnv(): Record<string, string> {
-  return {
-    ...process.env,
-    GIT_AUTHOR_NAME: 't',
-    GIT_AUTHOR_EMAIL: 't@example.org',
-    GIT_COMMITTER_NAME: 't',
-    GIT_COMMITTER_EMAIL: 't@example.org',
-    GIT_AUTHOR_DATE: '2026-11-01T10:00:00Z',
-    GIT_COMMITTER_DATE: '2026-11-01T10:00:00Z',
-  } as Record<string, string>;
-}

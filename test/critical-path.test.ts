@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { analyzeRun, type TimedNode } from '../engine/critical-path.js';
 import { listRuns, loadNodeRuns } from '../engine/run-record.js';
 import { kiln, tempDir, writeFiles } from './kiln.js';
+import { GRAPH } from './report-graph.js';
 
 const n = (node: string, durationMs: number, deps: string[] = []): TimedNode => ({ node, durationMs, deps });
 
@@ -47,30 +48,6 @@ describe('critical path and lower bound', () => {
     expect(b.criticalPathMs).toBe(20_000);
   });
 });
-
-// slow -> mid -> join is the longest chain; fast runs beside it on the second worker.
-const GRAPH = `
-nodes:
-  slow:
-    rule: run
-    inputs: [slow.txt]
-    outputs: [out/slow]
-    cmd: sleep 0.4 && mkdir -p out && cp slow.txt out/slow
-  fast:
-    rule: run
-    outputs: [out/fast]
-    cmd: sleep 0.1 && mkdir -p out && echo fast > out/fast
-  mid:
-    rule: run
-    deps: [slow]
-    outputs: [out/mid]
-    cmd: sleep 0.1 && mkdir -p out && cp out/slow out/mid
-  join:
-    rule: run
-    deps: [mid, fast]
-    outputs: [out/join]
-    cmd: mkdir -p out && cat out/mid out/fast > out/join
-`;
 
 describe('kiln report (text)', () => {
   it('reports the critical path, lower bound and slowest nodes of a real run', async () => {

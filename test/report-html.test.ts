@@ -143,6 +143,8 @@ describe('kiln report -o (HTML, in Chromium)', () => {
       ['up', shas[2]!.slice(0, 10), subjects[1], 'failed'],
     ]);
     expect(await page.locator('#chase b').count()).toBe(0); // the subject's markup is text, not markup
+    expect(await page.locator('#chase tr.current').getAttribute('data-commit')).toBe(shas[2]); // the reported run's row
+    expect(await page.locator('.upstream').textContent()).toBe(`upstream: up ${shas[2]!.slice(0, 10)}`);
     expect(await rows.nth(2).locator('.status.failed').count()).toBe(1);
     expect(await rows.nth(2).locator('.details').textContent()).toContain('check:');
     // The newest chase run is the one reported; the chart shows the three chase runs.

@@ -36,6 +36,8 @@ code { font: 12px ui-monospace, "DejaVu Sans Mono", monospace; }
 tr.critical td:first-child { border-left: 4px solid var(--critical); }
 .status { font-weight: 600; border-radius: 4px; padding: 1px 8px; }
 .status.ok { background: #d3f9d8; color: #2b8a3e; } .status.failed { background: #ffe3e3; color: #c92a2a; }
+tr.current td { background: #e7f5ff; }
+.upstream { margin-top: 10px; }
 .details { margin: 0; padding-left: 16px; font-size: 12px; color: #495057; } .details pre { white-space: pre-wrap; margin: 4px 0; }
 `;
 
@@ -96,7 +98,7 @@ ${historySvg(m.history, run.id)}
 <li style="--swatch: #2b8a3e">cache hit rate</li>
 </ul>
 </section>
-${m.chase.length > 0 ? chaseSection(m.chase) : ''}
+${m.chase.length > 0 ? chaseSection(m.chase, run.id) : ''}
 </body>
 </html>
 `;
@@ -104,8 +106,12 @@ ${m.chase.length > 0 ? chaseSection(m.chase) : ''}
 
 function upstreamList(m: ReportModel): string {
   if (m.run.upstream.length === 0) return '';
-  const items = m.run.upstream.map((u) => `<li><code>${esc(u.node)}</code> ${esc(u.ref)} at <code title="${esc(u.commit)}">${esc(u.commit.slice(0, 10))}</code></li>`);
-  return `<p class="sub">Upstream heads built:</p><ul>${items.join('')}</ul>`;
+  // A chase pins each project's ref to a commit: the ref is then the commit itself, not worth saying twice.
+  const items = m.run.upstream.map(
+    (u) =>
+      `<code>${esc(u.node)}</code> ${u.ref === u.commit ? '' : `${esc(u.ref)} at `}<code title="${esc(u.commit)}">${esc(u.commit.slice(0, 10))}</code>`,
+  );
+  return `<p class="sub upstream">upstream: ${items.join(' · ')}</p>`;
 }
 
 function slowestTable(m: ReportModel): string {
@@ -119,8 +125,8 @@ ${rows.join('\n')}
 </tbody></table>`;
 }
 
-/** DLRN's report page: one row per upstream commit built, in chase order. */
-function chaseSection(rows: ChaseRow[]): string {
+/** DLRN's report page: one row per upstream commit built, in chase order; the reported run's row marked. */
+function chaseSection(rows: ChaseRow[], runId: number): string {
   const body = rows.map((r) => {
     const details = r.details.map((d) => {
       const [first, ...rest] = d.split('\n');
@@ -128,7 +134,7 @@ function chaseSection(rows: ChaseRow[]): string {
         ? `<li><details><summary>${esc(first!)}</summary><pre>${esc(rest.join('\n'))}</pre></details></li>`
         : `<li>${esc(d)}</li>`;
     });
-    return `<tr class="chase-row" data-project="${esc(r.project)}" data-commit="${esc(r.commit)}"><td>${esc(r.project)}</td><td><code title="${esc(r.commit)}">${esc(r.commit.slice(0, 10))}</code></td><td>${esc(r.subject)}</td><td><span class="status ${r.status}">${r.status}</span></td><td class="num">${r.built}</td><td class="num">${r.cached}</td><td class="num">${r.failed}</td><td class="num">${esc(formatMs(r.durationMs))}</td><td>${r.runId ?? ''}</td><td>${details.length > 0 ? `<ul class="details">${details.join('')}</ul>` : ''}</td></tr>`;
+    return `<tr class="chase-row${r.runId === runId ? ' current' : ''}" data-project="${esc(r.project)}" data-commit="${esc(r.commit)}"><td>${esc(r.project)}</td><td><code title="${esc(r.commit)}">${esc(r.commit.slice(0, 10))}</code></td><td>${esc(r.subject)}</td><td><span class="status ${r.status}">${r.status}</span></td><td class="num">${r.built}</td><td class="num">${r.cached}</td><td class="num">${r.failed}</td><td class="num">${esc(formatMs(r.durationMs))}</td><td>${r.runId ?? ''}</td><td>${details.length > 0 ? `<ul class="details">${details.join('')}</ul>` : ''}</td></tr>`;
   });
   return `<section id="chase">
 <h2>Upstream commits (kiln chase)</h2>

@@ -31,7 +31,7 @@ export function textReport(m: ReportModel): string {
     `run ${run.id} (${run.command}) started ${formatTime(run.startedAt)}`,
     `duration ${formatMs(run.durationMs)} on ${run.workers} worker${run.workers === 1 ? '' : 's'}, exit ${run.exitCode}`,
     `nodes: ${run.built} built, ${run.cached} cached, ${run.failed} failed, ${run.skipped} skipped; cache hit ratio ${formatHitRate(m.hits)}`,
-    ...run.upstream.map((u) => `upstream: ${u.node} ${u.commit.slice(0, 10)} (${u.ref})`),
+    ...run.upstream.map((u) => `upstream: ${u.node} ${u.commit.slice(0, 10)}${u.ref === u.commit ? '' : ` (${u.ref})`}`),
     '',
     `critical path: ${formatMs(bound.criticalPathMs)} over ${bound.path.length} node${bound.path.length === 1 ? '' : 's'}`,
     ...bound.path.map((p) => `  ${formatMs(p.durationMs).padStart(9)}  ${p.node}`),

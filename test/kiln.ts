@@ -58,16 +58,3 @@ export function statuses(summary: RunSummary): Record<'built' | 'cached' | 'fail
   for (const list of Object.values(out)) list.sort();
   return out;
 }
-
-/** The environment of a git command making upstream commits in a test: a fixed author and date. */
-export function gitEnv(): Record<string, string> {
-  return {
-    ...process.env,
-    GIT_AUTHOR_NAME: 't',
-    GIT_AUTHOR_EMAIL: 't@example.org',
-    GIT_COMMITTER_NAME: 't',
-    GIT_COMMITTER_EMAIL: 't@example.org',
-    GIT_AUTHOR_DATE: '2026-11-01T10:00:00Z',
-    GIT_COMMITTER_DATE: '2026-11-01T10:00:00Z',
-  } as Record<string, string>;
-}

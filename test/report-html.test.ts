@@ -3,12 +3,12 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
-import { execa } from 'execa';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listRuns, loadNodeRuns } from '../engine/run-record.js';
-import { gitEnv, kiln, tempDir, writeFiles } from './kiln.js';
+import { kiln, tempDir, writeFiles } from './kiln.js';
 import { GRAPH } from './report-graph.js';
+import { followUpstream, upstreamRepo } from './upstream.js';
 
 let browser: Browser;
 beforeAll(async () => {
@@ -103,34 +103,14 @@ describe('kiln report -o (HTML, in Chromium)', () => {
 
   it('shows kiln chase history as a table of upstream commits with their status, escaped', async () => {
     const root = tempDir('kiln-report-chase-');
-    const upstream = path.join(root, 'upstream');
-    const git = (...args: string[]) => execa('git', ['-C', upstream, ...args], { env: gitEnv() });
-    const commit = async (value: string, subject: string) => {
-      writeFiles(upstream, { 'value.txt': `${value}\n` });
-      await git('add', '-A');
-      await git('commit', '-q', '-m', subject);
-      return (await git('rev-parse', 'HEAD')).stdout;
-    };
-    await execa('git', ['init', '-q', '-b', 'master', upstream]);
-    const shas = [await commit('fine', 'Initial import')];
+    const upstream = await upstreamRepo(path.join(root, 'upstream'));
+    const shas = [await upstream.commit({ 'value.txt': 'fine\n' }, 'Initial import')];
     const ws = path.join(root, 'ws');
-    writeFiles(ws, {
-      'kiln.yaml': `nodes:
-  up:
-    rule: git
-    url: ${upstream}
-    ref: master
-    outputs: [src]
-  check:
-    rule: test
-    deps: [up]
-    cmd: grep -q fine value.txt
-`,
-    });
+    followUpstream(ws, upstream, 'grep -q fine value.txt');
     const env = { KILN_CACHE_DIR: path.join(root, 'cache') };
     expect((await kiln(ws, ['chase'], env)).exitCode).toBe(0);
     const subjects = ['Make <b>value</b> & "quotes" fine', 'Break the value'];
-    shas.push(await commit('fine again', subjects[0]!), await commit('broken', subjects[1]!));
+    shas.push(await upstream.commit({ 'value.txt': 'fine again\n' }, subjects[0]!), await upstream.commit({ 'value.txt': 'broken\n' }, subjects[1]!));
     expect((await kiln(ws, ['chase'], env)).exitCode).toBe(1);
 
     const { page, requests } = await open(await report(ws, []));

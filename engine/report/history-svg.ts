@@ -1,7 +1,7 @@
 import { formatMs } from '../format.js';
 import type { RunRecord } from '../run-record.js';
 import { hitRate } from './model.js';
-import { esc, px, tickLabel, ticks } from './svg.js';
+import { esc, px, svgOpen, tickLabel, ticks } from './svg.js';
 import { formatTime } from './text.js';
 
 const LEFT = 64;
@@ -29,9 +29,7 @@ export function historySvg(runs: RunRecord[], currentId: number): string {
   const cx = (i: number) => LEFT + slot * i + slot / 2;
   const labelEvery = Math.ceil(runs.length / MAX_X_LABELS);
 
-  const out: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" class="history" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="build time and hit rate of the last ${runs.length} runs">`,
-  ];
+  const out = [svgOpen('history', width, height, `build time and hit rate of the last ${runs.length} runs`)];
   for (const t of axis) {
     out.push(
       `<line class="grid" x1="${LEFT}" x2="${LEFT + PLOT_W}" y1="${px(yMs(t))}" y2="${px(yMs(t))}"/>`,

@@ -5,6 +5,11 @@ export function esc(text: string | number): string {
   return String(text).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
+/** The opening tag of an inline SVG chart of this class and size, described for screen readers by `label`. */
+export function svgOpen(cls: string, width: number, height: number, label: string): string {
+  return `<svg xmlns="http://www.w3.org/2000/svg" class="${cls}" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${esc(label)}">`;
+}
+
 /** SVG coordinates to 0.1 px: enough for the eye, short in the file. */
 export const px = (v: number) => String(Math.round(v * 10) / 10);
 

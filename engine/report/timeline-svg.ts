@@ -1,7 +1,7 @@
 import { formatBytes, formatMs } from '../format.js';
 import type { NodeRunRecord } from '../run-record.js';
 import type { ReportModel } from './model.js';
-import { esc, px, tickLabel, ticks } from './svg.js';
+import { esc, px, svgOpen, tickLabel, ticks } from './svg.js';
 import { formatStatus } from './text.js';
 
 const LABEL_W = 90;
@@ -37,9 +37,7 @@ export function timelineSvg(m: ReportModel): string {
   const width = LABEL_W + PLOT_W + 20;
   const rowY = (row: number) => AXIS_H + row * ROW_H;
 
-  const out: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" class="timeline" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="timeline of run ${m.run.id}">`,
-  ];
+  const out = [svgOpen('timeline', width, height, `timeline of run ${m.run.id}`)];
   for (let row = 0; row < rows; row++) {
     const label = row < workerLanes ? `worker ${row + 1}` : `upload ${uploadLanes[row - workerLanes]! + 1}`;
     out.push(
@@ -53,10 +51,16 @@ export function timelineSvg(m: ReportModel): string {
       `<text class="tick" x="${px(x(t))}" y="${AXIS_H - 8}" text-anchor="middle">${tickLabel(t)}</text>`,
     );
   }
+  /** A bar on a row from startMs for durationMs (at least 1 px wide), with a tooltip and the name inside when it fits. */
+  const bar = (row: number, startMs: number, durationMs: number, attrs: string, tip: string, name: string) => {
+    const w = Math.max(1, durationMs * scale);
+    const y = rowY(row) + (ROW_H - BAR_H) / 2;
+    out.push(`<rect ${attrs} x="${px(x(startMs))}" y="${px(y)}" width="${px(w)}" height="${BAR_H}" rx="2"><title>${esc(tip)}</title></rect>`);
+    const label = fit(name, w - 6);
+    if (label) out.push(`<text class="node-label" x="${px(x(startMs) + 3)}" y="${px(y + BAR_H / 2 + 4)}">${esc(label)}</text>`);
+  };
   for (const n of nodes) {
     const critical = m.critical.has(n.node);
-    const w = Math.max(1, n.durationMs * scale);
-    const y = rowY(n.lane) + (ROW_H - BAR_H) / 2;
     const phases = n.spans.filter((s) => s.kind !== 'upload').map((s) => `${s.kind} ${formatMs(s.durationMs)}`);
     const tip = [
       `${n.node} (${n.rule}): ${formatStatus(n)}, ${formatMs(n.durationMs)}`,
@@ -65,21 +69,11 @@ export function timelineSvg(m: ReportModel): string {
       ...(critical ? ['on the critical path'] : []),
       ...(n.error ? [n.error.split('\n')[0]!] : []),
     ].join('\n');
-    out.push(
-      `<rect class="node ${n.status}${critical ? ' critical' : ''}" data-node="${esc(n.node)}" x="${px(x(n.startMs))}" y="${px(y)}" width="${px(w)}" height="${BAR_H}" rx="2"><title>${esc(tip)}</title></rect>`,
-    );
-    const label = fit(n.node, w - 6);
-    if (label) out.push(`<text class="node-label" x="${px(x(n.startMs) + 3)}" y="${px(y + BAR_H / 2 + 4)}">${esc(label)}</text>`);
+    bar(n.lane, n.startMs, n.durationMs, `class="node ${n.status}${critical ? ' critical' : ''}" data-node="${esc(n.node)}"`, tip, n.node);
   }
   for (const u of uploads) {
-    const row = workerLanes + uploadLanes.indexOf(u.lane);
-    const w = Math.max(1, u.durationMs * scale);
-    const y = rowY(row) + (ROW_H - BAR_H) / 2;
-    out.push(
-      `<rect class="upload" data-upload="${esc(u.node)}" x="${px(x(u.startMs))}" y="${px(y)}" width="${px(w)}" height="${BAR_H}" rx="2"><title>${esc(`upload of ${u.node}: ${formatMs(u.durationMs)}, started at ${formatMs(u.startMs)}`)}</title></rect>`,
-    );
-    const label = fit(u.node, w - 6);
-    if (label) out.push(`<text class="node-label" x="${px(x(u.startMs) + 3)}" y="${px(y + BAR_H / 2 + 4)}">${esc(label)}</text>`);
+    const tip = `upload of ${u.node}: ${formatMs(u.durationMs)}, started at ${formatMs(u.startMs)}`;
+    bar(workerLanes + uploadLanes.indexOf(u.lane), u.startMs, u.durationMs, `class="upload" data-upload="${esc(u.node)}"`, tip, u.node);
   }
   const marker = (cls: string, ms: number, text: string) =>
     `<line class="${cls}" x1="${px(x(ms))}" x2="${px(x(ms))}" y1="${AXIS_H - 4}" y2="${rowY(rows)}"><title>${esc(text)}</title></line>`;

@@ -106,5 +106,7 @@ describe('kiln report (text)', () => {
     const bad = await kiln(ws, ['report', 'latest']);
     expect(bad.stderr).toBe("kiln: report: RUN must be a run id (a positive integer), got 'latest'");
     expect((await kiln(ws, ['report', '--runs', '0'])).stderr).toContain("--runs expects a positive integer, got '0'");
+    const unwritable = await kiln(ws, ['report', '-o', path.join(ws, 'no-such-dir', 'r.html')]);
+    expect(unwritable).toMatchObject({ exitCode: 2, stderr: `kiln: report: cannot write ${path.join(ws, 'no-such-dir', 'r.html')}: ENOENT` });
   });
 });

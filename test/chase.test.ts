@@ -5,7 +5,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { kiln, tempDir, writeFiles } from './kiln.js';
+import { kiln, tempDir } from './kiln.js';
+import { followUpstream, upstreamRepo } from './upstream.js';
 
 const EXAMPLE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../examples/rackstack');
 
@@ -61,31 +62,14 @@ describe('kiln chase', () => {
 describe('kiln bisect', () => {
   it('finds the first upstream commit at which a test fails, in a 20-commit history', async () => {
     const root = tempDir('kiln-bisect-');
-    const upstream = path.join(root, 'upstream');
-    const git = (...args: string[]) => execa('git', ['-C', upstream, ...args], { env: gitEnv() });
-    await execa('git', ['init', '-q', '-b', 'master', upstream]);
+    const upstream = await upstreamRepo(path.join(root, 'upstream'));
     const shas: string[] = [];
     for (let i = 1; i <= 20; i++) {
       // From commit 13 on, the value the test checks is wrong.
-      writeFiles(upstream, { 'value.txt': i >= 13 ? 'broken\n' : 'fine\n', 'counter.txt': `${i}\n` });
-      await git('add', '-A');
-      await git('commit', '-q', '-m', `Change ${i}`);
-      shas.push((await git('rev-parse', 'HEAD')).stdout);
+      shas.push(await upstream.commit({ 'value.txt': i >= 13 ? 'broken\n' : 'fine\n', 'counter.txt': `${i}\n` }, `Change ${i}`));
     }
     const ws = path.join(root, 'ws');
-    writeFiles(ws, {
-      'kiln.yaml': `nodes:
-  up:
-    rule: git
-    url: ${upstream}
-    ref: master
-    outputs: [src]
-  check:
-    rule: test
-    deps: [up]
-    cmd: grep -q fine value.txt || { echo "value.txt is $(cat value.txt)"; exit 1; }
-`,
-    });
+    followUpstream(ws, upstream, 'grep -q fine value.txt || { echo "value.txt is $(cat value.txt)"; exit 1; }');
     const env = { KILN_CACHE_DIR: path.join(root, 'cache') };
     const r = await kiln(ws, ['bisect', 'check', '--good', shas[0]!, '--bad', shas[19]!], env);
     expect(r.exitCode, r.stdout + r.stderr).toBe(0);
@@ -98,15 +82,3 @@ describe('kiln bisect', () => {
     expect(again.stdout).toContain(`first bad commit: ${shas[12]} "Change 13"`);
   });
 });
-
-function gitEnv(): Record<string, string> {
-  return {
-    ...process.env,
-    GIT_AUTHOR_NAME: 't',
-    GIT_AUTHOR_EMAIL: 't@example.org',
-    GIT_COMMITTER_NAME: 't',
-    GIT_COMMITTER_EMAIL: 't@example.org',
-    GIT_AUTHOR_DATE: '2026-11-01T10:00:00Z',
-    GIT_COMMITTER_DATE: '2026-11-01T10:00:00Z',
-  } as Record<string, string>;
-}

@@ -44,6 +44,18 @@ export class ChaseRecord {
       .get(project) as string | undefined;
   }
 
+  /** Every row in chase order (oldest first): the DLRN-like table of `kiln report`. */
+  all(): ChaseRow[] {
+    const rows = this.db
+      .prepare(
+        `SELECT project, commit_sha AS "commit", subject, started_at AS startedAt, duration_ms AS durationMs, status,
+                built, cached, failed, details, run_id AS runId
+         FROM chase ORDER BY id`,
+      )
+      .all() as (Omit<ChaseRow, 'details'> & { details: string })[];
+    return rows.map((r) => ({ ...r, details: JSON.parse(r.details) as string[] }));
+  }
+
   add(row: ChaseRow): void {
     this.db
       .prepare(

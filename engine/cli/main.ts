@@ -15,6 +15,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
   chase: { summary: 'build every new upstream commit of the git projects', load: () => import('./commands/chase.js') },
   bisect: { summary: 'find the first upstream commit at which a node fails', load: () => import('./commands/bisect.js') },
   daemon: { summary: 'start | stop | status: a resident process answering no-op builds', load: () => import('./commands/daemon.js') },
+  report: { summary: 'critical path, lower bound and slowest nodes of a run; -o FILE: HTML report', load: () => import('./commands/report.js') },
 };
 
 const USAGE = `usage: kiln <command> [options]

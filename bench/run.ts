@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { readyDaemonAnswers, startDaemon, stopDaemon } from './daemon.js';
 import { dependentsClosure, leaves } from './dag.js';
 import { generateWorkspace, type GeneratedWorkspace } from './generate.js';
 import { build, expectStatuses, kiln, kilnEnv, requireKiln, type BuildTarget } from './kiln.js';
@@ -22,6 +23,7 @@ const FLOOR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'floor.js'
 const SCENARIOS = {
   cold: 'cold build (empty cache)',
   noop: 'no-op build',
+  daemon: 'no-op build (daemon)',
   leaf: 'one leaf changed',
   root: 'one root changed',
   restore: 'restore from local cache',
@@ -130,6 +132,7 @@ async function main(argv: string[]): Promise<void> {
       bar('no-op / floor', noopOverFloor, 2, 'x'),
       bar('per cached node (well under 1 ms)', perCachedNodeMs, 1, 'ms'),
       bar('kiln --version', median('version'), 150, 'ms'),
+      bar('no-op with the daemon / node -e 0', median('daemon') / median('node'), 2, 'x'),
     ],
   };
   process.stdout.write(`\n${formatTable(results)}\n`);
@@ -187,6 +190,8 @@ async function measureIncremental(
   const rootDependents = dependentsClosure(ws.nodes, root.id);
   const expectedFiles = ws.nodes.length * ws.files + 1; // sources + kiln.yaml
   let edits = 0;
+  // Every scenario but 'daemon' builds without asking the daemon (KILN_DAEMON=0); their builds still notify it.
+  const direct: BuildTarget = { ...target, env: { ...target.env, KILN_DAEMON: '0' } };
 
   const steps: Record<Exclude<ScenarioId, 'cold'>, () => Promise<void>> = {
     // Baselines get kiln's exact environment: an inherited NODE_EXTRA_CA_CERTS alone adds ~100 ms to node's start here.
@@ -202,19 +207,27 @@ async function measureIncremental(
       record('floor', r.ms);
     },
     noop: async () => {
-      const r = await build(target, 'no-op');
+      const r = await build(direct, 'no-op');
       expectStatuses('no-op', r.summary, ids, none);
       record('noop', r.proc.ms, 0);
     },
+    daemon: async () => {
+      await startDaemon(ws.dir); // again after the restore step removed the state dir, and the daemon with it
+      const before = await readyDaemonAnswers(ws.dir);
+      const r = await build(target, 'no-op (daemon)');
+      expectStatuses('no-op (daemon)', r.summary, ids, none);
+      if ((await readyDaemonAnswers(ws.dir)) !== before + 1) throw new Error('no-op (daemon): the daemon did not answer it');
+      record('daemon', r.proc.ms, 0);
+    },
     leaf: async () => {
       editSource(ws, leaf.id, `leaf ${edits++}`);
-      const r = await build(target, 'one leaf changed');
+      const r = await build(direct, 'one leaf changed');
       expectStatuses(`one leaf (${leaf.id}) changed`, r.summary, ids, new Set([leaf.id]));
       record('leaf', r.proc.ms, 1);
     },
     root: async () => {
       editSource(ws, root.id, `root ${edits++}`);
-      const r = await build(target, 'one root changed');
+      const r = await build(direct, 'one root changed');
       // Exactly the dependents: the generated commands put content in every output, so no early cutoff may hide one.
       expectStatuses(`one root (${root.id}) changed`, r.summary, ids, rootDependents);
       record('root', r.proc.ms, rootDependents.size);
@@ -223,7 +236,7 @@ async function measureIncremental(
       const before = readOutputs(ws);
       removeOutputs(ws);
       removeState(ws);
-      const r = await build(target, 'restore from cache');
+      const r = await build(direct, 'restore from cache');
       expectStatuses('restore from cache', r.summary, ids, none);
       const after = readOutputs(ws);
       const wrong = ids.filter((id) => !before.get(id)?.equals(after.get(id) ?? Buffer.alloc(0)));
@@ -234,12 +247,17 @@ async function measureIncremental(
 
   // Unmeasured: files written just before the cold build are too recent for
   // kiln's stat memo to trust (racy mtimes), so the first no-op rehashes them.
-  expectStatuses('warm-up no-op', (await build(target, 'warm-up no-op')).summary, ids, none);
+  expectStatuses('warm-up no-op', (await build(direct, 'warm-up no-op')).summary, ids, none);
 
-  const rand = mulberry32(opts.seed);
-  for (let round = 0; round < opts.runs; round++) {
-    progress(`round ${round + 1}/${opts.runs}`);
-    for (const step of shuffle(Object.values(steps), rand)) await step();
+  await startDaemon(ws.dir);
+  try {
+    const rand = mulberry32(opts.seed);
+    for (let round = 0; round < opts.runs; round++) {
+      progress(`round ${round + 1}/${opts.runs}`);
+      for (const step of shuffle(Object.values(steps), rand)) await step();
+    }
+  } finally {
+    await stopDaemon(ws.dir);
   }
 }
 

@@ -44,6 +44,9 @@ export interface DaemonStatus {
   proven: number;
   total: number;
   watchedDirs: number;
+  /** A proof is under way (a build request waits for it). */
+  proving: boolean;
+  /** Why a build would be declined right now, if it would. */
   notReady: string | null;
   answered: number;
   declined: number;

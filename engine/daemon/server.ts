@@ -12,7 +12,9 @@ import { selectTargets } from '../targets.js';
 import { settleByStamps } from '../up-to-date.js';
 import { rules } from '../../rules/index.js';
 import { answerUpToDate } from './answer.js';
-import { codeStamp, daemonInfoFile, socketPathFor, type BuildRequest, type DaemonInfo, type Request, type Response } from './protocol.js';
+import {
+  codeStamp, daemonInfoFile, readDaemonInfo, socketPathFor, type BuildRequest, type DaemonInfo, type Request, type Response,
+} from './protocol.js';
 import { WatchSet, type Relevant } from './watch-set.js';
 
 /** What the daemon last proved: a workspace, its node states, the nodes up to date, and the env it proved them with. */
@@ -35,11 +37,12 @@ interface Proof {
  */
 export class Daemon {
   private readonly code = codeStamp();
-  private readonly db: Database.Database;
-  private readonly history: History;
+  private db: Database.Database | undefined;
+  private history: History | undefined;
   private readonly watch: WatchSet;
   private proof: Proof | undefined;
   private notReady: string | null = 'not proven yet';
+  private proving = 0;
   /** Requests and proofs run one at a time, in arrival order. */
   private queue: Promise<unknown> = Promise.resolve();
   private answered = 0;
@@ -51,17 +54,14 @@ export class Daemon {
     private readonly rootFile: string,
     private readonly idleMs: number,
   ) {
-    const root = path.dirname(rootFile);
-    this.db = openStateDb(root);
-    this.history = new History(this.db);
-    this.watch = new WatchSet(root, STATE_DIR);
+    this.watch = new WatchSet(path.dirname(rootFile), STATE_DIR);
   }
 
   private get root(): string {
     return path.dirname(this.rootFile);
   }
 
-  /** Listens, proves the workspace with `env`, then writes the daemon info file that clients look for. */
+  /** Listens, writes the daemon info file that clients look for, and starts proving the workspace with `env`. */
   async start(env: NodeJS.ProcessEnv): Promise<void> {
     const socket = socketPathFor(this.root);
     fs.mkdirSync(path.dirname(socket), { recursive: true, mode: 0o700 });
@@ -71,12 +71,18 @@ export class Daemon {
       this.server!.once('error', reject);
       this.server!.listen(socket, () => resolve());
     });
-    await this.enqueue(() => this.prove(env));
     const info: DaemonInfo = { pid: process.pid, socket, code: this.code };
     const file = daemonInfoFile(this.root);
     fs.writeFileSync(`${file}.tmp`, JSON.stringify(info));
     fs.renameSync(`${file}.tmp`, file);
+    this.proving++;
+    void this.enqueue(() => this.prove(env)).finally(() => this.proving--);
     this.touch();
+  }
+
+  /** Whether clients can still find this daemon (someone may have removed .kiln, or started another). */
+  private findable(): boolean {
+    return readDaemonInfo(this.root)?.pid === process.pid;
   }
 
   stop(): void {
@@ -90,7 +96,7 @@ export class Daemon {
     }
     fs.rmSync(socketPathFor(this.root), { force: true });
     this.watch.close();
-    this.db.close();
+    this.db?.close();
   }
 
   private touch(): void {
@@ -143,7 +149,8 @@ export class Daemon {
         return this.enqueue(() => this.answer(request));
       case 'rebuilt':
         // Proven in the background: the client that sent this is done and exits.
-        void this.enqueue(() => this.prove(request.env));
+        this.proving++;
+        void this.enqueue(() => this.prove(request.env)).finally(() => this.proving--);
         return { kind: 'ok' };
       case 'status':
         return {
@@ -154,6 +161,7 @@ export class Daemon {
             proven: this.proof?.proven.size ?? 0,
             total: this.proof?.ws.nodes.length ?? 0,
             watchedDirs: this.watch.size,
+            proving: this.proving > 0,
             notReady: this.notReady ?? this.watch.dirty,
             answered: this.answered,
             declined: this.declined,
@@ -170,6 +178,14 @@ export class Daemon {
    */
   private async prove(env: NodeJS.ProcessEnv): Promise<void> {
     this.proof = undefined;
+    if (!this.findable()) {
+      this.stop();
+      process.exit(0);
+    }
+    // Opened afresh: the state dir may have been removed and recreated since the last proof.
+    this.db?.close();
+    this.db = openStateDb(this.root);
+    this.history = new History(this.db);
     const loaded = await loadWorkspaceCached(this.rootFile, STATE_DIR);
     const sources = memoSources(this.root, STATE_DIR);
     if (!loaded.ok || !sources) {
@@ -219,7 +235,7 @@ export class Daemon {
       }
     }
     this.answered++;
-    return { kind: 'answer', ...(await answerUpToDate(proof.ws, selected.value, proof.states, req, this.history)) };
+    return { kind: 'answer', ...(await answerUpToDate(proof.ws, selected.value, proof.states, req, this.history!)) };
   }
 }
 

@@ -86,7 +86,13 @@ export class WatchSet {
         clearTimeout(timer);
         resolve(true);
       });
-      fs.writeFileSync(path.join(this.cookieDir, name), '');
+      try {
+        fs.writeFileSync(path.join(this.cookieDir, name), '');
+      } catch {
+        clearTimeout(timer); // the state dir is gone: nothing can be vouched for
+        this.cookieWaiters.delete(name);
+        resolve(false);
+      }
     });
   }
 

@@ -89,7 +89,7 @@ async function start(rootFile: string, idleMinutes: number): Promise<number> {
   const deadline = Date.now() + START_TIMEOUT_MS;
   while (Date.now() < deadline) {
     const up = await running(root);
-    if (up && up.info.pid === child.pid) {
+    if (up && up.info.pid === child.pid && !up.status.proving) {
       process.stdout.write(`kiln: daemon started (pid ${child.pid}): ${describe(up.status)}\n`);
       return 0;
     }
@@ -120,6 +120,6 @@ async function status(root: string): Promise<number> {
 }
 
 function describe(s: DaemonStatus): string {
-  const state = s.notReady ? `will not answer yet: ${s.notReady}` : 'ready';
+  const state = s.proving ? 'proving' : s.notReady ? `would decline: ${s.notReady}` : 'ready';
   return `${s.proven}/${s.total} nodes proven up to date, ${s.watchedDirs} directories watched, ${s.answered} builds answered, ${s.declined} declined; ${state}`;
 }

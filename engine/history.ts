@@ -80,7 +80,8 @@ export class History {
   }
 
   recordRun(summary: RunSummary, run: RunFacts): number {
-    const count = (s: NodeSummary['status']) => summary.nodes.filter((n) => n.status === s).length;
+    // Unselected nodes are not part of the run: they would swell its skipped count.
+    const count = (s: NodeSummary['status']) => summary.nodes.filter((n) => n.status === s && n.error !== 'not selected').length;
     const insertNode = this.db.prepare(
       `INSERT INTO node_runs (run_id, node, rule, key, status, cache, start_ms, duration_ms, lane, bytes, deps, spans, output_digest, error)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,

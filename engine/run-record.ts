@@ -73,3 +73,40 @@ export function loadNodeRuns(db: Database.Database, runId: number): NodeRunRecor
     .all(runId) as NodeRunRow[];
   return rows.map((r) => ({ ...r, deps: JSON.parse(r.deps) as string[], spans: r.spans ? (JSON.parse(r.spans) as Span[]) : [] }));
 }
+
+/** One node in one run, with when that run started: a row of `kiln history --node`. */
+export interface NodeHistoryRecord {
+  runId: number;
+  /** Epoch milliseconds of the run's start. */
+  runStartedAt: number;
+  status: NodeSummary['status'];
+  cache: NodeSummary['cache'];
+  key: string | null;
+  durationMs: number;
+  bytes: number;
+  lane: number | null;
+  error: string | null;
+}
+
+/** A node's rows across runs, newest first (served by the node_runs_by_node index). */
+export function loadNodeHistory(db: Database.Database, node: string, limit: number): NodeHistoryRecord[] {
+  return db
+    .prepare(
+      `SELECT n.run_id AS runId, r.started_at AS runStartedAt, n.status, n.cache, n.key, n.duration_ms AS durationMs,
+              n.bytes, n.lane, n.error
+       FROM node_runs n JOIN runs r ON r.id = n.run_id
+       WHERE n.node = ? ORDER BY n.run_id DESC LIMIT ?`,
+    )
+    .all(node, limit) as NodeHistoryRecord[];
+}
+
+/** Every node id that has a row in history, for did-you-mean hints. */
+export function nodesInHistory(db: Database.Database): string[] {
+  return db.prepare('SELECT DISTINCT node FROM node_runs').pluck().all() as string[];
+}
+
+/** The oldest and newest run ids kept, or undefined when no run is recorded. */
+export function runIdRange(db: Database.Database): { first: number; last: number } | undefined {
+  const row = db.prepare('SELECT min(id) AS first, max(id) AS last FROM runs').get() as { first: number | null; last: number | null };
+  return row.first === null || row.last === null ? undefined : { first: row.first, last: row.last };
+}

@@ -1,5 +1,6 @@
 import type { BuildEvent, Reporter } from '../events.js';
 import type { NodeSummary } from '../summary.js';
+import { formatMs } from './format.js';
 
 export type LogMode = 'full' | 'failed' | 'none';
 
@@ -95,8 +96,4 @@ function prefixLog(id: string, log: Buffer, replayed: boolean): string {
   const lines = log.toString('utf8').replace(/\n$/, '').split('\n');
   const tag = replayed ? `${id} (cached)` : id;
   return lines.map((l) => `${tag} | ${l}`).join('\n');
-}
-
-function formatMs(ms: number): string {
-  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(2)} s`;
 }

@@ -3,6 +3,7 @@ import { UserError } from '../../diagnostic.js';
 import { LocalCache } from '../../../cache/local/store.js';
 import { parseSize } from '../../../cache/local/maintenance.js';
 import { parseCommand, resolveCacheDir } from '../args.js';
+import { formatBytes } from '../format.js';
 
 const USAGE = `usage: kiln cache <stats|verify|gc|serve> [options]
 
@@ -48,7 +49,7 @@ export async function run(argv: string[]): Promise<number> {
     if (sub === 'stats') {
       const s = cache.stats();
       process.stdout.write(
-        `cache: ${cacheDir}\nentries: ${s.entries}\nblobs: ${s.blobs}\nbytes: ${s.blobBytes} (${human(s.blobBytes)})\ntemp files: ${s.tmpFiles}\n`,
+        `cache: ${cacheDir}\nentries: ${s.entries}\nblobs: ${s.blobs}\nbytes: ${s.blobBytes} (${formatBytes(s.blobBytes)})\ntemp files: ${s.tmpFiles}\n`,
       );
       return 0;
     }
@@ -65,7 +66,7 @@ export async function run(argv: string[]): Promise<number> {
     }
     const r = cache.gc({ maxBytes: maxBytes! });
     process.stdout.write(
-      `evicted ${r.entriesEvicted} entries, deleted ${r.blobsDeleted} blobs, freed ${human(r.bytesFreed)}; cache is now ${human(r.bytesAfter)}\n`,
+      `evicted ${r.entriesEvicted} entries, deleted ${r.blobsDeleted} blobs, freed ${formatBytes(r.bytesFreed)}; cache is now ${formatBytes(r.bytesAfter)}\n`,
     );
     return 0;
   } finally {
@@ -118,15 +119,4 @@ async function serve(values: { listen?: string; dir?: string; 'max-size'?: strin
   process.stderr.write(`kiln cache serve: ${await signal}, finishing requests in flight\n`);
   await server.close();
   return 0;
-}
-
-function human(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = bytes;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${u === 0 ? v : v.toFixed(1)} ${units[u]}`;
 }

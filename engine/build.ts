@@ -7,7 +7,7 @@ import { prepareCheckoutTmp } from './checkout-tmp.js';
 import { fingerprintOutputs, outputsUnchanged } from './fingerprint.js';
 import { StatCache } from './hash/stat-cache.js';
 import { initXxhash } from './hash/xxhash.js';
-import { History, type NodeState, type UpstreamHead } from './history.js';
+import { DEFAULT_KEEP_RUNS, History, type NodeState, type UpstreamHead } from './history.js';
 import { gatherIngredients } from './ingredients.js';
 import { computeKey, type Ingredients } from './key.js';
 import { essentialEnv, nodeEnv } from './node-env.js';
@@ -290,6 +290,7 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
         timing: (id) => timeline.get(id),
         depsOf: (id) => byId.get(id)!.deps.map((d) => d.id),
       });
+  if (runId !== undefined) history.prune(ws.history?.keepRuns ?? DEFAULT_KEEP_RUNS);
   db.close();
   report({ type: 'end', summary });
   return { summary, exitCode, ...(runId !== undefined ? { runId } : {}) };

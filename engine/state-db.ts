@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 /** Per-checkout state lives here: stat cache, last node states, run history. */
 export const STATE_DIR = '.kiln';
 
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 2;
 
 /**
  * Opens (creating if needed) the workspace state database. WAL so that a
@@ -58,12 +58,6 @@ export function openStateDb(root: string): Database.Database {
       ALTER TABLE node_runs ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0;
       ALTER TABLE node_runs ADD COLUMN deps TEXT NOT NULL DEFAULT '[]';
       ALTER TABLE node_runs ADD COLUMN spans TEXT;
-    `);
-  }
-  if (version < 3) {
-    // Version 3: one node's history across runs (`kiln history --node`) without scanning every run.
-    db.exec(`
-      CREATE INDEX IF NOT EXISTS node_runs_by_node ON node_runs (node, run_id);
       PRAGMA user_version = ${SCHEMA_VERSION};
     `);
   }

@@ -4,7 +4,7 @@ import {
   listRuns,
   loadNodeHistory,
   loadNodeRuns,
-  nodesInHistory,
+  nodesInRecentRuns,
   type NodeHistoryRecord,
   type NodeRunRecord,
   type RunRecord,
@@ -67,7 +67,7 @@ export async function run(argv: string[]): Promise<number> {
 const NO_HISTORY = 'kiln: no builds recorded in this checkout yet';
 
 function unknownNode(db: Database.Database, node: string): UserError {
-  const guess = didYouMean(node, nodesInHistory(db));
+  const guess = didYouMean(node, nodesInRecentRuns(db, 100));
   return new UserError([
     { message: `history: node '${node}' has no runs in history`, hint: guess ? `did you mean '${guess}'?` : `'kiln history last' lists the nodes of the last run` },
   ]);

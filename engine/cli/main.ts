@@ -15,6 +15,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
   chase: { summary: 'build every new upstream commit of the git projects', load: () => import('./commands/chase.js') },
   bisect: { summary: 'find the first upstream commit at which a node fails', load: () => import('./commands/bisect.js') },
   history: { summary: 'recorded builds: runs, one run, one node across runs', load: () => import('./commands/history.js') },
+  trace: { summary: 'a recorded run as Chrome trace-event JSON (Perfetto)', load: () => import('./commands/trace.js') },
 };
 
 const USAGE = `usage: kiln <command> [options]

@@ -17,6 +17,7 @@ Targets are node ids or globs over ids (quote them: 'svc-*'); their deps build t
   -k, --keep-going      keep building independent nodes after a failure
   --dry-run             compute keys and show what would run; run nothing
   --summary FILE        write the run summary JSON (format version 1)
+  --profile FILE        write the run as Chrome trace-event JSON (Perfetto)
   --logs MODE           full (default): print and replay node output;
                         failed: only failed nodes; none
   --remote-cache URL    shared cache (else KILN_REMOTE_CACHE, else remote: in kiln.yaml)
@@ -38,6 +39,7 @@ export async function run(argv: string[]): Promise<number> {
       'keep-going': { type: 'boolean', short: 'k' },
       'dry-run': { type: 'boolean' },
       summary: { type: 'string' },
+      profile: { type: 'string' },
       logs: { type: 'string' },
       'remote-cache': { type: 'string' },
       'remote-read-only': { type: 'boolean' },
@@ -50,6 +52,9 @@ export async function run(argv: string[]): Promise<number> {
   const logs = values.logs ?? 'full';
   if (!LOG_MODES.includes(logs)) {
     throw new UserError([{ message: `build: --logs must be one of ${LOG_MODES.join(', ')}, got '${logs}'` }]);
+  }
+  if (values.profile !== undefined && values['dry-run']) {
+    throw new UserError([{ message: 'build: --profile records a real build; a --dry-run runs nothing' }]);
   }
   const jobs = values.jobs ? positiveInt('build', 'jobs', values.jobs) : os.availableParallelism();
   const ws = await loadForCommand(values);
@@ -91,6 +96,9 @@ export async function run(argv: string[]): Promise<number> {
     createProgress({ live, logs: logs as LogMode, out: process.stdout }),
   );
   if (values.summary) writeSummary(values.summary, outcome.summary);
+  if (values.profile !== undefined && outcome.runId !== undefined) {
+    (await import('./trace.js')).writeProfile(ws.root, outcome.runId, values.profile);
+  }
   if (signalExit) return signalExit;
   return outcome.exitCode;
 }

@@ -13,7 +13,7 @@ import { computeKey, type Ingredients } from './key.js';
 import { essentialEnv, nodeEnv } from './node-env.js';
 import { depViews, resolveNode, type Resolved } from './node-context.js';
 import { RemoteSession } from './remote-session.js';
-import { runScheduled } from './schedule.js';
+import { runScheduled, type SchedulePlan } from './schedule.js';
 import { openStateDb } from './state-db.js';
 import type { NodeSummary, RunSummary } from './summary.js';
 import { Timeline } from './timeline.js';
@@ -86,7 +86,12 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
   let buildFileError = false;
 
   const inScope = ws.nodes.filter((n) => opts.selected.has(n.id)).map((n) => n.id);
-  report({ type: 'start', total: inScope.length });
+  const plan: SchedulePlan = {
+    nodes: inScope,
+    depsOf: (id) => byId.get(id)!.deps.map((d) => d.id),
+    duration: (id) => states.get(id)?.durationMs,
+  };
+  report({ type: 'start', total: inScope.length, workers: opts.jobs, plan });
 
   const finish = (node: NodeDecl, s: Omit<NodeSummary, 'id' | 'rule'>, log: Buffer | null, replayed = false) => {
     const nodeNotes = notes.get(node.id);
@@ -247,7 +252,7 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
 
   try {
     await runScheduled(
-      { nodes: inScope, depsOf: (id) => byId.get(id)!.deps.map((d) => d.id), duration: (id) => states.get(id)?.durationMs },
+      plan,
       opts.jobs,
       async (id, lane) => {
         try {

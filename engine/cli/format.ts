@@ -4,8 +4,15 @@
 export function formatMs(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)} ms`;
   if (ms < 60_000) return `${(ms / 1000).toFixed(2)} s`;
+  return formatSeconds(ms);
+}
+
+/** Whole seconds, for estimates and clocks that tick: `0s`, `42s`, `2m05s`, `1h03m`. */
+export function formatSeconds(ms: number): string {
   const s = Math.round(ms / 1000);
-  return s < 3600 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${Math.floor(s / 3600)}h${String(Math.floor(s / 60) % 60).padStart(2, '0')}m`;
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor(s / 60) % 60).padStart(2, '0')}m`;
 }
 
 /** Bytes in binary units: `512 B`, `1.5 KiB`, `3.2 GiB`. */

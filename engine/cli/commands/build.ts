@@ -6,7 +6,7 @@ import { didYouMean, UserError } from '../../diagnostic.js';
 import { rules } from '../../../rules/index.js';
 import { writeSummary } from '../../summary.js';
 import { parseCommand, positiveInt, resolveCacheDir } from '../args.js';
-import { createProgress, type LogMode } from '../progress.js';
+import { createProgress, intervalFromEnv, type LogMode } from '../progress.js';
 import { loadForCommand, selectForCommand } from '../workspace.js';
 
 const USAGE = `usage: kiln build [targets...] [options]
@@ -93,7 +93,7 @@ export async function run(argv: string[]): Promise<number> {
       overrides,
       ...(remote ? { remote } : {}),
     },
-    createProgress({ live, logs: logs as LogMode, out: process.stdout }),
+    createProgress({ live, logs: logs as LogMode, out: process.stdout, intervalMs: intervalFromEnv(process.env) }),
   );
   if (values.summary) writeSummary(values.summary, outcome.summary);
   if (values.profile !== undefined && outcome.runId !== undefined) {

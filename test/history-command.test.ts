@@ -1,30 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { FORK_JOIN, forkJoinWorkspace } from './fork-join.js';
 import { kiln, tempDir, writeFiles } from './kiln.js';
-
-// Two slow independent nodes and a join; `unselected` is outside the `join` target.
-const FORK_JOIN = `
-nodes:
-  left:
-    rule: run
-    inputs: [l.txt]
-    outputs: [out/left]
-    cmd: sleep 0.2 && mkdir -p out && cp l.txt out/left
-  right:
-    rule: run
-    outputs: [out/right]
-    cmd: sleep 0.2 && mkdir -p out && head -c 5000 /dev/zero > out/right
-  join:
-    rule: run
-    deps: [left, right]
-    outputs: [out/join]
-    cmd: mkdir -p out && cat out/left out/right > out/join
-  unselected:
-    rule: run
-    outputs: [out/u]
-    cmd: mkdir -p out && touch out/u
-`;
 
 /** Data rows of a table printed by formatTable, split on runs of 2+ spaces. */
 function tableRows(text: string): string[][] {
@@ -34,11 +12,10 @@ function tableRows(text: string): string[][] {
 }
 
 describe('kiln history', () => {
-  const ws = tempDir();
+  const ws = forkJoinWorkspace();
   const env = { KILN_CACHE_DIR: tempDir('kiln-cache-') };
 
   beforeAll(async () => {
-    writeFiles(ws, { 'kiln.yaml': FORK_JOIN, 'l.txt': 'L1\n' });
     // Run 1: cold; run 2: left changed; run 3: a no-op.
     for (const change of ['L1\n', 'L2\n', 'L2\n']) {
       fs.writeFileSync(path.join(ws, 'l.txt'), change);

@@ -2,28 +2,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { UPLOAD_TID_BASE, type ChromeTrace, type TraceEvent } from '../engine/trace.js';
-import { kiln, tempDir, writeFiles } from './kiln.js';
+import { builtThenRestored, forkJoinWorkspace } from './fork-join.js';
+import { kiln, tempDir } from './kiln.js';
 import { startKilnServer } from './servers/start.js';
 
 const TOKEN = 'trace-test-token';
-
-// Two slow independent nodes and a join: with -j 2, one per worker lane, then the join.
-const FORK_JOIN = `
-nodes:
-  left:
-    rule: run
-    outputs: [out/left]
-    cmd: sleep 0.2 && mkdir -p out && echo L > out/left
-  right:
-    rule: run
-    outputs: [out/right]
-    cmd: sleep 0.2 && mkdir -p out && head -c 200000 /dev/zero > out/right
-  join:
-    rule: run
-    deps: [left, right]
-    outputs: [out/join]
-    cmd: cat out/left out/right > out/join
-`;
 
 const NODES = ['join', 'left', 'right'];
 const spans = (t: ChromeTrace) => t.traceEvents.filter((e) => e.ph === 'X');
@@ -41,18 +24,17 @@ describe('traces', () => {
   it('kiln build --profile: one lane per worker, phases nested in node spans, uploads on upload lanes', async () => {
     const server = await startKilnServer({ KILN_SERVE_TOKENS: TOKEN });
     onTestFinished(() => server.stop());
-    const ws = tempDir();
-    writeFiles(ws, { 'kiln.yaml': FORK_JOIN });
+    const ws = forkJoinWorkspace();
     const env = { KILN_CACHE_DIR: tempDir('kiln-cache-'), KILN_REMOTE_CACHE: server.url, KILN_REMOTE_TOKEN: TOKEN };
     const profile = path.join(tempDir('kiln-profile-'), 'build.trace.json');
-    const r = await kiln(ws, ['build', '-j', '2', '--profile', profile], env);
+    const r = await kiln(ws, ['build', '-j', '2', '--profile', profile, 'join'], env);
     expect(r.exitCode, r.stderr).toBe(0);
     const trace = JSON.parse(fs.readFileSync(profile, 'utf8')) as ChromeTrace;
 
     expect(trace.displayTimeUnit).toBe('ms');
     expect(trace.otherData.kiln).toMatchObject({ run: 1, command: 'build', workers: 2, exitCode: 0 });
     const process = trace.traceEvents.find((e) => e.ph === 'M' && e.name === 'process_name')!;
-    expect(process.args!.name).toBe(`kiln build -j 2 --profile ${profile} (run 1)`);
+    expect(process.args!.name).toBe(`kiln build -j 2 --profile ${profile} join (run 1)`);
 
     // One node span per node, on worker lanes 0 and 1; the two slow ones ran side by side.
     for (const id of NODES) expect(spans(trace).filter((e) => e.name === id)).toHaveLength(1);
@@ -60,9 +42,9 @@ describe('traces', () => {
     expect(new Set([left.tid, right.tid])).toEqual(new Set([0, 1]));
     expect(threadNames(trace)).toMatchObject({ 0: 'worker 0', 1: 'worker 1' });
     for (const s of [left, right, join]) expect(s.args).toMatchObject({ status: 'built', cache: null, key: expect.stringMatching(/^[0-9a-f]{64}$/) });
-    expect(right.args!.bytes).toBe(200000);
-    // Microseconds: the slow nodes took at least 0.2 s, and the join started after both ended.
-    for (const s of [left, right]) expect(s.dur!).toBeGreaterThanOrEqual(190_000);
+    expect(right.args!.bytes).toBe(5000);
+    // Microseconds: the slow nodes took at least 0.3 s, and the join started after both ended.
+    for (const s of [left, right]) expect(s.dur!).toBeGreaterThanOrEqual(290_000);
     expect(join.ts!).toBeGreaterThanOrEqual(Math.max(left.ts! + left.dur!, right.ts! + right.dur!) - 1000);
 
     // Phases nest: each lies within its node's [ts, ts+dur] on the same lane.
@@ -97,12 +79,7 @@ describe('traces', () => {
   });
 
   it('kiln trace: restores as their own spans, last run by default, usage errors', async () => {
-    const ws = tempDir();
-    writeFiles(ws, { 'kiln.yaml': FORK_JOIN });
-    const env = { KILN_CACHE_DIR: tempDir('kiln-cache-') };
-    expect((await kiln(ws, ['build', '-j', '2'], env)).exitCode).toBe(0);
-    fs.rmSync(path.join(ws, 'out'), { recursive: true });
-    expect((await kiln(ws, ['build', '-j', '2'], env)).exitCode).toBe(0);
+    const { ws, env } = await builtThenRestored();
 
     const r = await kiln(ws, ['trace'], env);
     expect(r.exitCode, r.stderr).toBe(0);

@@ -7,13 +7,13 @@ import { prepareCheckoutTmp } from './checkout-tmp.js';
 import { fingerprintOutputs, outputsUnchanged } from './fingerprint.js';
 import { StatCache } from './hash/stat-cache.js';
 import { initXxhash } from './hash/xxhash.js';
-import { History, type NodeState, type UpstreamHead } from './history.js';
+import { DEFAULT_KEEP_RUNS, History, type NodeState, type UpstreamHead } from './history.js';
 import { gatherIngredients } from './ingredients.js';
 import { computeKey, type Ingredients } from './key.js';
 import { essentialEnv, nodeEnv } from './node-env.js';
 import { depViews, resolveNode, type Resolved } from './node-context.js';
 import { RemoteSession } from './remote-session.js';
-import { runScheduled } from './schedule.js';
+import { runScheduled, type SchedulePlan } from './schedule.js';
 import { openStateDb } from './state-db.js';
 import { notSelected, type NodeSummary, type RunSummary } from './summary.js';
 import { Timeline } from './timeline.js';
@@ -87,7 +87,12 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
   let buildFileError = false;
 
   const inScope = ws.nodes.filter((n) => opts.selected.has(n.id)).map((n) => n.id);
-  report({ type: 'start', total: inScope.length });
+  const plan: SchedulePlan = {
+    nodes: inScope,
+    depsOf: (id) => byId.get(id)!.deps.map((d) => d.id),
+    duration: (id) => states.get(id)?.durationMs,
+  };
+  report({ type: 'start', total: inScope.length, workers: opts.jobs, plan });
 
   const finish = (node: NodeDecl, s: Omit<NodeSummary, 'id' | 'rule'>, log: Buffer | null, replayed = false) => {
     const nodeNotes = notes.get(node.id);
@@ -276,9 +281,9 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
   try {
     const settledByStamps = await settleUpToDate();
     const rest = inScope.filter((id) => !settledByStamps.has(id));
-    const depsOf = (id: string) => byId.get(id)!.deps.map((d) => d.id).filter((d) => !settledByStamps.has(d));
+    const depsOf = (id: string) => plan.depsOf(id).filter((d) => !settledByStamps.has(d));
     await runScheduled(
-      { nodes: rest, depsOf, duration: (id) => states.get(id)?.durationMs },
+      { ...plan, nodes: rest, depsOf },
       opts.jobs,
       async (id, lane) => {
         try {
@@ -316,6 +321,7 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
         timing: (id) => timeline.get(id),
         depsOf: (id) => byId.get(id)!.deps.map((d) => d.id),
       });
+  if (runId !== undefined) history.prune(ws.history?.keepRuns ?? DEFAULT_KEEP_RUNS);
   db.close();
   report({ type: 'end', summary });
   return { summary, exitCode, ...(runId !== undefined ? { runId } : {}) };

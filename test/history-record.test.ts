@@ -1,32 +1,8 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { listRuns, loadNodeRuns, loadRun, type NodeRunRecord } from '../engine/run-record.js';
-import { kiln, tempDir, writeFiles } from './kiln.js';
-
-// Two independent slow nodes and a join: with -j 2 they must share the two lanes.
-const FORK_JOIN = `
-nodes:
-  left:
-    rule: run
-    inputs: [l.txt]
-    outputs: [out/left]
-    cmd: sleep 0.3 && mkdir -p out && cp l.txt out/left
-  right:
-    rule: run
-    outputs: [out/right]
-    cmd: sleep 0.3 && mkdir -p out && head -c 5000 /dev/zero > out/right
-  join:
-    rule: run
-    deps: [left, right]
-    outputs: [out/join]
-    cmd: mkdir -p out && cat out/left out/right > out/join
-  unselected:
-    rule: run
-    outputs: [out/u]
-    cmd: mkdir -p out && touch out/u
-`;
+import { builtThenRestored } from './fork-join.js';
 
 function byNode(rows: NodeRunRecord[]): Record<string, NodeRunRecord> {
   return Object.fromEntries(rows.map((r) => [r.node, r]));
@@ -34,12 +10,7 @@ function byNode(rows: NodeRunRecord[]): Record<string, NodeRunRecord> {
 
 describe('run history records', () => {
   it('records lanes, spans, bytes and deps of every node run, and the run itself', async () => {
-    const ws = tempDir();
-    writeFiles(ws, { 'kiln.yaml': FORK_JOIN, 'l.txt': 'L\n' });
-    const env = { KILN_CACHE_DIR: tempDir('kiln-cache-') };
-    expect((await kiln(ws, ['build', '-j', '2', 'join'], env)).exitCode).toBe(0);
-    fs.rmSync(path.join(ws, 'out'), { recursive: true });
-    expect((await kiln(ws, ['build', '-j', '2', 'join'], env)).exitCode).toBe(0);
+    const { ws } = await builtThenRestored();
 
     const db = new Database(path.join(ws, '.kiln/state.db'), { readonly: true });
     try {

@@ -70,6 +70,13 @@ export interface RemoteDecl {
   pos: SourcePos;
 }
 
+/** The root file's `history:` block: how much run history the checkout keeps. */
+export interface HistoryDecl {
+  /** Newest runs kept; older runs and their node rows are deleted after each build. */
+  keepRuns: number;
+  pos: SourcePos;
+}
+
 export interface Workspace {
   /** Absolute path of the workspace root (the directory of the root kiln.yaml). */
   root: string;
@@ -79,4 +86,5 @@ export interface Workspace {
   nodes: NodeDecl[];
   toolchains: Map<string, ToolchainDecl>;
   remote?: RemoteDecl;
+  history?: HistoryDecl;
 }

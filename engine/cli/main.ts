@@ -16,6 +16,8 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
   bisect: { summary: 'find the first upstream commit at which a node fails', load: () => import('./commands/bisect.js') },
   daemon: { summary: 'start | stop | status: a resident process answering no-op builds', load: () => import('./commands/daemon.js') },
   report: { summary: 'critical path, lower bound and slowest nodes of a run; -o FILE: HTML report', load: () => import('./commands/report.js') },
+  history: { summary: 'recorded builds: runs, one run, one node across runs', load: () => import('./commands/history.js') },
+  trace: { summary: 'a recorded run as Chrome trace-event JSON (Perfetto)', load: () => import('./commands/trace.js') },
 };
 
 const USAGE = `usage: kiln <command> [options]

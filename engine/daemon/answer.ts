@@ -23,7 +23,14 @@ export async function answerUpToDate(
   let stdout = '';
   const out = { write: (s: string) => ((stdout += s), true), columns: req.columns } as unknown as NodeJS.WriteStream;
   const report = createProgress({ live: req.live, logs: req.logs, out });
-  report({ type: 'start', total: selected.size });
+  const byId = new Map(ws.nodes.map((n) => [n.id, n]));
+  const depsOf = (id: string) => byId.get(id)!.deps.map((d) => d.id);
+  report({
+    type: 'start',
+    total: selected.size,
+    workers: req.jobs,
+    plan: { nodes: [...selected], depsOf, duration: (id) => states.get(id)?.durationMs },
+  });
   let cache: LocalCache | undefined;
   const rows = new Map<string, NodeSummary>();
   for (const n of ws.nodes) {
@@ -46,14 +53,13 @@ export async function answerUpToDate(
   };
   report({ type: 'end', summary });
   if (req.summary) writeSummary(req.summary, summary);
-  const byId = new Map(ws.nodes.map((n) => [n.id, n]));
   history.recordRun(summary, {
     args: req.args,
     exitCode: 0,
     workers: req.jobs,
     upstream: [],
     timing: () => ({ startMs: 0, lane: 0, bytes: 0, spans: [] }),
-    depsOf: (id) => byId.get(id)!.deps.map((d) => d.id),
+    depsOf,
   });
   return { exitCode: 0, stdout };
 }

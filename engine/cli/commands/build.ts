@@ -15,6 +15,7 @@ Targets are node ids or globs over ids (quote them: 'svc-*'); their deps build t
   -k, --keep-going      keep building independent nodes after a failure
   --dry-run             compute keys and show what would run; run nothing
   --summary FILE        write the run summary JSON (format version 1)
+  --profile FILE        write the run as Chrome trace-event JSON (Perfetto)
   --logs MODE           full (default): print and replay node output;
                         failed: only failed nodes; none
   --remote-cache URL    shared cache (else KILN_REMOTE_CACHE, else remote: in kiln.yaml)
@@ -36,6 +37,7 @@ export async function run(argv: string[]): Promise<number> {
       'keep-going': { type: 'boolean', short: 'k' },
       'dry-run': { type: 'boolean' },
       summary: { type: 'string' },
+      profile: { type: 'string' },
       logs: { type: 'string' },
       'remote-cache': { type: 'string' },
       'remote-read-only': { type: 'boolean' },
@@ -49,12 +51,15 @@ export async function run(argv: string[]): Promise<number> {
   if (!LOG_MODES.includes(logs)) {
     throw new UserError([{ message: `build: --logs must be one of ${LOG_MODES.join(', ')}, got '${logs}'` }]);
   }
+  if (values.profile !== undefined && values['dry-run']) {
+    throw new UserError([{ message: 'build: --profile records a real build; a --dry-run runs nothing' }]);
+  }
   const jobs = values.jobs ? positiveInt('build', 'jobs', values.jobs) : os.availableParallelism();
   const live = Boolean(process.stdout.isTTY) && !process.env.CI;
   const rootFile = resolveRootFile(values);
   const root = path.dirname(rootFile);
   // The daemon answers plain builds of nodes it proved up to date; anything else builds here.
-  const daemonable = !values['dry-run'] && !values.override && !values.offline && !values['remote-cache'] && !values['remote-read-only'];
+  const daemonable = !values['dry-run'] && !values.profile && !values.override && !values.offline && !values['remote-cache'] && !values['remote-read-only'];
   if (daemonable && process.env.KILN_DAEMON !== '0') {
     const { buildViaDaemon } = await import('../../daemon/client.js');
     const answered = await buildViaDaemon(root, {
@@ -72,7 +77,7 @@ export async function run(argv: string[]): Promise<number> {
     if (answered !== undefined) return answered;
   }
 
-  const [{ runBuild }, { loadForCommand, selectForCommand }, { remoteFor, parseOverrides }, { createProgress }, { writeSummary }] =
+  const [{ runBuild }, { loadForCommand, selectForCommand }, { remoteFor, parseOverrides }, { createProgress, intervalFromEnv }, { writeSummary }] =
     await Promise.all([
       import('../../build.js'),
       import('../workspace.js'),
@@ -115,9 +120,12 @@ export async function run(argv: string[]): Promise<number> {
       overrides,
       ...(remote ? { remote } : {}),
     },
-    createProgress({ live, logs: logs as LogMode, out: process.stdout }),
+    createProgress({ live, logs: logs as LogMode, out: process.stdout, intervalMs: intervalFromEnv(process.env) }),
   );
   if (values.summary) writeSummary(values.summary, outcome.summary);
+  if (values.profile !== undefined && outcome.runId !== undefined) {
+    (await import('./trace.js')).writeProfile(ws.root, outcome.runId, values.profile);
+  }
   if (!outcome.summary.dryRun) {
     const { notifyDaemon } = await import('../../daemon/client.js');
     await notifyDaemon(root, process.env);

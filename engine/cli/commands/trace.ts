@@ -1,0 +1,51 @@
+import fs from 'node:fs';
+import { UserError } from '../../diagnostic.js';
+import { loadRun } from '../../run-record.js';
+import { openStateDb } from '../../state-db.js';
+import { formatTrace, traceOfRun } from '../../trace.js';
+import { parseCommand } from '../args.js';
+import { openHistoryDb, resolveRun } from '../history-db.js';
+
+const USAGE = `usage: kiln trace [RUN] [-o FILE]
+
+Writes a recorded run (its id, or 'last', the default) as Chrome trace-event
+JSON: open it in https://ui.perfetto.dev or chrome://tracing. One row per
+worker with each node and its phases (fetch, restore, run, store), one row
+per upload slot. 'kiln build --profile FILE' writes the same for the build
+it runs.
+
+  -o, --output FILE   write to FILE instead of stdout`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommand('trace', argv, { output: { type: 'string', short: 'o' } }, USAGE);
+  if (positionals.length > 1) throw new UserError([{ message: 'trace: expects at most one run id', hint: 'kiln trace [RUN] [-o FILE]' }]);
+  const db = openHistoryDb(values);
+  try {
+    const text = formatTrace(traceOfRun(db!, resolveRun(db, positionals[0] ?? 'last', 'trace')));
+    if (values.output) writeOrFail(values.output, text, 'trace: -o');
+    else process.stdout.write(text);
+    return 0;
+  } finally {
+    db?.close();
+  }
+}
+
+/** `kiln build --profile FILE`: the trace of the run the build just recorded. */
+export function writeProfile(root: string, runId: number, file: string): void {
+  const db = openStateDb(root);
+  try {
+    const run = loadRun(db, runId);
+    if (!run) throw new UserError([{ message: `build: --profile: run ${runId} is no longer in history` }], 1);
+    writeOrFail(file, formatTrace(traceOfRun(db, run)), 'build: --profile');
+  } finally {
+    db.close();
+  }
+}
+
+function writeOrFail(file: string, text: string, what: string): void {
+  try {
+    fs.writeFileSync(file, text);
+  } catch (e) {
+    throw new UserError([{ message: `${what}: cannot write '${file}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` }]);
+  }
+}

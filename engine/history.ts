@@ -11,8 +11,8 @@ export interface UpstreamHead {
   commit: string;
 }
 
-/** Runs a checkout keeps when kiln.yaml has no `history.keepRuns`: months of builds; ~0.25 MB per run of a 1,000-node graph. */
-export const DEFAULT_KEEP_RUNS = 1000;
+/** Runs a checkout keeps when kiln.yaml has no `history.keepRuns`: weeks of builds; ~0.25 MB per run of a 1,000-node graph. */
+export const DEFAULT_KEEP_RUNS = 200;
 
 /** What a run's history row records beyond its summary. */
 export interface RunFacts {

@@ -38,7 +38,7 @@ describe('history: in kiln.yaml', () => {
     expect(set.ok && set.value.history).toMatchObject({ keepRuns: 50, pos: { file: 'kiln.yaml', line: 1, column: 1 } });
     const absent = load({ 'kiln.yaml': NODES });
     expect(absent.ok && absent.value.history).toBeUndefined();
-    expect(DEFAULT_KEEP_RUNS).toBe(1000);
+    expect(DEFAULT_KEEP_RUNS).toBe(200);
   });
 
   it('reports bad values at their position', () => {

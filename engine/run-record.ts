@@ -73,3 +73,10 @@ export function loadNodeRuns(db: Database.Database, runId: number): NodeRunRecor
     .all(runId) as NodeRunRow[];
   return rows.map((r) => ({ ...r, deps: JSON.parse(r.deps) as string[], spans: r.spans ? (JSON.parse(r.spans) as Span[]) : [] }));
 }
+
+/** The run of `command` that started at `startedAt` (epoch ms, as its summary says): how a parent process finds its child's run. */
+export function runIdAt(db: Database.Database, command: string, startedAt: number): number | undefined {
+  return db.prepare('SELECT id FROM runs WHERE command = ? AND started_at = ? ORDER BY id DESC LIMIT 1').pluck().get(command, startedAt) as
+    | number
+    | undefined;
+}

@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 /** Per-checkout state lives here: stat cache, last node states, run history. */
 export const STATE_DIR = '.kiln';
 
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 
 /**
  * Opens (creating if needed) the workspace state database. WAL so that a
@@ -58,8 +58,23 @@ export function openStateDb(root: string): Database.Database {
       ALTER TABLE node_runs ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0;
       ALTER TABLE node_runs ADD COLUMN deps TEXT NOT NULL DEFAULT '[]';
       ALTER TABLE node_runs ADD COLUMN spans TEXT;
-      PRAGMA user_version = ${SCHEMA_VERSION};
     `);
   }
+  if (version < 3) {
+    // Version 3: \`kiln bench\` results, one row per timed build, each linked to its run.
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS bench_runs (
+        id INTEGER PRIMARY KEY, name TEXT UNIQUE, started_at INTEGER NOT NULL, duration_ms REAL NOT NULL,
+        kiln_version TEXT NOT NULL, host TEXT NOT NULL, git_commit TEXT
+      );
+      CREATE TABLE IF NOT EXISTS bench_results (
+        bench_id INTEGER NOT NULL REFERENCES bench_runs(id) ON DELETE CASCADE, scenario TEXT NOT NULL,
+        position INTEGER NOT NULL, kind TEXT NOT NULL, targets TEXT NOT NULL, rep INTEGER NOT NULL,
+        run_id INTEGER REFERENCES runs(id) ON DELETE SET NULL, wall_ms REAL NOT NULL,
+        built INTEGER NOT NULL, cached INTEGER NOT NULL, PRIMARY KEY (bench_id, scenario, rep)
+      ) WITHOUT ROWID;
+    `);
+  }
+  if (version < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
   return db;
 }

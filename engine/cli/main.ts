@@ -14,6 +14,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
   clean: { summary: 'remove outputs of nodes and forget their state', load: () => import('./commands/clean.js') },
   chase: { summary: 'build every new upstream commit of the git projects', load: () => import('./commands/chase.js') },
   bisect: { summary: 'find the first upstream commit at which a node fails', load: () => import('./commands/bisect.js') },
+  bench: { summary: 'time builds of this workspace (cold, noop, incremental, remote)', load: () => import('./commands/bench.js') },
 };
 
 const USAGE = `usage: kiln <command> [options]

@@ -97,6 +97,6 @@ function prefixLog(id: string, log: Buffer, replayed: boolean): string {
   return lines.map((l) => `${tag} | ${l}`).join('\n');
 }
 
-function formatMs(ms: number): string {
+export function formatMs(ms: number): string {
   return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(2)} s`;
 }

@@ -1,0 +1,158 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { BenchRecord } from '../../bench/record.js';
+import { formatBench, formatBenchList } from '../../bench/report.js';
+import { hostFacts, type BenchResult } from '../../bench/result.js';
+import { planScenarios } from '../../bench/plan.js';
+import { runScenario } from '../../bench/runner.js';
+import { Toucher } from '../../bench/touch.js';
+import { UserError } from '../../diagnostic.js';
+import { openStateDb } from '../../state-db.js';
+import { readVersion } from '../../version.js';
+import { git } from '../../../rules/git/exec.js';
+import { parseCommand, positiveInt, resolveCacheDir, resolveRootFile } from '../args.js';
+import { loadForCommand } from '../workspace.js';
+
+const USAGE = `usage: kiln bench [targets...] [options]
+
+Times real 'kiln build' processes of this workspace (spawn to exit), several
+runs per scenario, and records median, min and max in the checkout's history.
+
+Scenarios (kinds):
+  cold          empty cache (a fresh temporary one per run), outputs and node
+                state cleaned, no remote: every node runs
+  noop          nothing changed, after one untimed warm-up build
+  incremental   --touch FILE appended a comment line before each build; the
+                file's original bytes are put back afterwards
+  remote        empty local cache and outputs removed: every node restored
+                from the configured remote cache
+Default: cold and noop.
+
+  --scenario KIND       run this scenario (repeatable)
+  --touch FILE          a file to touch for the incremental scenario (repeatable)
+  --runs N              timed runs per scenario (default 5)
+  -j, --jobs N          passed to every kiln build
+  --save NAME           name this result (a name moves to the newest bench saved with it)
+  --json                print the result as JSON (format version 1) instead of a table
+  --list                list the benches recorded in this checkout; run nothing`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommand(
+    'bench',
+    argv,
+    {
+      scenario: { type: 'string', multiple: true },
+      touch: { type: 'string', multiple: true },
+      runs: { type: 'string' },
+      jobs: { type: 'string', short: 'j' },
+      save: { type: 'string' },
+      json: { type: 'boolean' },
+      list: { type: 'boolean' },
+    },
+    USAGE,
+  );
+  const ws = await loadForCommand(values);
+  const db = openStateDb(ws.root);
+  const record = new BenchRecord(db);
+  try {
+    if (values.list) {
+      process.stdout.write(`${formatBenchList(record.list(50))}\n`);
+      return 0;
+    }
+    if (values.save !== undefined && !/^[A-Za-z][A-Za-z0-9._-]*$/.test(values.save)) {
+      throw new UserError([{ message: `bench: --save '${values.save}' is not a name`, hint: 'a letter, then letters, digits and . _ -' }]);
+    }
+    const planned = planScenarios(
+      ws,
+      {
+        scenarios: values.scenario ?? [],
+        touch: values.touch ?? [],
+        targets: positionals,
+        cwd: process.cwd(),
+        ...(values.runs !== undefined ? { runs: positiveInt('bench', 'runs', values.runs) } : {}),
+      },
+      process.env,
+    );
+    const flags = values.jobs ? ['--jobs', String(positiveInt('bench', 'jobs', values.jobs))] : [];
+
+    const toucher = new Toucher(ws.root);
+    const leftovers = toucher.recoverLeftovers();
+    for (const f of leftovers.restored) process.stderr.write(`kiln: restored ${f}, left touched by an interrupted kiln bench\n`);
+    if (leftovers.kept.length > 0) {
+      throw new UserError(
+        leftovers.kept.map((f) => ({
+          message: `bench: ${f} changed since an interrupted kiln bench touched it`,
+          hint: `its original bytes are in ${toucher.backupOf(f)}: put back what you need, then delete that file`,
+        })),
+      );
+    }
+
+    // A signal stops the running build; touched files are put back before exiting.
+    const abort = new AbortController();
+    let signalExit = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      signalExit = signal === 'SIGINT' ? 130 : 143;
+      abort.abort();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+
+    const started = new Date();
+    const t0 = performance.now();
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-bench-'));
+    const ctx = {
+      ws,
+      rootFile: resolveRootFile(values),
+      cacheDir: resolveCacheDir(values),
+      flags,
+      db,
+      signal: abort.signal,
+      tmp,
+      startedAt: started.toISOString(),
+      toucher,
+      say: (line: string) => process.stderr.write(`${line}\n`),
+    };
+    const scenarios = [];
+    try {
+      for (const p of planned) scenarios.push(await runScenario(ctx, p.scenario, p.selected));
+    } catch (e) {
+      if (signalExit) return signalExit;
+      throw e;
+    } finally {
+      toucher.restoreAll();
+      fs.rmSync(tmp, { recursive: true, force: true });
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+    const result: Omit<BenchResult, 'id' | 'name'> = {
+      version: 1,
+      startedAt: started.toISOString(),
+      durationMs: Math.round(performance.now() - t0),
+      kilnVersion: readVersion(),
+      host: hostFacts(),
+      gitCommit: await headCommit(ws.root),
+      scenarios,
+    };
+    const id = record.add(result);
+    if (values.save !== undefined) {
+      const previous = record.setName(id, values.save);
+      if (previous !== undefined) process.stderr.write(`kiln: '${values.save}' now names bench ${id} (it named bench ${previous})\n`);
+    }
+    const saved = record.load({ id })!;
+    process.stdout.write(values.json ? `${JSON.stringify(saved, null, 2)}\n` : `${formatBench(saved)}\n`);
+    return 0;
+  } finally {
+    db.close();
+  }
+}
+
+/** HEAD of the git repository holding the workspace, if any: what a bench measured. */
+async function headCommit(root: string): Promise<string | null> {
+  try {
+    const r = await git(['-C', root, 'rev-parse', '--verify', '--quiet', 'HEAD']);
+    return r.code === 0 ? r.stdout.toString('utf8').trim() : null;
+  } catch {
+    return null; // no git on PATH
+  }
+}

@@ -1,0 +1,202 @@
+// `kiln bench`: real kiln build child processes in real temp workspaces, results in the real state database.
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import type { BenchResult } from '../engine/bench/result.js';
+import { loadRun } from '../engine/run-record.js';
+import { kiln, KILN_MAIN, tempDir, writeFiles } from './kiln.js';
+import { startKilnServer } from './servers/start.js';
+
+// lib <- app; docs on its own. Touching src/lib.c rebuilds lib and app.
+const GRAPH = `nodes:
+  lib:
+    rule: run
+    inputs: [src/lib.c]
+    outputs: [out/lib.txt]
+    cmd: mkdir -p out && cp src/lib.c out/lib.txt
+  app:
+    rule: run
+    deps: [lib]
+    inputs: [src/main.c]
+    outputs: [out/app.txt]
+    cmd: mkdir -p out && cat out/lib.txt src/main.c > out/app.txt
+  docs:
+    rule: run
+    inputs: [README.md]
+    outputs: [out/docs.txt]
+    cmd: mkdir -p out && wc -c < README.md > out/docs.txt
+`;
+// No trailing newline: the original bytes must come back exactly.
+const LIB_C = 'int lib(void) { return 1; }';
+
+function workspace(files: Record<string, string> = {}): { ws: string; env: Record<string, string> } {
+  const ws = tempDir('kiln-bench-ws-');
+  writeFiles(ws, { 'kiln.yaml': GRAPH, 'src/lib.c': LIB_C, 'src/main.c': 'int main(void) { return lib(); }\n', 'README.md': '# demo\n', ...files });
+  return { ws, env: { KILN_CACHE_DIR: path.join(tempDir('kiln-bench-cache-'), 'cache') } };
+}
+
+function parse(stdout: string): BenchResult {
+  return JSON.parse(stdout) as BenchResult;
+}
+
+const scenario = (r: BenchResult, name: string) => r.scenarios.find((s) => s.name === name)!;
+
+describe('kiln bench', () => {
+  it('times cold and noop builds as real kiln build processes, recorded in history', async () => {
+    const { ws, env } = workspace();
+    const run = await kiln(ws, ['bench', '--runs', '2', '--json', '--scenario', 'cold'], env);
+    expect(run.exitCode, run.stderr).toBe(0);
+    // Cold builds use throwaway caches: the user's cache is never written.
+    expect(fs.existsSync(env.KILN_CACHE_DIR!)).toBe(false);
+    const noop = await kiln(ws, ['bench', '--runs', '3', '--json', '--scenario', 'noop', 'app'], env);
+    expect(noop.exitCode, noop.stderr).toBe(0);
+
+    const cold = scenario(parse(run.stdout), 'cold');
+    expect(cold).toMatchObject({ kind: 'cold', n: 2, targets: [] });
+    expect(cold.reps.map((r) => [r.rep, r.built, r.cached])).toEqual([[1, 3, 0], [2, 3, 0]]);
+    const warm = scenario(parse(noop.stdout), 'noop');
+    expect(warm).toMatchObject({ kind: 'noop', n: 3, targets: ['app'] });
+    expect(warm.reps.map((r) => [r.built, r.cached])).toEqual([[0, 2], [0, 2], [0, 2]]);
+    for (const s of [cold, warm]) {
+      const walls = s.reps.map((r) => r.wallMs).sort((a, b) => a - b);
+      expect([s.minMs, s.maxMs]).toEqual([walls[0], walls[walls.length - 1]]);
+      const mid = walls.length >> 1;
+      expect(s.medianMs).toBeCloseTo(walls.length % 2 ? walls[mid]! : (walls[mid - 1]! + walls[mid]!) / 2, 0);
+      expect(s.minMs).toBeGreaterThan(0);
+    }
+    expect(run.stderr).toContain('bench cold [2/2]: ');
+
+    const db = new Database(path.join(ws, '.kiln/state.db'), { readonly: true });
+    try {
+      // Each timed build is a build run in history; its wall time includes startup, so it exceeds the run's own duration.
+      for (const rep of [...cold.reps, ...warm.reps]) {
+        const r = loadRun(db, rep.runId!)!;
+        expect(r).toMatchObject({ command: 'build', exitCode: 0, built: rep.built, cached: rep.cached });
+        expect(rep.wallMs).toBeGreaterThan(r.durationMs);
+      }
+      expect(db.prepare('SELECT count(*) FROM bench_runs').pluck().get()).toBe(2);
+      expect(db.prepare('SELECT count(*) FROM bench_results').pluck().get()).toBe(5);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('touches files for incremental runs and puts their original bytes back', async () => {
+    const { ws, env } = workspace();
+    const run = await kiln(ws, ['bench', '--runs', '2', '--touch', 'src/lib.c', '--json', '--save', 'base'], env);
+    expect(run.exitCode, run.stderr).toBe(0);
+    const r = parse(run.stdout);
+    expect(r.name).toBe('base');
+    expect(r.scenarios.map((s) => s.name)).toEqual(['incremental']);
+    // Every run changed the key again: lib and app rebuilt each time, docs stayed.
+    expect(scenario(r, 'incremental').reps.map((x) => [x.built, x.cached])).toEqual([[2, 1], [2, 1]]);
+    expect(fs.readFileSync(path.join(ws, 'src/lib.c'), 'utf8')).toBe(LIB_C);
+    expect(fs.existsSync(path.join(ws, '.kiln/bench-touched'))).toBe(false);
+
+    // The table, a second bench saved under the same name, and the list.
+    const again = await kiln(ws, ['bench', '--runs', '1', '--scenario', 'noop', '--save', 'base'], env);
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(again.stdout).toMatch(/^bench 2, 'base', /);
+    expect(again.stdout).toMatch(/noop +noop +1 +\d+ ms +\d+ ms +\d+ ms +0 +3/);
+    expect(again.stderr).toContain("'base' now names bench 2 (it named bench 1)");
+    const list = await kiln(ws, ['bench', '--list'], env);
+    const rows = list.stdout.split('\n').slice(2);
+    expect(rows[0]).toMatch(/^ *2 +base +\d{4}-\d\d-\d\d [\d:]+Z +noop \d+ ms$/);
+    expect(rows[1]).toMatch(/^ *1 +\d{4}-\d\d-\d\d [\d:]+Z +incremental \d+ ms$/); // no longer named
+  });
+
+  it('restores from the configured remote with an empty local cache', async () => {
+    const server = await startKilnServer({ KILN_SERVE_TOKENS: 'bench-token' });
+    try {
+      const { ws, env } = workspace();
+      const remoteEnv = { ...env, KILN_REMOTE_CACHE: server.url, KILN_REMOTE_TOKEN: 'bench-token' };
+      const run = await kiln(ws, ['bench', '--scenario', 'remote', '--runs', '2', '--json'], remoteEnv);
+      expect(run.exitCode, run.stderr).toBe(0);
+      const remote = scenario(parse(run.stdout), 'remote');
+      expect(remote.reps.map((r) => [r.built, r.cached])).toEqual([[0, 3], [0, 3]]);
+      const db = new Database(path.join(ws, '.kiln/state.db'), { readonly: true });
+      try {
+        for (const rep of remote.reps) {
+          const sources = db.prepare('SELECT DISTINCT cache FROM node_runs WHERE run_id = ?').pluck().all(rep.runId);
+          expect(sources).toEqual(['remote']);
+        }
+      } finally {
+        db.close();
+      }
+      // Without a remote, the scenario cannot run: a usage error naming it.
+      const none = await kiln(ws, ['bench', '--scenario', 'remote'], env);
+      expect(none.exitCode).toBe(2);
+      expect(none.stderr).toContain("scenario 'remote' (remote) needs a remote cache");
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('reports mistakes before running anything (exit 2), and a failing build as exit 1', async () => {
+    const { ws, env } = workspace({ 'package.json': '{}\n', 'bad/kiln.yaml': 'nodes:\n  broken:\n    rule: run\n    outputs: [x]\n    cmd: exit 3\n' });
+    const cases: [string[], string][] = [
+      [['--scenario', 'nop'], "unknown scenario 'nop'\n  hint: did you mean 'noop'?"],
+      [['--touch', 'src/missing.c'], "scenario 'incremental': cannot touch 'src/missing.c': no such file"],
+      [['--touch', 'package.json'], "cannot touch 'package.json': json files have no comment syntax"],
+      [['--touch', '../outside.c'], "cannot touch '../outside.c': it is outside the workspace"],
+      [['--scenario', 'incremental'], "scenario 'incremental' (incremental) has no files to touch\n  hint: add --touch FILE"],
+      [['--scenario', 'noop', 'nosuch'], "scenario 'noop': no node matches 'nosuch'"],
+      [['--runs', '0'], '--runs expects a positive integer'],
+      [['--save', '1x'], "--save '1x' is not a name"],
+    ];
+    for (const [args, message] of cases) {
+      const r = await kiln(ws, ['bench', ...args], env);
+      expect([r.exitCode, r.stderr], args.join(' ')).toEqual([2, expect.stringContaining(message)]);
+    }
+    const failing = await kiln(path.join(ws, 'bad'), ['bench', '-f', 'kiln.yaml', '--scenario', 'cold', '--runs', '1'], env);
+    expect(failing.exitCode).toBe(1);
+    expect(failing.stderr).toContain("bench: scenario 'cold' run 1: kiln build exited with 1; nothing was recorded");
+    expect(failing.stderr).toContain('broken');
+    const db = new Database(path.join(ws, 'bad/.kiln/state.db'), { readonly: true });
+    expect(db.prepare('SELECT count(*) FROM bench_runs').pluck().get()).toBe(0);
+    db.close();
+  });
+
+  it('puts touched files back when interrupted, and after a kill -9 on the next bench', async () => {
+    // lib takes a second, so there is time to interrupt a timed build while src/lib.c is touched.
+    const { ws, env } = workspace({ 'kiln.yaml': GRAPH.replace('cmd: mkdir -p out && cp src/lib.c', 'cmd: sleep 1 && mkdir -p out && cp src/lib.c') });
+    const lib = path.join(ws, 'src/lib.c');
+    const touchedBench = async (signal: NodeJS.Signals) => {
+      const child = spawn(process.execPath, [KILN_MAIN, 'bench', '--touch', 'src/lib.c', '--runs', '3'], {
+        cwd: ws,
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, CI: 'true', ...env },
+        stdio: 'ignore',
+      });
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code, sig) => resolve(code ?? (sig ? -1 : null))));
+      while (!fs.readFileSync(lib, 'utf8').includes('kiln bench:')) await sleep(20);
+      child.kill(signal);
+      return exited;
+    };
+
+    expect(await touchedBench('SIGTERM')).toBe(143);
+    expect(fs.readFileSync(lib, 'utf8')).toBe(LIB_C);
+
+    expect(await touchedBench('SIGKILL')).toBe(-1);
+    const touched = fs.readFileSync(lib, 'utf8');
+    expect(touched).toMatch(/^int lib\(void\) \{ return 1; \}\n\/\/ kiln bench: .* incremental run 1\n$/);
+    await sleep(1500); // the orphaned build finishes on its own
+    const next = await kiln(ws, ['bench', '--scenario', 'noop', '--runs', '1'], env);
+    expect(next.exitCode, next.stderr).toBe(0);
+    expect(next.stderr).toContain('kiln: restored src/lib.c, left touched by an interrupted kiln bench');
+    expect(fs.readFileSync(lib, 'utf8')).toBe(LIB_C);
+
+    // Edited by the user after the kill: nothing is overwritten; the backup is kept and named.
+    expect(await touchedBench('SIGKILL')).toBe(-1);
+    fs.appendFileSync(lib, 'int mine;\n');
+    await sleep(1500);
+    const refused = await kiln(ws, ['bench', '--scenario', 'noop', '--runs', '1'], env);
+    expect(refused.exitCode).toBe(2);
+    expect(refused.stderr).toContain('src/lib.c changed since an interrupted kiln bench touched it');
+    expect(refused.stderr).toContain('its original bytes are in .kiln/bench-touched/src/lib.c');
+    expect(fs.readFileSync(lib, 'utf8')).toMatch(/int mine;\n$/);
+    expect(fs.readFileSync(path.join(ws, '.kiln/bench-touched/src/lib.c'), 'utf8')).toBe(LIB_C);
+  });
+});

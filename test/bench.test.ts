@@ -5,7 +5,8 @@ import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import type { BenchResult } from '../engine/bench/result.js';
+import { compareBenches, type Comparison } from '../engine/bench/compare.js';
+import { scenarioResult, type BenchResult } from '../engine/bench/result.js';
 import { loadRun } from '../engine/run-record.js';
 import { kiln, KILN_MAIN, tempDir, writeFiles } from './kiln.js';
 import { startKilnServer } from './servers/start.js';
@@ -198,5 +199,80 @@ describe('kiln bench', () => {
     expect(refused.stderr).toContain('its original bytes are in .kiln/bench-touched/src/lib.c');
     expect(fs.readFileSync(lib, 'utf8')).toMatch(/int mine;\n$/);
     expect(fs.readFileSync(path.join(ws, '.kiln/bench-touched/src/lib.c'), 'utf8')).toBe(LIB_C);
+  });
+
+  it('--compare exits 1 naming a scenario whose median regressed, 0 at the same speed', async () => {
+    const slowGraph = (seconds: string) => `nodes:
+  gen:
+    rule: run
+    inputs: [src/lib.c]
+    outputs: [out/gen.txt]
+    cmd: sleep ${seconds} && mkdir -p out && cp src/lib.c out/gen.txt
+`;
+    const { ws, env } = workspace({ 'kiln.yaml': slowGraph('0.05') });
+    const base = await kiln(ws, ['bench', '--scenario', 'cold', '--runs', '3', '--save', 'main', '--json'], env);
+    expect(base.exitCode, base.stderr).toBe(0);
+    const baselineFile = path.join(tempDir('kiln-baseline-'), 'baseline.json');
+    fs.writeFileSync(baselineFile, base.stdout);
+    // Two shared cores under other load: a wide margin for "the same speed", and a slowdown far beyond it.
+    const margin = ['--threshold', '50%', '--noise-ms', '400'];
+
+    const same = await kiln(ws, ['bench', '--scenario', 'cold', '--runs', '3', '--compare', 'main', ...margin], env);
+    expect(same.exitCode, same.stdout + same.stderr).toBe(0);
+    expect(same.stdout).toMatch(/compared with bench 1, 'main', .*\(regression: median over \+50% and 400 ms\)/);
+    expect(same.stdout).toMatch(/^cold +\d+ ms +[\d.]+ m?s +\d\.\d\d +(ok|faster|ok \(within noise\))$/m);
+
+    fs.writeFileSync(path.join(ws, 'kiln.yaml'), slowGraph('1.2'));
+    const slower = await kiln(ws, ['bench', '--scenario', 'cold', '--scenario', 'noop', '--runs', '2', '--compare', baselineFile, '--json', ...margin], env);
+    expect(slower.exitCode, slower.stderr).toBe(1);
+    expect(slower.stderr).toContain('kiln: bench: build time regressed beyond 50%: cold');
+    expect(slower.stderr).toContain("kiln: warning: scenario 'noop' is not in the baseline: not compared");
+    const { comparison } = JSON.parse(slower.stdout) as BenchResult & { comparison: Comparison };
+    expect(comparison.baseline).toMatchObject({ id: 1, name: 'main' });
+    expect(comparison.rows.map((r) => [r.scenario, r.verdict])).toEqual([['cold', 'regression'], ['noop', 'new']]);
+    const cold = comparison.rows[0]!;
+    expect(cold.nowMs - cold.baselineMs!).toBeGreaterThan(800);
+    expect(cold.ratio).toBeCloseTo(cold.nowMs / cold.baselineMs!, 1);
+
+    // The slow run as a baseline (by id): the old speed is no regression.
+    fs.writeFileSync(path.join(ws, 'kiln.yaml'), slowGraph('0.05'));
+    const back = await kiln(ws, ['bench', '--scenario', 'cold', '--runs', '2', '--compare', '3', ...margin], env);
+    expect(back.exitCode, back.stderr).toBe(0);
+    expect(back.stdout).toMatch(/^cold .* faster$/m);
+
+    for (const [ref, message] of [
+      ['mian', "--compare 'mian' is no bench id, saved name or file\n  hint: did you mean 'main'?"],
+      ['99', "--compare '99' is no bench id, saved name or file"],
+      ['kiln.yaml', '--compare kiln.yaml: not JSON'],
+    ]) {
+      const r = await kiln(ws, ['bench', '--compare', ref!], env);
+      expect([r.exitCode, r.stderr]).toEqual([2, expect.stringContaining(message!)]);
+    }
+    const bad = await kiln(ws, ['bench', '--threshold', '10'], env);
+    expect([bad.exitCode, bad.stderr]).toEqual([2, expect.stringContaining("--threshold expects a percentage, got '10'")]);
+  });
+
+  it('compares medians with a threshold and a noise floor', () => {
+    const bench = (cores: number, medians: Record<string, number>): BenchResult => ({
+      version: 1, id: null, name: null, startedAt: new Date(0).toISOString(), durationMs: 0, kilnVersion: '0.1.0',
+      host: { cores, cpuModel: 'cpu', platform: 'linux-x64', node: 'v20' }, gitCommit: null,
+      scenarios: Object.entries(medians).map(([name, ms]) => scenarioResult(name, 'noop', [], [{ rep: 1, runId: null, wallMs: ms, built: 0, cached: 1 }])),
+    });
+    const c = compareBenches(
+      bench(2, { tiny: 10, slower: 1000, within: 1000, faster: 1000, gone: 5 }),
+      bench(8, { tiny: 25, slower: 1150, within: 1090, faster: 800 }),
+      { thresholdPct: 10, noiseMs: 20 },
+    );
+    expect(c.rows.map((r) => [r.scenario, r.verdict, r.ratio])).toEqual([
+      ['tiny', 'noise', 2.5],
+      ['slower', 'regression', 1.15],
+      ['within', 'ok', 1.09],
+      ['faster', 'faster', 0.8],
+    ]);
+    expect(c.regressions).toEqual(['slower']);
+    expect(c.warnings).toEqual([
+      "baseline scenario 'gone' was not run",
+      'the baseline ran on another machine (2 cores, cpu; now 8 cores, cpu): differences may be the machine',
+    ]);
   });
 });

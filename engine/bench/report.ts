@@ -1,5 +1,6 @@
 import { formatMs } from '../cli/progress.js';
 import { textTable } from '../text-table.js';
+import type { Comparison, Verdict } from './compare.js';
 import type { BenchResult, Rep } from './result.js';
 
 /** A count that may vary between runs: `4`, or `3-4`. */
@@ -49,4 +50,36 @@ export function formatBenchList(benches: BenchResult[]): string {
     b.scenarios.map((s) => `${s.name} ${formatMs(s.medianMs)}`).join(', '),
   ]);
   return textTable(['id', 'name', 'started', 'commit', 'scenario medians'], rows, 'rllll').join('\n');
+}
+
+const VERDICTS: Record<Verdict, string> = {
+  ok: 'ok',
+  faster: 'faster',
+  regression: 'REGRESSION',
+  noise: 'ok (within noise)',
+  new: 'new: not compared',
+  changed: 'kind changed: not compared',
+};
+
+/** `--compare`: baseline and current medians, their ratio and a verdict per scenario. */
+export function formatComparison(c: Comparison): string {
+  const b = c.baseline;
+  const what = [
+    b.id !== null ? `bench ${b.id}` : 'a bench file',
+    ...(b.name ? [`'${b.name}'`] : []),
+    b.startedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
+    ...(b.gitCommit ? [`commit ${b.gitCommit.slice(0, 10)}`] : []),
+  ].join(', ');
+  const rows = c.rows.map((r) => [
+    r.scenario,
+    r.baselineMs === null ? '-' : formatMs(r.baselineMs),
+    formatMs(r.nowMs),
+    r.ratio === null ? '-' : r.ratio.toFixed(2),
+    VERDICTS[r.verdict],
+  ]);
+  return [
+    `compared with ${what} (regression: median over +${c.thresholdPct}% and ${c.noiseMs} ms)`,
+    '',
+    ...textTable(['scenario', 'baseline', 'now', 'ratio', 'verdict'], rows, 'lrrrl'),
+  ].join('\n');
 }

@@ -1,11 +1,14 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { loadBaseline } from '../../bench/baseline.js';
+import { compareBenches, parsePercent } from '../../bench/compare.js';
 import { BenchRecord } from '../../bench/record.js';
-import { formatBench, formatBenchList } from '../../bench/report.js';
+import { formatBench, formatBenchList, formatComparison } from '../../bench/report.js';
 import { hostFacts, type BenchResult } from '../../bench/result.js';
 import { planScenarios } from '../../bench/plan.js';
 import { runScenario } from '../../bench/runner.js';
+import { DEFAULT_NOISE_MS, DEFAULT_THRESHOLD_PCT } from '../../bench/scenario.js';
 import { Toucher } from '../../bench/touch.js';
 import { UserError } from '../../diagnostic.js';
 import { openStateDb } from '../../state-db.js';
@@ -35,7 +38,12 @@ Default: cold and noop.
   -j, --jobs N          passed to every kiln build
   --save NAME           name this result (a name moves to the newest bench saved with it)
   --json                print the result as JSON (format version 1) instead of a table
-  --list                list the benches recorded in this checkout; run nothing`;
+  --list                list the benches recorded in this checkout; run nothing
+  --compare BASELINE    compare medians with a bench id, saved name or --json file;
+                        exit 1 if a scenario regressed
+  --threshold PCT       a median more than PCT above the baseline's is a
+                        regression (default 10%)
+  --noise-ms MS         ...unless it differs by less than MS (default 20)`;
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand(
@@ -49,6 +57,9 @@ export async function run(argv: string[]): Promise<number> {
       save: { type: 'string' },
       json: { type: 'boolean' },
       list: { type: 'boolean' },
+      compare: { type: 'string' },
+      threshold: { type: 'string' },
+      'noise-ms': { type: 'string' },
     },
     USAGE,
   );
@@ -74,6 +85,9 @@ export async function run(argv: string[]): Promise<number> {
       },
       process.env,
     );
+    const baseline = values.compare !== undefined ? loadBaseline(values.compare, record, process.cwd()) : undefined;
+    const thresholdPct = values.threshold !== undefined ? threshold(values.threshold) : DEFAULT_THRESHOLD_PCT;
+    const noiseMs = values['noise-ms'] !== undefined ? noise(values['noise-ms']) : DEFAULT_NOISE_MS;
     const flags = values.jobs ? ['--jobs', String(positiveInt('bench', 'jobs', values.jobs))] : [];
 
     const toucher = new Toucher(ws.root);
@@ -140,8 +154,17 @@ export async function run(argv: string[]): Promise<number> {
       if (previous !== undefined) process.stderr.write(`kiln: '${values.save}' now names bench ${id} (it named bench ${previous})\n`);
     }
     const saved = record.load({ id })!;
-    process.stdout.write(values.json ? `${JSON.stringify(saved, null, 2)}\n` : `${formatBench(saved)}\n`);
-    return 0;
+    const comparison = baseline && compareBenches(baseline, saved, { thresholdPct, noiseMs });
+    if (values.json) {
+      process.stdout.write(`${JSON.stringify(comparison ? { ...saved, comparison } : saved, null, 2)}\n`);
+    } else {
+      process.stdout.write(`${formatBench(saved)}\n${comparison ? `\n${formatComparison(comparison)}\n` : ''}`);
+    }
+    if (!comparison) return 0;
+    for (const w of comparison.warnings) process.stderr.write(`kiln: warning: ${w}\n`);
+    if (comparison.regressions.length === 0) return 0;
+    process.stderr.write(`kiln: bench: build time regressed beyond ${thresholdPct}%: ${comparison.regressions.join(', ')}\n`);
+    return 1;
   } finally {
     db.close();
   }
@@ -155,4 +178,18 @@ async function headCommit(root: string): Promise<string | null> {
   } catch {
     return null; // no git on PATH
   }
+}
+
+function threshold(raw: string): number {
+  const pct = parsePercent(raw);
+  if (pct === undefined) throw new UserError([{ message: `bench: --threshold expects a percentage, got '${raw}'`, hint: 'e.g. --threshold 10%' }]);
+  return pct;
+}
+
+function noise(raw: string): number {
+  const ms = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(ms) || ms < 0) {
+    throw new UserError([{ message: `bench: --noise-ms expects milliseconds (a number >= 0), got '${raw}'` }]);
+  }
+  return ms;
 }

@@ -275,4 +275,50 @@ describe('kiln bench', () => {
       'the baseline ran on another machine (2 cores, cpu; now 8 cores, cpu): differences may be the machine',
     ]);
   });
+
+  it('runs the scenarios of the bench: block, with its runs and threshold', async () => {
+    const { ws, env } = workspace({
+      'kiln.yaml': `${GRAPH}bench:
+  runs: 2
+  threshold: 300%
+  scenarios:
+    warm: {kind: noop, runs: 1}
+    edit-lib:
+      kind: incremental
+      touch: [src/lib.c]
+      targets: [app]
+`,
+    });
+    const run = await kiln(ws, ['bench', '--json', '--save', 'main'], env);
+    expect(run.exitCode, run.stderr).toBe(0);
+    const r = parse(run.stdout);
+    expect(r.scenarios.map((s) => [s.name, s.kind, s.targets, s.n])).toEqual([
+      ['warm', 'noop', [], 1],
+      ['edit-lib', 'incremental', ['app'], 2],
+    ]);
+    expect(scenario(r, 'edit-lib').reps.map((x) => [x.built, x.cached])).toEqual([[2, 0], [2, 0]]);
+    expect(fs.readFileSync(path.join(ws, 'src/lib.c'), 'utf8')).toBe(LIB_C);
+
+    // --runs overrides the block; positional targets apply to scenarios without their own; the block's threshold applies.
+    const again = await kiln(ws, ['bench', '--runs', '1', '--scenario', 'warm', 'docs', '--compare', 'main'], env);
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(again.stdout).toMatch(/^warm +noop +1 +.* 0 +1$/m);
+    expect(again.stdout).toContain('(regression: median over +300% and 20 ms)');
+    expect(again.stderr).toContain("kiln: warning: baseline scenario 'edit-lib' was not run");
+
+    // Mistakes found when the bench starts point into kiln.yaml.
+    fs.writeFileSync(
+      path.join(ws, 'kiln.yaml'),
+      `${GRAPH}bench:\n  scenarios:\n    edit: {kind: incremental, touch: [src/gone.c], targets: [ap]}\n    far: {kind: remote}\n`,
+    );
+    const bad = await kiln(ws, ['bench'], env);
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toBe(
+      [
+        "kiln: kiln.yaml:20:39: scenario 'edit': cannot touch 'src/gone.c': no such file",
+        "kiln: kiln.yaml:20:62: scenario 'edit': no node matches 'ap'\n  hint: did you mean 'app'?",
+        "kiln: kiln.yaml:21:5: scenario 'far' (remote) needs a remote cache, and none is configured\n  hint: add a remote: block to kiln.yaml (see BUILD.md) or set KILN_REMOTE_CACHE",
+      ].join('\n'),
+    );
+  });
 });

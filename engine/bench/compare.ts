@@ -70,9 +70,3 @@ export function compareBenches(baseline: BenchResult, now: BenchResult, opts: Co
     warnings,
   };
 }
-
-/** `10%`, `2.5%`: a threshold in percent, or undefined when `raw` is not one. */
-export function parsePercent(raw: string): number | undefined {
-  const m = /^(\d+(?:\.\d+)?)\s*%$/.exec(raw.trim());
-  return m ? Number(m[1]) : undefined;
-}

@@ -9,7 +9,7 @@ import { untouchable } from './touch.js';
 
 /** Scenario choices from the command line. */
 export interface BenchFlags {
-  /** --scenario: kinds, for scenarios defined by flags. */
+  /** --scenario: names of the bench: block's scenarios, or kinds for scenarios defined by flags. */
   scenarios: string[];
   /** --touch, relative to `cwd`. */
   touch: string[];
@@ -27,31 +27,46 @@ export interface PlannedScenario {
 }
 
 /**
- * The scenarios to run: `--scenario KIND` ones, an `incremental` one when
- * only --touch is given, or by default `cold` and `noop` over the targets.
- * Every mistake (an unknown scenario, a target matching nothing, a file that
- * cannot be touched, a remote scenario without a remote) is reported before
- * anything runs.
+ * The scenarios to run. `--scenario NAME` picks a scenario of the `bench:`
+ * block by name, or else defines one of that kind; `--touch` alone defines
+ * an `incremental` one. Without either: every scenario of the block, or
+ * `cold` and `noop` when there is none. Positional targets apply to the
+ * scenarios that do not name their own. Every mistake (an unknown scenario,
+ * a target matching nothing, a file that cannot be touched, a remote
+ * scenario without a remote) is reported before anything runs.
  */
 export function planScenarios(ws: Workspace, flags: BenchFlags, env: NodeJS.ProcessEnv): PlannedScenario[] {
   const diagnostics: Diagnostic[] = [];
+  const declared = ws.bench?.scenarios ?? [];
+  const runsOf = (own?: number) => flags.runs ?? own ?? ws.bench?.runs ?? DEFAULT_RUNS;
   const targets = flags.targets.map((value) => ({ value }));
   const touch = flags.touch.map((f) => ({ value: workspacePath(ws.root, path.resolve(flags.cwd, f)) ?? f }));
-  const kinds = flags.scenarios.length > 0 ? [...new Set(flags.scenarios)] : flags.touch.length > 0 ? ['incremental'] : ['cold', 'noop'];
+  const names =
+    flags.scenarios.length > 0
+      ? [...new Set(flags.scenarios)]
+      : flags.touch.length > 0
+        ? ['incremental']
+        : declared.length > 0
+          ? declared.map((d) => d.name)
+          : ['cold', 'noop'];
   const scenarios: Scenario[] = [];
-  for (const name of kinds) {
-    if (!isScenarioKind(name)) {
-      const guess = didYouMean(name, SCENARIO_KINDS);
-      diagnostics.push({ message: `bench: unknown scenario '${name}'`, hint: guess ? `did you mean '${guess}'?` : `a kind: ${SCENARIO_KINDS.join(', ')}` });
-      continue;
+  for (const name of names) {
+    const decl = declared.find((d) => d.name === name);
+    if (decl) {
+      scenarios.push({ ...decl, targets: decl.targets.length > 0 ? decl.targets : targets, runs: runsOf(decl.runs) });
+    } else if (isScenarioKind(name)) {
+      scenarios.push({ name, kind: name, targets, touch: name === 'incremental' ? touch : [], runs: runsOf() });
+    } else {
+      const guess = didYouMean(name, [...declared.map((d) => d.name), ...SCENARIO_KINDS]);
+      const known = declared.length > 0 ? `scenarios of kiln.yaml: ${declared.map((d) => d.name).join(', ')}; kinds: ` : 'a kind: ';
+      diagnostics.push({ message: `bench: unknown scenario '${name}'`, hint: guess ? `did you mean '${guess}'?` : `${known}${SCENARIO_KINDS.join(', ')}` });
     }
-    scenarios.push({ name, kind: name, targets, touch: name === 'incremental' ? touch : [], runs: flags.runs ?? DEFAULT_RUNS });
   }
-  if (flags.touch.length > 0 && !scenarios.some((s) => s.kind === 'incremental')) {
-    diagnostics.push({ message: 'bench: --touch is for an incremental scenario', hint: 'add --scenario incremental' });
+  if (flags.touch.length > 0 && !scenarios.some((s) => s.kind === 'incremental' && s.pos === undefined)) {
+    diagnostics.push({ message: 'bench: --touch is for an incremental scenario given by flags', hint: 'add --scenario incremental' });
   }
   const planned = scenarios.map((scenario) => ({ scenario, selected: checkScenario(ws, scenario, env, diagnostics) }));
-  if (diagnostics.length > 0) throw new UserError(diagnostics);
+  if (diagnostics.length > 0) throw new UserError(byPosition(diagnostics));
   return planned;
 }
 
@@ -99,4 +114,10 @@ function touchProblem(root: string, file: string): string | undefined {
 function workspacePath(root: string, abs: string): string | undefined {
   const rel = path.relative(root, abs);
   return rel === '' || rel.startsWith('..') || path.isAbsolute(rel) ? undefined : rel.split(path.sep).join('/');
+}
+
+/** Mistakes in kiln.yaml in file order, after those on the command line (a stable sort keeps their order). */
+function byPosition(diagnostics: Diagnostic[]): Diagnostic[] {
+  const rank = (d: Diagnostic) => (d.pos ? d.pos.line * 1e6 + d.pos.column : -1);
+  return [...diagnostics].sort((a, b) => rank(a) - rank(b));
 }

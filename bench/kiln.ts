@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RunSummary } from '../engine/summary.js';
-import { outputTail, run, start, type ProcResult, type Started } from './proc.js';
+import { outputTail, run, start, type ProcResult, type Started } from '../engine/proc.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 /** The repo root, whether this module runs compiled (dist/bench/) or as source (bench/, as vitest loads it). */

@@ -12,10 +12,11 @@ import { generateWorkspace, nodeDir, OUTPUT_DIR, positiveInt, WORKSPACE_OPTIONS,
 import { build, expectCacheSource, expectStatuses, requireKiln, type BuildTarget } from './kiln.js';
 import { copySources, differingOutputs, readOutputs, removeOutputs, removeState } from './mutate.js';
 import { mulberry32, shuffle } from './prng.js';
-import { outputTail, run } from './proc.js';
-import { formatBar, textTable, type Bar } from './report.js';
+import { outputTail, run } from '../engine/proc.js';
+import { textTable } from '../engine/text-table.js';
+import { formatBar, type Bar } from './report.js';
 import { startKilnServer, startNginx, startTurbo, type RunningServer } from './servers.js';
-import { summarize, type Stats } from './stats.js';
+import { summarize, type Stats } from '../engine/stats.js';
 
 const TOKEN = 'kiln-bench-token';
 const TEAM = 'bench';

@@ -1,5 +1,6 @@
 // The benchmark's results: one JSON shape (--json) and its text table.
-import type { Stats } from './stats.js';
+import type { Stats } from '../engine/stats.js';
+import { textTable } from '../engine/text-table.js';
 
 export interface ScenarioResult extends Stats {
   id: string;
@@ -55,13 +56,6 @@ export function formatTable(r: BenchResults): string {
     '',
     ...r.bars.map(formatBar),
   ].join('\n');
-}
-
-/** A plain text table: the first column left-aligned, the others right-aligned, a rule under the header. */
-export function textTable(header: string[], rows: string[][]): string[] {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
 }
 
 export function formatBar(b: Bar): string {

@@ -13,9 +13,9 @@ import { generateWorkspace, type GeneratedWorkspace } from './generate.js';
 import { build, expectStatuses, kiln, kilnEnv, requireKiln, type BuildTarget } from './kiln.js';
 import { editSource, readOutputs, removeOutputs, removeState } from './mutate.js';
 import { mulberry32, shuffle } from './prng.js';
-import { outputTail, run, type ProcResult } from './proc.js';
+import { outputTail, run, type ProcResult } from '../engine/proc.js';
 import { formatTable, type Bar, type BenchResults, type ScenarioResult } from './report.js';
-import { summarize } from './stats.js';
+import { summarize } from '../engine/stats.js';
 
 const FLOOR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'floor.js');
 

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { kilnEnv, KILN_MAIN, REPO_ROOT } from './kiln.js';
-import { killHard, outputTail, start, type Started } from './proc.js';
+import { killHard, outputTail, start, type Started } from '../engine/proc.js';
 
 export interface RunningServer {
   url: string;

@@ -121,3 +121,10 @@ export function runIdRange(db: Database.Database): { first: number; last: number
   const row = db.prepare('SELECT min(id) AS first, max(id) AS last FROM runs').get() as { first: number | null; last: number | null };
   return row.first === null || row.last === null ? undefined : { first: row.first, last: row.last };
 }
+
+/** The run of `command` that started at `startedAt` (epoch ms, as its summary says): how a parent process finds its child's run. */
+export function runIdAt(db: Database.Database, command: string, startedAt: number): number | undefined {
+  return db.prepare('SELECT id FROM runs WHERE command = ? AND started_at = ? ORDER BY id DESC LIMIT 1').pluck().get(command, startedAt) as
+    | number
+    | undefined;
+}

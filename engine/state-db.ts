@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import { STATE_DIR } from './state-dir.js';
 
 
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
 
 /**
  * Opens (creating if needed) the workspace state database. WAL so that a
@@ -64,6 +64,21 @@ export function openStateDb(root: string): Database.Database {
     db.exec(`
       ALTER TABLE node_state ADD COLUMN input_stamp TEXT;
       ALTER TABLE node_state ADD COLUMN context TEXT;
+    `);
+  }
+  if (version < 4) {
+    // Version 4: \`kiln bench\` results, one row per timed build, each linked to its run.
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS bench_runs (
+        id INTEGER PRIMARY KEY, name TEXT UNIQUE, started_at INTEGER NOT NULL, duration_ms REAL NOT NULL,
+        kiln_version TEXT NOT NULL, host TEXT NOT NULL, git_commit TEXT
+      );
+      CREATE TABLE IF NOT EXISTS bench_results (
+        bench_id INTEGER NOT NULL REFERENCES bench_runs(id) ON DELETE CASCADE, scenario TEXT NOT NULL,
+        position INTEGER NOT NULL, kind TEXT NOT NULL, targets TEXT NOT NULL, rep INTEGER NOT NULL,
+        run_id INTEGER REFERENCES runs(id) ON DELETE SET NULL, wall_ms REAL NOT NULL,
+        built INTEGER NOT NULL, cached INTEGER NOT NULL, PRIMARY KEY (bench_id, scenario, rep)
+      ) WITHOUT ROWID;
     `);
   }
   if (version < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);

@@ -89,14 +89,14 @@ const BROKEN: [string, Record<string, string>, string[]][] = [
     'top level is a list',
     root('- rule: run\n'),
     [
-      'kiln.yaml:1:1: a build file must be a mapping\n  hint: its keys are include, toolchains, nodes, remote, history',
+      'kiln.yaml:1:1: a build file must be a mapping\n  hint: its keys are include, toolchains, nodes, remote, history, bench',
     ],
   ],
   [
     'top level is a scalar',
     root('hello\n'),
     [
-      'kiln.yaml:1:1: a build file must be a mapping\n  hint: its keys are include, toolchains, nodes, remote, history',
+      'kiln.yaml:1:1: a build file must be a mapping\n  hint: its keys are include, toolchains, nodes, remote, history, bench',
     ],
   ],
   [
@@ -110,7 +110,7 @@ const BROKEN: [string, Record<string, string>, string[]][] = [
     'unknown top-level key, nothing close',
     root('targets: {}\n'),
     [
-      "kiln.yaml:1:1: unknown key 'targets'\n  hint: valid keys: include, toolchains, nodes, remote, history",
+      "kiln.yaml:1:1: unknown key 'targets'\n  hint: valid keys: include, toolchains, nodes, remote, history, bench",
     ],
   ],
   [

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateWorkspace, type GeneratedWorkspace } from '../bench/generate.js';
 import { checkedSummary, startBuild } from '../bench/kiln.js';
 import { copySources, differingOutputs, readOutputs } from '../bench/mutate.js';
-import { killHard } from '../bench/proc.js';
+import { killHard } from '../engine/proc.js';
 import { referencedBlobs } from '../cache/local/action-index.js';
 import { parseRemoteEntry } from '../cache/remote/entry.js';
 import { sha256Hex } from '../engine/hash/sha256.js';

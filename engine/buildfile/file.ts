@@ -1,6 +1,7 @@
 import { isMap } from 'yaml';
-import type { HistoryDecl, RemoteDecl, ToolchainDecl } from './types.js';
 import { readHistory } from './history.js';
+import type { BenchDecl, HistoryDecl, RemoteDecl, ToolchainDecl } from './types.js';
+import { readBench } from './bench.js';
 import { readRemote } from './remote.js';
 import { suggest } from './hint.js';
 import { parseNode, type ParsedNode } from './node.js';
@@ -15,9 +16,10 @@ export interface FileContents {
   nodes: ParsedNode[];
   remote?: RemoteDecl;
   history?: HistoryDecl;
+  bench?: BenchDecl;
 }
 
-const TOP_KEYS = ['include', 'toolchains', 'nodes', 'remote', 'history'];
+const TOP_KEYS = ['include', 'toolchains', 'nodes', 'remote', 'history', 'bench'];
 const TOOLCHAIN_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 /** Reads the top level of one build file. An empty file declares nothing, which is fine. */
@@ -40,6 +42,10 @@ export function readContents(file: SourceFile, isRoot: boolean): FileContents {
     else if (e.key === 'history') {
       if (isRoot) contents.history = readHistory(file, e);
       else file.report(e.keyNode, 'history can only be configured in the root build file', 'history is kept per checkout');
+    }
+    else if (e.key === 'bench') {
+      if (isRoot) contents.bench = readBench(file, e);
+      else file.report(e.keyNode, 'bench can only be configured in the root build file', 'kiln bench scenarios belong to the whole workspace');
     }
     else file.report(e.keyNode, `unknown key '${e.key}'`, suggest(e.key, TOP_KEYS, `valid keys: ${TOP_KEYS.join(', ')}`));
   }

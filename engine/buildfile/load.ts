@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { fail, ok, type Diagnostic, type Result } from '../diagnostic.js';
-import type { HistoryDecl, RemoteDecl, ToolchainDecl, Workspace } from './types.js';
+import type { BenchDecl, HistoryDecl, RemoteDecl, ToolchainDecl, Workspace } from './types.js';
 import { checkWorkspace } from './checks.js';
 import { readContents } from './file.js';
 import { expandInclude, readText, type IncludeGlob, type PendingFile } from './include.js';
@@ -33,6 +33,7 @@ export function loadWorkspace(rootFileAbs: string, trace: LoadTrace = { texts: n
   const toolchains = new Map<string, ToolchainDecl>();
   let remote: RemoteDecl | undefined;
   let history: HistoryDecl | undefined;
+  let bench: BenchDecl | undefined;
   // Breadth-first: a file's own nodes come before those of the files it includes.
   for (const pending of queue) {
     const dir = path.posix.dirname(pending.rel);
@@ -41,6 +42,7 @@ export function loadWorkspace(rootFileAbs: string, trace: LoadTrace = { texts: n
     for (const t of contents.toolchains) toolchains.set(t.name, t);
     remote ??= contents.remote;
     history ??= contents.history;
+    bench ??= contents.bench;
     parsed.push(...contents.nodes);
     for (const item of contents.includes) queue.push(...expandInclude(file, item, root, seen, trace.globs));
   }
@@ -48,7 +50,7 @@ export function loadWorkspace(rootFileAbs: string, trace: LoadTrace = { texts: n
   const nodes = checkWorkspace(parsed, toolchains, diagnostics);
   const files = queue.map((f) => f.rel);
   if (diagnostics.length > 0) return fail(...sortByPosition(diagnostics, files));
-  return ok({ root, files, nodes, toolchains, ...(remote ? { remote } : {}), ...(history ? { history } : {}) });
+  return ok({ root, files, nodes, toolchains, ...(remote ? { remote } : {}), ...(history ? { history } : {}), ...(bench ? { bench } : {}) });
 }
 
 function sortByPosition(diagnostics: Diagnostic[], files: string[]): Diagnostic[] {

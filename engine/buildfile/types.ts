@@ -1,3 +1,4 @@
+import type { Scenario } from '../bench/scenario.js';
 import type { SourcePos } from '../diagnostic.js';
 
 /** One input pattern of a node, as declared. */
@@ -77,6 +78,20 @@ export interface HistoryDecl {
   pos: SourcePos;
 }
 
+/** A scenario of the `bench:` block; runs, when not given, come from the block or the default. */
+export type BenchScenarioDecl = Omit<Scenario, 'runs' | 'pos'> & { runs?: number; pos: SourcePos };
+
+/** The root file's `bench:` block: named `kiln bench` scenarios and comparison settings. */
+export interface BenchDecl {
+  runs?: number;
+  /** --compare: regression threshold in percent. */
+  thresholdPct?: number;
+  /** --compare: differences of medians below this many ms are noise. */
+  noiseMs?: number;
+  scenarios: BenchScenarioDecl[];
+  pos: SourcePos;
+}
+
 export interface Workspace {
   /** Absolute path of the workspace root (the directory of the root kiln.yaml). */
   root: string;
@@ -87,4 +102,5 @@ export interface Workspace {
   toolchains: Map<string, ToolchainDecl>;
   remote?: RemoteDecl;
   history?: HistoryDecl;
+  bench?: BenchDecl;
 }

@@ -18,6 +18,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
   report: { summary: 'critical path, lower bound and slowest nodes of a run; -o FILE: HTML report', load: () => import('./commands/report.js') },
   history: { summary: 'recorded builds: runs, one run, one node across runs', load: () => import('./commands/history.js') },
   trace: { summary: 'a recorded run as Chrome trace-event JSON (Perfetto)', load: () => import('./commands/trace.js') },
+  bench: { summary: 'time builds of this workspace (cold, noop, incremental, remote)', load: () => import('./commands/bench.js') },
 };
 
 const USAGE = `usage: kiln <command> [options]

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { cleanOutputs } from '../../clean-outputs.js';
 import { History } from '../../history.js';
 import { openStateDb } from '../../state-db.js';
 import { STATE_DIR } from '../../state-dir.js';
@@ -19,16 +20,7 @@ export async function run(argv: string[]): Promise<number> {
   const ws = await loadForCommand(values);
   const selected = selectForCommand(ws, positionals);
   const db = openStateDb(ws.root);
-  const history = new History(db);
-  let removed = 0;
-  for (const node of ws.nodes.filter((n) => selected.has(n.id))) {
-    history.forgetNodeState(node.id);
-    for (const o of node.outputs) {
-      const abs = path.join(ws.root, node.dir, o);
-      if (fs.existsSync(abs)) removed++;
-      fs.rmSync(abs, { recursive: true, force: true });
-    }
-  }
+  const removed = cleanOutputs(ws, selected, new History(db));
   db.close();
   if (values.all) fs.rmSync(path.join(ws.root, STATE_DIR), { recursive: true, force: true });
   process.stdout.write(`removed ${removed} outputs of ${selected.size} nodes${values.all ? ' and the checkout state' : ''}\n`);

@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { FORK_JOIN, forkJoinWorkspace } from './fork-join.js';
 import { kiln, tempDir, writeFiles } from './kiln.js';
 
-/** Data rows of a table printed by formatTable, split on runs of 2+ spaces. */
+/** Data rows of a table printed by kiln history, split on runs of 2+ spaces. */
 function tableRows(text: string): string[][] {
   const lines = text.trimEnd().split('\n');
   const rule = lines.findIndex((l) => /^-+( +-+)*$/.test(l));

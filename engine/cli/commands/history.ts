@@ -10,7 +10,8 @@ import {
   type RunRecord,
 } from '../../run-record.js';
 import { parseCommand, positiveInt } from '../args.js';
-import { formatBytes, formatMs, formatTable, formatWhen, truncate } from '../../format.js';
+import { formatBytes, formatMs, formatWhen, truncate } from '../../format.js';
+import { textTable } from '../../text-table.js';
 import { openHistoryDb, resolveRun } from '../history-db.js';
 
 const USAGE = `usage: kiln history [RUN] [--last N] [--node ID] [--json]
@@ -111,7 +112,7 @@ function formatRuns(runs: RunRecord[]): string {
     String(r.exitCode),
     upstreamCell(r),
   ]);
-  return formatTable(header, rows);
+  return leftTable(header, rows);
 }
 
 function formatRun(r: RunRecord, nodes: NodeRunRecord[]): string {
@@ -132,12 +133,12 @@ function formatRun(r: RunRecord, nodes: NodeRunRecord[]): string {
     n.bytes > 0 ? formatBytes(n.bytes) : '-',
     n.error ? truncate(n.error.split('\n')[0]!, 60) : '',
   ]);
-  return `${head.join('\n')}\n\n${formatTable(header, rows)}`;
+  return `${head.join('\n')}\n\n${leftTable(header, rows)}`;
 }
 
 function formatNodeHistory(rows: NodeHistoryRecord[]): string {
   const header = ['run', 'when', 'status', 'cache', 'duration', 'bytes', 'lane', 'key'];
-  return formatTable(
+  return leftTable(
     header,
     rows.map((r) => [
       String(r.runId),
@@ -150,4 +151,9 @@ function formatNodeHistory(rows: NodeHistoryRecord[]): string {
       r.key ? r.key.slice(0, 12) : '-',
     ]),
   );
+}
+
+/** Every column left-aligned: these tables mix figures with names and keys. */
+function leftTable(header: string[], rows: string[][]): string {
+  return textTable(header, rows, 'l'.repeat(header.length)).join('\n');
 }

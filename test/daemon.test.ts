@@ -131,6 +131,24 @@ describe('kiln daemon', () => {
     expect(fs.existsSync(path.join(ws, '.kiln/daemon.json'))).toBe(false);
   });
 
+  it('does not vouch for an input that can change through another path (symlink, hard link)', async () => {
+    const ws = tempDir();
+    const outside = tempDir('kiln-outside-');
+    writeFiles(outside, { 'x.c': 'x\n' });
+    writeFiles(ws, { 'kiln.yaml': GRAPH, 'pkgs/lib/src/a.c': 'a\n', 'pkgs/app/main.c': 'main\n' });
+    fs.symlinkSync(path.join(outside, 'x.c'), path.join(ws, 'pkgs/lib/src/link.c'));
+    const env = { KILN_CACHE_DIR: tempDir('kiln-cache-'), FLAVOUR: 'plain' };
+    await new Promise((r) => setTimeout(r, 150));
+    expect((await buildWithSummary(ws, [], env)).exitCode).toBe(0);
+    const start = await kiln(ws, ['daemon', 'start', '--idle-timeout', '5'], env);
+    started.push(ws);
+    expect(start.stdout).toMatch(/0\/2 nodes proven up to date/); // app depends on lib
+    fs.writeFileSync(path.join(outside, 'x.c'), 'X\n'); // no event in any watched directory
+    const r = await build(ws, env);
+    expect(r.answered).toBe(false);
+    expect(statuses(r.summary).built).toContain('lib'); // (its command skips symlinks: app is cut off early)
+  });
+
   it('rejects a bad daemon command line', async () => {
     const ws = tempDir();
     writeFiles(ws, { 'kiln.yaml': GRAPH });

@@ -46,6 +46,7 @@ export class Daemon {
   /** Requests and proofs run one at a time, in arrival order. */
   private queue: Promise<unknown> = Promise.resolve();
   private answered = 0;
+  private retiring = false;
   private declined = 0;
   private server: net.Server | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
@@ -133,7 +134,7 @@ export class Daemon {
       void this.handle(request).then(
         (response) => {
           conn.end(`${JSON.stringify(response)}\n`);
-          if (request.kind === 'stop') {
+          if (request.kind === 'stop' || this.retiring) {
             this.stop();
             process.exit(0);
           }
@@ -194,7 +195,8 @@ export class Daemon {
     }
     const ws = loaded.value;
     const states = this.history.loadNodeStates();
-    this.watch.replace(watchPlan(ws, states, sources.files));
+    const { plan, unwatchable } = watchPlan(ws, states, sources.files);
+    this.watch.replace(plan);
     if (!(await this.watch.sync())) {
       this.notReady = 'file events are not arriving';
       return;
@@ -202,7 +204,7 @@ export class Daemon {
     this.watch.dirty = null;
     const byId = new Map(ws.nodes.map((n) => [n.id, n]));
     const proven = settleByStamps(
-      ws.nodes.map((n) => n.id), byId, states, ws.root, env, rules, { allowed: () => true, settled: () => undefined },
+      ws.nodes.map((n) => n.id), byId, states, ws.root, env, rules, { allowed: (n) => !unwatchable.has(n.id), settled: () => undefined },
     );
     this.proof = { ws, byId, states, proven, env, globs: sources.globs };
     this.notReady = null;
@@ -213,7 +215,10 @@ export class Daemon {
       this.declined++;
       return { kind: 'declined', reason };
     };
-    if (req.code !== this.code) return decline('the daemon runs other kiln code');
+    if (req.code !== this.code) {
+      this.retiring = true; // a daemon of another kiln build only gets in the way: it exits after this answer
+      return decline('the daemon runs other kiln code; it exits now');
+    }
     const proof = this.proof;
     if (!proof || this.notReady) return decline(this.notReady ?? 'not proven');
     if (!(await this.watch.sync())) return decline('file events are not arriving');
@@ -244,8 +249,13 @@ export class Daemon {
  * entries), the parent of each stamped file (that name), and the parent of
  * each build file.
  */
-function watchPlan(ws: Workspace, states: ReadonlyMap<string, NodeState>, buildFiles: string[]): Map<string, Relevant> {
+function watchPlan(
+  ws: Workspace,
+  states: ReadonlyMap<string, NodeState>,
+  buildFiles: string[],
+): { plan: Map<string, Relevant>; unwatchable: Set<string> } {
   const plan = new Map<string, Relevant>();
+  const unwatchable = new Set<string>();
   const add = (rel: string, isDir: boolean) => {
     const norm = path.posix.normalize(rel === '' ? '.' : rel);
     const dir = isDir ? norm : path.posix.dirname(norm);
@@ -258,7 +268,23 @@ function watchPlan(ws: Workspace, states: ReadonlyMap<string, NodeState>, buildF
   for (const n of ws.nodes) {
     const s = states.get(n.id);
     if (!s || s.inputStamp === null) continue;
-    for (const p of [...stampPaths(s.inputStamp), ...stampPaths(s.fingerprint)]) add(path.posix.join(n.dir, p.rel), p.isDir);
+    const inputs = stampPaths(s.inputStamp);
+    for (const p of [...inputs, ...stampPaths(s.fingerprint)]) add(path.posix.join(n.dir, p.rel), p.isDir);
+    if (inputs.some((p) => !p.isDir && changesElsewhere(path.join(ws.root, n.dir, p.rel)))) unwatchable.add(n.id);
   }
-  return plan;
+  return { plan, unwatchable };
+}
+
+/**
+ * An input whose bytes can change through another path: a symlink (its
+ * target's directory is not watched) or a file with other hard links
+ * (inotify reports a write to the directory of the path written through).
+ */
+function changesElsewhere(abs: string): boolean {
+  try {
+    const st = fs.lstatSync(abs);
+    return st.isSymbolicLink() || st.nlink > 1;
+  } catch {
+    return false; // missing: its parent's watch sees it appear
+  }
 }

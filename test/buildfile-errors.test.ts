@@ -173,8 +173,8 @@ const BROKEN: [string, Record<string, string>, string[]][] = [
     'invalid node id',
     root('nodes:\n  "bad id": {rule: run, cmd: make}\n  .hidden: {rule: run, cmd: make}\n'),
     [
-      "kiln.yaml:2:3: invalid node id 'bad id'\n  hint: ids start with a letter or digit, then letters, digits and . _ : / -",
-      "kiln.yaml:3:3: invalid node id '.hidden'\n  hint: ids start with a letter or digit, then letters, digits and . _ : / -",
+      "kiln.yaml:2:3: invalid node id 'bad id'\n  hint: ids start with a letter or digit (or @), then letters, digits and . _ : / # -",
+      "kiln.yaml:3:3: invalid node id '.hidden'\n  hint: ids start with a letter or digit (or @), then letters, digits and . _ : / # -",
     ],
   ],
   [

@@ -17,8 +17,20 @@ interface Snapshot {
   /** Workspace-relative build file → sha256 of its bytes. */
   files: Record<string, string>;
   globs: LoadTrace['globs'];
+  /** Workspace-relative files whose absence the load relied on (e.g. a package's .gitignore). */
+  absent?: string[];
   workspace: Omit<Workspace, 'root' | 'toolchains'> & { toolchains: [string, ToolchainDecl][] };
 }
+
+/** How a workspace is loaded on a memo miss; `id` tells memos made by different loaders apart. */
+export interface WorkspaceLoader {
+  id: string;
+  /** Imported lazily: a memo hit never loads the parser. */
+  load(): Promise<(rootFileAbs: string, trace: LoadTrace) => Result<Workspace>>;
+}
+
+/** The default: the root kiln.yaml and the files it includes. */
+const BUILD_FILES: WorkspaceLoader = { id: 'kiln.yaml', load: async () => (await import('./load.js')).loadWorkspace };
 
 /**
  * loadWorkspace with a memo in the checkout state dir. Parsing YAML costs
@@ -27,26 +39,31 @@ interface Snapshot {
  * file is seen) costs a few. Only a valid workspace is memoised: mistakes are
  * always reported fresh.
  */
-export async function loadWorkspaceCached(rootFileAbs: string, stateDir: string): Promise<Result<Workspace>> {
+export async function loadWorkspaceCached(
+  rootFileAbs: string,
+  stateDir: string,
+  loader: WorkspaceLoader = BUILD_FILES,
+): Promise<Result<Workspace>> {
   const rootFile = path.resolve(rootFileAbs);
   const root = path.dirname(rootFile);
   const memoFile = path.join(root, stateDir, 'workspace.json');
-  const loader = `${readVersion()}/${FORMAT}/${[...rules.values()].map((r) => `${r.id}@${r.version}`).join(',')}`;
+  const loaderId = `${readVersion()}/${FORMAT}/${[...rules.values()].map((r) => `${r.id}@${r.version}`).join(',')}/${loader.id}`;
   const memo = readSnapshot(memoFile);
-  if (memo && memo.loader === loader && memo.rootFile === path.basename(rootFile) && (await stillValid(root, memo))) {
+  if (memo && memo.loader === loaderId && memo.rootFile === path.basename(rootFile) && (await stillValid(root, memo))) {
     return { ok: true, value: { ...memo.workspace, root, toolchains: new Map(memo.workspace.toolchains) } };
   }
   // Only now the YAML parser and validators are loaded (~70 ms of imports a memo hit never pays).
-  const { loadWorkspace } = await import('./load.js');
-  const trace: LoadTrace = { texts: new Map(), globs: [] };
-  const loaded = loadWorkspace(rootFile, trace);
+  const load = await loader.load();
+  const trace: LoadTrace = { texts: new Map(), globs: [], absent: [] };
+  const loaded = load(rootFile, trace);
   if (loaded.ok) {
     const { root: _root, toolchains, ...rest } = loaded.value;
     writeSnapshot(memoFile, {
-      loader,
+      loader: loaderId,
       rootFile: path.basename(rootFile),
       files: Object.fromEntries([...trace.texts].map(([rel, text]) => [rel, sha256Hex(text)])),
       globs: trace.globs,
+      absent: trace.absent,
       workspace: { ...rest, toolchains: [...toolchains] },
     });
   }
@@ -63,6 +80,7 @@ async function stillValid(root: string, memo: Snapshot): Promise<boolean> {
     }
     if (sha256Hex(text) !== digest) return false;
   }
+  if (memo.absent?.some((rel) => fs.existsSync(path.join(root, rel)))) return false;
   if (memo.globs.length === 0) return true;
   const { matchIncludeGlob } = await import('./include.js'); // tinyglobby: only for workspaces with include globs
   return memo.globs.every((g) => matchIncludeGlob(root, g.pattern).join('\n') === g.matches.join('\n'));

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UserError } from '../diagnostic.js';
-import { defaultCacheDir, findRootBuildFile } from '../workspace-root.js';
+import { defaultCacheDir, findNpmWorkspaceRoot, findRootBuildFile } from '../workspace-root.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -9,11 +9,23 @@ type Options = NonNullable<ParseArgsConfig['options']>;
 const GLOBAL_OPTIONS = {
   file: { type: 'string', short: 'f' },
   'cache-dir': { type: 'string' },
+  npm: { type: 'string' },
+  'npm-outputs': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies Options;
 
+/** The global options' values (see GLOBAL_OPTIONS). */
+export interface GlobalValues {
+  file?: string;
+  'cache-dir'?: string;
+  /** Build the npm workspace around the current dir without a kiln.yaml: these scripts (comma-separated). */
+  npm?: string;
+  'npm-outputs'?: string;
+  help?: boolean;
+}
+
 export interface Parsed<V> {
-  values: V & { file?: string; 'cache-dir'?: string; help?: boolean };
+  values: V & GlobalValues;
   positionals: string[];
 }
 
@@ -61,4 +73,15 @@ export function positiveInt(command: string, name: string, raw: string): number 
     throw new UserError([{ message: `${command}: --${name} expects a positive integer, got '${raw}'` }]);
   }
   return n;
+}
+
+/** The root package.json for --npm: the npm workspace around the current dir. */
+export function resolveNpmRoot(): string {
+  const found = findNpmWorkspaceRoot(process.cwd());
+  if (!found) {
+    throw new UserError([
+      { message: `--npm: no package.json with "workspaces" in ${process.cwd()} or its parents`, hint: 'run kiln in an npm workspace, or write a kiln.yaml' },
+    ]);
+  }
+  return found;
 }

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { gitignoreExcludes } from '../engine/buildfile/npm/gitignore.js';
+import { gitignoreExcludes, gitignoreReader } from '../engine/buildfile/npm/gitignore.js';
 import { buildWithSummary, kiln, statuses, tempDir, writeFiles } from './kiln.js';
 
 const pkg = (json: Record<string, unknown>) => `${JSON.stringify(json, null, 2)}\n`;
@@ -155,8 +155,8 @@ describe('.gitignore patterns as a package’s input excludes', () => {
   const excludes = (files: Record<string, string>, packageDir: string) => {
     const dir = tempDir('kiln-gitignore-');
     writeFiles(dir, files);
-    const trace = { texts: new Map<string, string>(), globs: [], absent: [] as string[] };
-    return { globs: gitignoreExcludes(dir, packageDir, trace), trace };
+    const trace = { texts: new Map<string, string>(), globs: [], absent: [] as string[], dirs: [] };
+    return { globs: gitignoreExcludes(packageDir, gitignoreReader(dir, trace)), trace };
   };
 
   it('anchors patterns at their file’s dir and follows them down to the package', () => {

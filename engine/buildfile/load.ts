@@ -9,11 +9,12 @@ import type { NpmImport } from './npm/config.js';
 import { importNpmWorkspace } from './npm/import.js';
 import { SourceFile } from './source.js';
 
-/** What a load read: every file's text, every glob's matches and the files it found absent (see snapshot.ts). */
+/** What a load read: every file's text, every glob's matches, the files it found absent and the dirs it listed (see snapshot.ts). */
 export interface LoadTrace {
   texts: Map<string, string>;
   globs: IncludeGlob[];
   absent: string[];
+  dirs: { dir: string; entries: string[] }[];
 }
 
 /**
@@ -22,7 +23,7 @@ export interface LoadTrace {
  * and there is nothing to overlap. Either a valid workspace or every
  * diagnostic found, sorted by file (in load order) and position.
  */
-export function loadWorkspace(rootFileAbs: string, trace: LoadTrace = { texts: new Map(), globs: [], absent: [] }): Result<Workspace> {
+export function loadWorkspace(rootFileAbs: string, trace: LoadTrace = { texts: new Map(), globs: [], absent: [], dirs: [] }): Result<Workspace> {
   const rootFile = path.resolve(rootFileAbs);
   const root = path.dirname(rootFile);
   const read = readText(rootFile);

@@ -19,6 +19,8 @@ interface Snapshot {
   globs: LoadTrace['globs'];
   /** Workspace-relative files whose absence the load relied on (e.g. a package's .gitignore). */
   absent?: string[];
+  /** Directory listings the load relied on (e.g. `packages/` for npm workspaces `packages/*`). */
+  dirs?: LoadTrace['dirs'];
   workspace: Omit<Workspace, 'root' | 'toolchains'> & { toolchains: [string, ToolchainDecl][] };
 }
 
@@ -54,7 +56,7 @@ export async function loadWorkspaceCached(
   }
   // Only now the YAML parser and validators are loaded (~70 ms of imports a memo hit never pays).
   const load = await loader.load();
-  const trace: LoadTrace = { texts: new Map(), globs: [], absent: [] };
+  const trace: LoadTrace = { texts: new Map(), globs: [], absent: [], dirs: [] };
   const loaded = load(rootFile, trace);
   if (loaded.ok) {
     const { root: _root, toolchains, ...rest } = loaded.value;
@@ -64,6 +66,7 @@ export async function loadWorkspaceCached(
       files: Object.fromEntries([...trace.texts].map(([rel, text]) => [rel, sha256Hex(text)])),
       globs: trace.globs,
       absent: trace.absent,
+      dirs: trace.dirs,
       workspace: { ...rest, toolchains: [...toolchains] },
     });
   }
@@ -81,9 +84,22 @@ async function stillValid(root: string, memo: Snapshot): Promise<boolean> {
     if (sha256Hex(text) !== digest) return false;
   }
   if (memo.absent?.some((rel) => fs.existsSync(path.join(root, rel)))) return false;
+  if (memo.dirs?.some((d) => listDir(root, d.dir).join('\n') !== d.entries.join('\n'))) return false;
   if (memo.globs.length === 0) return true;
   const { matchIncludeGlob } = await import('./include.js'); // tinyglobby: only for workspaces with include globs
   return memo.globs.every((g) => matchIncludeGlob(root, g.pattern).join('\n') === g.matches.join('\n'));
+}
+
+/** A directory's entries, sorted, directories marked with a trailing `/`; none when it cannot be read. */
+export function listDir(root: string, rel: string): string[] {
+  try {
+    return fs
+      .readdirSync(path.join(root, rel), { withFileTypes: true })
+      .map((e) => (e.isDirectory() ? `${e.name}/` : e.name))
+      .sort();
+  } catch {
+    return [];
+  }
 }
 
 function readSnapshot(file: string): Snapshot | undefined {

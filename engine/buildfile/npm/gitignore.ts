@@ -3,12 +3,33 @@ import picomatch from 'picomatch';
 import { readText } from '../include.js';
 import type { LoadTrace } from '../load.js';
 
+/** The pattern lines of a workspace-relative .gitignore (none when absent). */
+export type GitignoreReader = (file: string) => string[];
+
+/**
+ * Reads .gitignore files of the workspace at `root`, each once (packages
+ * share their parents'), noting each in `trace`: its text, or its absence.
+ */
+export function gitignoreReader(root: string, trace: LoadTrace): GitignoreReader {
+  const read = new Map<string, string[]>();
+  return (file) => {
+    let lines = read.get(file);
+    if (!lines) {
+      const r = readText(path.join(root, file));
+      if ('error' in r) trace.absent.push(file);
+      else trace.texts.set(file, r.text);
+      lines = 'error' in r ? [] : patternLines(r.text);
+      read.set(file, lines);
+    }
+    return lines;
+  };
+}
+
 /**
  * Exclude globs (relative to the package dir, without the `!`) for the
  * files git ignores in a package: the patterns of the .gitignore files in
  * the workspace root, the dirs between it and the package, and the package
- * dir itself. Each file read goes into `trace`, each one absent too, so
- * adding or editing one reloads the workspace.
+ * dir itself.
  *
  * Limits, all on the side of hashing more rather than less: .gitignore
  * files below the package dir are not read, and since kiln's excludes
@@ -16,19 +37,12 @@ import type { LoadTrace } from '../load.js';
  * pattern that precedes it (git lets later patterns override earlier ones,
  * deeper files override shallower ones).
  */
-export function gitignoreExcludes(root: string, packageDir: string, trace: LoadTrace): string[] {
+export function gitignoreExcludes(packageDir: string, readGitignore: GitignoreReader): string[] {
   const parts = packageDir === '' ? [] : packageDir.split('/');
   const patterns: { base: string[]; pattern: string }[] = [];
   for (let depth = 0; depth <= parts.length; depth++) {
     const dir = parts.slice(0, depth).join('/');
-    const file = dir === '' ? '.gitignore' : `${dir}/.gitignore`;
-    const read = readText(path.join(root, file));
-    if ('error' in read) {
-      trace.absent.push(file);
-      continue;
-    }
-    trace.texts.set(file, read.text);
-    for (const pattern of patternLines(read.text)) patterns.push({ base: parts.slice(depth), pattern });
+    for (const pattern of readGitignore(dir === '' ? '.gitignore' : `${dir}/.gitignore`)) patterns.push({ base: parts.slice(depth), pattern });
   }
   const lastNegated = patterns.findLastIndex((p) => p.pattern.startsWith('!'));
   return [...new Set(patterns.slice(lastNegated + 1).flatMap((p) => relativeGlobs(p.pattern, p.base)))];

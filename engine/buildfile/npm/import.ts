@@ -5,7 +5,7 @@ import type { LoadTrace } from '../load.js';
 import { NODE_ID, type ParsedNode } from '../node.js';
 import type { DepRef, InputPattern } from '../types.js';
 import type { NpmImport } from './config.js';
-import { gitignoreExcludes } from './gitignore.js';
+import { gitignoreExcludes, gitignoreReader } from './gitignore.js';
 import { jsonKeyPos } from './json-pos.js';
 import { readNpmWorkspace, type WorkspacePackage } from './packages.js';
 
@@ -69,6 +69,7 @@ export function importNpmWorkspace(root: string, config: NpmImport, diagnostics:
     return [...refs.values()];
   };
 
+  const readGitignore = gitignoreReader(root, trace);
   const nodes: ParsedNode[] = [];
   for (const pkg of packages) {
     const scripts = [...config.scripts].filter(([script]) => Object.hasOwn(pkg.scripts, script));
@@ -82,7 +83,7 @@ export function importNpmWorkspace(root: string, config: NpmImport, diagnostics:
       'node_modules/**',
       ...scripts.flatMap(([, c]) => c.outputs.flatMap((o) => [o, `${o}/**`])),
       ...nestedPackages(pkg, packages).flatMap((d) => [d, `${d}/**`]),
-      ...gitignoreExcludes(root, pkg.dir, trace),
+      ...gitignoreExcludes(pkg.dir, readGitignore),
     ];
     for (const [script, c] of scripts) {
       const pos = jsonKeyPos(pkg.file, pkg.text, ['scripts', script]);

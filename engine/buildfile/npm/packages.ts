@@ -1,8 +1,10 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import type { Diagnostic } from '../../diagnostic.js';
 import { located } from '../hint.js';
 import { matchIncludeGlob, readText } from '../include.js';
+import { listDir } from '../snapshot.js';
 import type { LoadTrace } from '../load.js';
 import { escapes, isAbsolute, joinRel } from '../paths.js';
 import { jsonKeyPos, parseJson } from './json-pos.js';
@@ -50,9 +52,7 @@ export function readNpmWorkspace(root: string, diagnostics: Diagnostic[], trace:
       diagnostics.push(located(jsonKeyPos(rootFile, rootJson.text, ['workspaces', glob]), `workspace '${glob}' is outside the workspace root`));
       continue;
     }
-    const matches = matchIncludeGlob(root, pattern);
-    trace.globs.push({ pattern, matches });
-    for (const m of matches) {
+    for (const m of packageJsonsMatching(root, pattern, trace)) {
       const dir = path.posix.dirname(m);
       if (dir !== '.' && !excluded.some((isExcluded) => isExcluded(dir))) dirs.add(dir);
     }
@@ -74,6 +74,36 @@ export function readNpmWorkspace(root: string, diagnostics: Diagnostic[], trace:
     packages.push(pkg);
   }
   return packages;
+}
+
+/** Never searched for packages, as for build files. */
+const UNSEARCHED = new Set(['node_modules/', '.git/', '.kiln/']);
+
+/**
+ * The package.json files a workspace glob names, noted in `trace`. The
+ * common `dir/*` is a listing of dir, which the workspace memo re-checks
+ * with one readdir (plus the package.json files, hashed anyway), instead of
+ * re-running the glob over a thousand packages on every build.
+ */
+function packageJsonsMatching(root: string, pattern: string, trace: LoadTrace): string[] {
+  const dir = path.posix.dirname(path.posix.dirname(pattern));
+  const simple = path.posix.basename(path.posix.dirname(pattern)) === '*' && !picomatch.scan(dir).isGlob;
+  if (!simple) {
+    const matches = matchIncludeGlob(root, pattern);
+    trace.globs.push({ pattern, matches });
+    return matches;
+  }
+  const base = dir === '.' ? '' : dir;
+  const entries = listDir(root, base);
+  trace.dirs.push({ dir: base, entries });
+  const matches: string[] = [];
+  for (const entry of entries) {
+    if (!entry.endsWith('/') || UNSEARCHED.has(entry)) continue;
+    const file = joinRel(base, `${entry}package.json`);
+    if (fs.existsSync(path.join(root, file))) matches.push(file);
+    else trace.absent.push(file);
+  }
+  return matches;
 }
 
 function workspaceGlobs(raw: unknown): string[] | undefined {

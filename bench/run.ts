@@ -12,7 +12,7 @@ import { generateWorkspace, type GeneratedWorkspace } from './generate.js';
 import { build, expectStatuses, kiln, kilnEnv, requireKiln, type BuildTarget } from './kiln.js';
 import { editSource, readOutputs, removeOutputs, removeState } from './mutate.js';
 import { mulberry32, shuffle } from './prng.js';
-import { outputTail, run, type ProcResult } from './proc.js';
+import { ok, run } from './proc.js';
 import { formatTable, type Bar, type BenchResults, type ScenarioResult } from './report.js';
 import { summarize } from './stats.js';
 
@@ -241,11 +241,6 @@ async function measureIncremental(
     progress(`round ${round + 1}/${opts.runs}`);
     for (const step of shuffle(Object.values(steps), rand)) await step();
   }
-}
-
-function ok(label: string, r: ProcResult): ProcResult {
-  if (r.code !== 0) throw new Error(`${label} exited with ${r.code ?? r.signal}\n${outputTail(r)}`);
-  return r;
 }
 
 function progress(message: string): void {

@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { GeneratedWorkspace } from '../generate.js';
 import { nodeDir, OUTPUT_DIR } from '../generate.js';
 import { build, kilnEnv, type BuildTarget } from '../kiln.js';
-import { outputTail, run, type ProcResult } from '../proc.js';
+import { ok, outputTail, run } from '../proc.js';
 import type { PeerTools } from './tools.js';
 
 export type ToolName = 'kiln' | 'turbo' | 'nx';
@@ -64,7 +64,7 @@ export function turboDriver(ws: GeneratedWorkspace, scratch: string, tools: Peer
     ws,
     build: async (label) => {
       const args = [tools.turboBin, 'run', 'build', `--cache-dir=${cacheDir}`, '--output-logs=none'];
-      const r = checked(`turbo ${label}`, await run(process.execPath, args, { cwd: ws.dir, env, timeoutMs: TIMEOUT_MS }));
+      const r = ok(`turbo ${label}`, await run(process.execPath, args, { cwd: ws.dir, env, timeoutMs: TIMEOUT_MS }));
       const m = /Cached:\s+(\d+) cached, (\d+) total/.exec(plain(r.stdout));
       if (!m) throw new Error(`turbo ${label}: no task count in its output\n${outputTail(r)}`);
       return { ms: r.ms, ran: Number(m[2]) - Number(m[1]) };
@@ -92,7 +92,7 @@ export function nxDriver(ws: GeneratedWorkspace, scratch: string, tools: PeerToo
     name: 'nx',
     ws,
     build: async (label) => {
-      const r = checked(`nx ${label}`, await run(process.execPath, [tools.nxBin, 'run-many', '-t', 'build'], { cwd: ws.dir, env, timeoutMs: TIMEOUT_MS }));
+      const r = ok(`nx ${label}`, await run(process.execPath, [tools.nxBin, 'run-many', '-t', 'build'], { cwd: ws.dir, env, timeoutMs: TIMEOUT_MS }));
       const m = /Cache:\s+(\d+)\/(\d+) hit/.exec(plain(r.stdout));
       if (!m) throw new Error(`nx ${label}: no task count in its output\n${outputTail(r)}`);
       return { ms: r.ms, ran: Number(m[2]) - Number(m[1]) };
@@ -105,12 +105,6 @@ function removeAll(ws: GeneratedWorkspace, paths: string[]): void {
   for (const p of [...paths, ...ws.nodes.map((n) => path.join(ws.dir, nodeDir(n.id), OUTPUT_DIR))]) {
     fs.rmSync(p, { recursive: true, force: true });
   }
-}
-
-function checked(label: string, r: ProcResult): ProcResult {
-  if (r.timedOut) throw new Error(`${label}: timed out\n${outputTail(r)}`);
-  if (r.code !== 0) throw new Error(`${label}: exited with ${r.code ?? r.signal}\n${outputTail(r)}`);
-  return r;
 }
 
 /** Output without ANSI colour codes. */

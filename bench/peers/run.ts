@@ -12,7 +12,7 @@ import { command, nodeDir, positiveInt } from '../generate.js';
 import { kilnEnv, requireKiln } from '../kiln.js';
 import { editSource, readOutputs, removeOutputs } from '../mutate.js';
 import { mulberry32, shuffle } from '../prng.js';
-import { outputTail, run, type ProcResult } from '../proc.js';
+import { ok, run } from '../proc.js';
 import { formatBar, textTable, type Bar } from '../report.js';
 import { summarize, type Stats } from '../stats.js';
 import { kilnDriver, nxDriver, turboDriver, type Driver, type ToolName } from './drivers.js';
@@ -250,11 +250,6 @@ function formatSize(r: SizeResult, opts: Options): string {
     '',
     ...r.bars.map(formatBar),
   ].join('\n');
-}
-
-function ok(label: string, r: ProcResult): ProcResult {
-  if (r.code !== 0) throw new Error(`${label} exited with ${r.code ?? r.signal}\n${outputTail(r)}`);
-  return r;
 }
 
 function progress(message: string): void {

@@ -8,8 +8,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import xxhash from 'xxhash-wasm';
 
-/** Not inputs: build outputs and tool/VCS state (named as in generated workspaces). */
-const SKIP_DIRS = new Set(['dist', '.kiln', '.git', 'node_modules']);
+/** Not inputs: build outputs and tool/VCS state (named as in generated workspaces; .turbo and .nx for bench/peers). */
+const SKIP_DIRS = new Set(['dist', '.kiln', '.git', 'node_modules', '.turbo', '.nx']);
 
 const root = process.argv[2];
 if (!root) {

@@ -102,7 +102,7 @@ function buildFile(nodes: readonly DagNode[], sleepMs: number, outputBytes: numb
  * cutoff, so "root changed" rebuilds every dependent) while staying a few KB
  * (concatenating deps' outputs whole would grow them along every path).
  */
-function command(node: DagNode, sleepMs: number, outputBytes: number): string {
+export function command(node: DagNode, sleepMs = 0, outputBytes = 0): string {
   const parts = [`mkdir -p ${OUTPUT_DIR}`, `cat src/* > ${OUTPUT_FILE}`];
   if (node.deps.length > 0) {
     parts.push(`cat ${node.deps.map((d) => `../${d}/${OUTPUT_FILE}`).join(' ')} | cksum >> ${OUTPUT_FILE}`);

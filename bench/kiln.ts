@@ -35,6 +35,8 @@ export interface BuildTarget {
   env?: Record<string, string>;
   /** node's own flags before kiln's, e.g. --cpu-prof. */
   nodeArgs?: string[];
+  /** More `kiln build` arguments, e.g. --npm build. */
+  args?: string[];
 }
 
 export function buildArgs(t: BuildTarget): string[] {
@@ -42,6 +44,7 @@ export function buildArgs(t: BuildTarget): string[] {
     ...(t.nodeArgs ?? []),
     KILN_MAIN, 'build', '--logs', 'none', '--cache-dir', t.cacheDir, '--summary', t.summaryFile,
     ...(t.jobs ? ['--jobs', String(t.jobs)] : []),
+    ...(t.args ?? []),
   ];
 }
 

@@ -13,7 +13,7 @@ import { generateWorkspace, type GeneratedWorkspace } from './generate.js';
 import { build, expectStatuses, kiln, kilnEnv, requireKiln, type BuildTarget } from './kiln.js';
 import { editSource, readOutputs, removeOutputs, removeState } from './mutate.js';
 import { mulberry32, shuffle } from './prng.js';
-import { outputTail, run, type ProcResult } from '../engine/proc.js';
+import { ok, run } from '../engine/proc.js';
 import { formatTable, type Bar, type BenchResults, type ScenarioResult } from './report.js';
 import { summarize } from '../engine/stats.js';
 
@@ -260,11 +260,6 @@ async function measureIncremental(
   } finally {
     await stopDaemon(ws.dir);
   }
-}
-
-function ok(label: string, r: ProcResult): ProcResult {
-  if (r.code !== 0) throw new Error(`${label} exited with ${r.code ?? r.signal}\n${outputTail(r)}`);
-  return r;
 }
 
 function progress(message: string): void {

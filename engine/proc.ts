@@ -88,3 +88,10 @@ export function killHard(child: ChildProcess, group: boolean): boolean {
 export function outputTail(r: ProcResult, lines = 20): string {
   return `${r.stderr}${r.stdout}`.trimEnd().split('\n').slice(-lines).join('\n');
 }
+
+/** The result of a process that must have exited 0 (and in time), else an error with its output's tail. */
+export function ok(label: string, r: ProcResult): ProcResult {
+  if (r.timedOut) throw new Error(`${label} timed out\n${outputTail(r)}`);
+  if (r.code !== 0) throw new Error(`${label} exited with ${r.code ?? r.signal}\n${outputTail(r)}`);
+  return r;
+}

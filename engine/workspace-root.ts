@@ -17,6 +17,27 @@ export function findRootBuildFile(cwd: string): string | undefined {
   }
 }
 
+/**
+ * The root package.json of the npm workspace around `cwd`: the nearest one
+ * from `cwd` up to the repository root that lists `workspaces`, as npm
+ * finds it.
+ */
+export function findNpmWorkspaceRoot(cwd: string): string | undefined {
+  for (let dir = path.resolve(cwd); ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, 'package.json');
+    if (hasWorkspaces(candidate)) return candidate;
+    if (fs.existsSync(path.join(dir, '.git')) || path.dirname(dir) === dir) return undefined;
+  }
+}
+
+function hasWorkspaces(packageJson: string): boolean {
+  try {
+    return (JSON.parse(fs.readFileSync(packageJson, 'utf8')) as { workspaces?: unknown }).workspaces !== undefined;
+  } catch {
+    return false; // absent or not JSON: not a workspace root
+  }
+}
+
 /** Default local cache location: --cache-dir, then KILN_CACHE_DIR, then the XDG per-user cache dir. */
 export function defaultCacheDir(env: NodeJS.ProcessEnv): string {
   if (env.KILN_CACHE_DIR) return path.resolve(env.KILN_CACHE_DIR);

@@ -89,14 +89,14 @@ const BROKEN: [string, Record<string, string>, string[]][] = [
     'top level is a list',
     root('- rule: run\n'),
     [
-      'kiln.yaml:1:1: a build file must be a mapping\n  hint: its keys are include, toolchains, nodes, remote, history, bench',
+      'kiln.yaml:1:1: a build file must be a mapping\n  hint: its keys are include, toolchains, nodes, remote, history, bench, import',
     ],
   ],
   [
     'top level is a scalar',
     root('hello\n'),
     [
-      'kiln.yaml:1:1: a build file must be a mapping\n  hint: its keys are include, toolchains, nodes, remote, history, bench',
+      'kiln.yaml:1:1: a build file must be a mapping\n  hint: its keys are include, toolchains, nodes, remote, history, bench, import',
     ],
   ],
   [
@@ -110,7 +110,7 @@ const BROKEN: [string, Record<string, string>, string[]][] = [
     'unknown top-level key, nothing close',
     root('targets: {}\n'),
     [
-      "kiln.yaml:1:1: unknown key 'targets'\n  hint: valid keys: include, toolchains, nodes, remote, history, bench",
+      "kiln.yaml:1:1: unknown key 'targets'\n  hint: valid keys: include, toolchains, nodes, remote, history, bench, import",
     ],
   ],
   [
@@ -173,15 +173,15 @@ const BROKEN: [string, Record<string, string>, string[]][] = [
     'invalid node id',
     root('nodes:\n  "bad id": {rule: run, cmd: make}\n  .hidden: {rule: run, cmd: make}\n'),
     [
-      "kiln.yaml:2:3: invalid node id 'bad id'\n  hint: ids start with a letter or digit, then letters, digits and . _ : / -",
-      "kiln.yaml:3:3: invalid node id '.hidden'\n  hint: ids start with a letter or digit, then letters, digits and . _ : / -",
+      "kiln.yaml:2:3: invalid node id 'bad id'\n  hint: ids start with a letter or digit (or @), then letters, digits and . _ : / # -",
+      "kiln.yaml:3:3: invalid node id '.hidden'\n  hint: ids start with a letter or digit (or @), then letters, digits and . _ : / # -",
     ],
   ],
   [
     'missing rule',
     root('nodes:\n  a:\n    cmd: make\n'),
     [
-      "kiln.yaml:2:3: node 'a' has no 'rule'\n  hint: add `rule: <id>`; known rules: run, git, patches, test, package, bundle",
+      "kiln.yaml:2:3: node 'a' has no 'rule'\n  hint: add `rule: <id>`; known rules: run, git, patches, test, package, bundle, npm-script",
     ],
   ],
   [
@@ -195,7 +195,7 @@ const BROKEN: [string, Record<string, string>, string[]][] = [
     'unknown rule, nothing close',
     root('nodes:\n  a:\n    rule: docker-image\n'),
     [
-      "kiln.yaml:3:11: unknown rule 'docker-image'\n  hint: known rules: run, git, patches, test, package, bundle",
+      "kiln.yaml:3:11: unknown rule 'docker-image'\n  hint: known rules: run, git, patches, test, package, bundle, npm-script",
     ],
   ],
   [

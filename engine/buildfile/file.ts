@@ -2,6 +2,7 @@ import { isMap } from 'yaml';
 import { readHistory } from './history.js';
 import type { BenchDecl, HistoryDecl, RemoteDecl, ToolchainDecl } from './types.js';
 import { readBench } from './bench.js';
+import { readImport, type NpmImport } from './npm/config.js';
 import { readRemote } from './remote.js';
 import { suggest } from './hint.js';
 import { parseNode, type ParsedNode } from './node.js';
@@ -17,9 +18,11 @@ export interface FileContents {
   remote?: RemoteDecl;
   history?: HistoryDecl;
   bench?: BenchDecl;
+  /** `import: npm-workspaces`: nodes made from the package.json scripts of an npm workspace. */
+  import?: NpmImport;
 }
 
-const TOP_KEYS = ['include', 'toolchains', 'nodes', 'remote', 'history', 'bench'];
+const TOP_KEYS = ['include', 'toolchains', 'nodes', 'remote', 'history', 'bench', 'import'];
 const TOOLCHAIN_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 /** Reads the top level of one build file. An empty file declares nothing, which is fine. */
@@ -38,6 +41,10 @@ export function readContents(file: SourceFile, isRoot: boolean): FileContents {
     else if (e.key === 'remote') {
       if (isRoot) contents.remote = readRemote(file, e);
       else file.report(e.keyNode, 'remote can only be configured in the root build file');
+    } else if (e.key === 'import') {
+      if (!isRoot) file.report(e.keyNode, 'import can only be used in the root build file');
+      const imported = isRoot ? readImport(file, e) : undefined;
+      if (imported) contents.import = imported;
     }
     else if (e.key === 'history') {
       if (isRoot) contents.history = readHistory(file, e);

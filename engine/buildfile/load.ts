@@ -5,12 +5,16 @@ import { checkWorkspace } from './checks.js';
 import { readContents } from './file.js';
 import { expandInclude, readText, type IncludeGlob, type PendingFile } from './include.js';
 import type { ParsedNode } from './node.js';
+import type { NpmImport } from './npm/config.js';
+import { importNpmWorkspace } from './npm/import.js';
 import { SourceFile } from './source.js';
 
-/** What a load read: every build file's text and every include glob's matches (see snapshot.ts). */
+/** What a load read: every file's text, every glob's matches, the files it found absent and the dirs it listed (see snapshot.ts). */
 export interface LoadTrace {
   texts: Map<string, string>;
   globs: IncludeGlob[];
+  absent: string[];
+  dirs: { dir: string; entries: string[] }[];
 }
 
 /**
@@ -19,7 +23,7 @@ export interface LoadTrace {
  * and there is nothing to overlap. Either a valid workspace or every
  * diagnostic found, sorted by file (in load order) and position.
  */
-export function loadWorkspace(rootFileAbs: string, trace: LoadTrace = { texts: new Map(), globs: [] }): Result<Workspace> {
+export function loadWorkspace(rootFileAbs: string, trace: LoadTrace = { texts: new Map(), globs: [], absent: [], dirs: [] }): Result<Workspace> {
   const rootFile = path.resolve(rootFileAbs);
   const root = path.dirname(rootFile);
   const read = readText(rootFile);
@@ -34,6 +38,7 @@ export function loadWorkspace(rootFileAbs: string, trace: LoadTrace = { texts: n
   let remote: RemoteDecl | undefined;
   let history: HistoryDecl | undefined;
   let bench: BenchDecl | undefined;
+  let npm: NpmImport | undefined;
   // Breadth-first: a file's own nodes come before those of the files it includes.
   for (const pending of queue) {
     const dir = path.posix.dirname(pending.rel);
@@ -43,10 +48,13 @@ export function loadWorkspace(rootFileAbs: string, trace: LoadTrace = { texts: n
     remote ??= contents.remote;
     history ??= contents.history;
     bench ??= contents.bench;
+    npm ??= contents.import;
     parsed.push(...contents.nodes);
     for (const item of contents.includes) queue.push(...expandInclude(file, item, root, seen, trace.globs));
   }
   for (const f of queue) trace.texts.set(f.rel, f.text);
+  // Imported nodes come after the hand-written ones, which may depend on them.
+  if (npm) parsed.push(...importNpmWorkspace(root, npm, diagnostics, trace));
   const nodes = checkWorkspace(parsed, toolchains, diagnostics);
   const files = queue.map((f) => f.rel);
   if (diagnostics.length > 0) return fail(...sortByPosition(diagnostics, files));

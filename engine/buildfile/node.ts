@@ -18,10 +18,11 @@ export interface ParsedNode {
   toolchainPos: SourcePos[];
 }
 
-const NODE_ID = /^[A-Za-z0-9][A-Za-z0-9._:/-]*$/;
+/** Also fits npm package names and Turborepo task ids: `@scope/pkg#build` (see npm/import.ts). */
+export const NODE_ID = /^@?[A-Za-z0-9][A-Za-z0-9._:/#-]*$/;
 export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** `<node id>.<name>`; ids may contain dots, names may not. */
-const USE_REF = /^[A-Za-z0-9][A-Za-z0-9._:/-]*\.[A-Za-z][A-Za-z0-9_]*$/;
+const USE_REF = /^@?[A-Za-z0-9][A-Za-z0-9._:/#-]*\.[A-Za-z][A-Za-z0-9_]*$/;
 
 /** Keys read before the others: the rule decides which keys exist, the dir anchors every path. */
 const LEADING_KEYS = ['rule', 'dir'];
@@ -108,7 +109,7 @@ const COMMON_KEYS = [...LEADING_KEYS, ...Object.keys(FIELDS)];
  */
 export function parseNode(file: SourceFile, id: string, idKey: Scalar, value: YamlNode | undefined, at: YamlNode): ParsedNode | undefined {
   if (!NODE_ID.test(id)) {
-    file.report(idKey, `invalid node id '${id}'`, 'ids start with a letter or digit, then letters, digits and . _ : / -');
+    file.report(idKey, `invalid node id '${id}'`, 'ids start with a letter or digit (or @), then letters, digits and . _ : / # -');
   }
   if (!isMap(value)) {
     file.report(at, `node '${id}' must be a mapping`, 'e.g. `{rule: run, cmd: make}`', id);

@@ -53,7 +53,7 @@ export function checkRuleAttrs(file: SourceFile, rule: Rule, nodeId: string, idK
 }
 
 /** Follows a schema issue path from an attribute into its YAML value; the label reads like `cmd[1]`. */
-function locate(file: SourceFile, entry: Entry, steps: v.IssuePathItem[]): { at: YamlNode; label: string } {
+export function locate(file: SourceFile, entry: Entry, steps: v.IssuePathItem[]): { at: YamlNode; label: string } {
   let at: YamlNode = entry.at;
   let label = entry.key;
   for (const step of steps) {

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UserError } from '../diagnostic.js';
-import { defaultCacheDir, findRootBuildFile } from '../workspace-root.js';
+import { defaultCacheDir, findNpmWorkspaceRoot, findRootBuildFile } from '../workspace-root.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -9,11 +9,23 @@ type Options = NonNullable<ParseArgsConfig['options']>;
 const GLOBAL_OPTIONS = {
   file: { type: 'string', short: 'f' },
   'cache-dir': { type: 'string' },
+  npm: { type: 'string' },
+  'npm-outputs': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies Options;
 
+/** The global options' values (see GLOBAL_OPTIONS). */
+export interface GlobalValues {
+  file?: string;
+  'cache-dir'?: string;
+  /** Build the npm workspace around the current dir without a kiln.yaml: these scripts (comma-separated). */
+  npm?: string;
+  'npm-outputs'?: string;
+  help?: boolean;
+}
+
 export interface Parsed<V> {
-  values: V & { file?: string; 'cache-dir'?: string; help?: boolean };
+  values: V & GlobalValues;
   positionals: string[];
 }
 
@@ -61,4 +73,36 @@ export function positiveInt(command: string, name: string, raw: string): number 
     throw new UserError([{ message: `${command}: --${name} expects a positive integer, got '${raw}'` }]);
   }
   return n;
+}
+
+/** The root package.json for --npm: the npm workspace around the current dir. */
+export function resolveNpmRoot(): string {
+  const found = findNpmWorkspaceRoot(process.cwd());
+  if (!found) {
+    throw new UserError([
+      { message: `--npm: no package.json with "workspaces" in ${process.cwd()} or its parents`, hint: 'run kiln in an npm workspace, or write a kiln.yaml' },
+    ]);
+  }
+  return found;
+}
+
+/**
+ * Which workspace a command means: a root kiln.yaml, or with `--npm` the
+ * npm workspace around the current dir (its root package.json) and the
+ * scripts to import. Plain data, resolved without loading anything heavy:
+ * the build command hands it to the daemon before deciding to load.
+ */
+export interface WorkspaceSpec {
+  /** The root kiln.yaml, or the root package.json with --npm. */
+  rootFile: string;
+  npm?: { scripts: string; outputs?: string };
+}
+
+export function resolveWorkspaceSpec(values: GlobalValues): WorkspaceSpec {
+  const { npm } = values;
+  if (values['npm-outputs'] !== undefined && npm === undefined) {
+    throw new UserError([{ message: '--npm-outputs needs --npm', hint: 'e.g. --npm build --npm-outputs dist' }]);
+  }
+  if (npm === undefined) return { rootFile: resolveRootFile(values) };
+  return { rootFile: resolveNpmRoot(), npm: { scripts: npm, ...(values['npm-outputs'] !== undefined ? { outputs: values['npm-outputs'] } : {}) } };
 }

@@ -5,7 +5,7 @@ import { UserError } from '../diagnostic.js';
 import { loadRun, runIdRange, type RunRecord } from '../run-record.js';
 import { openStateDb } from '../state-db.js';
 import { STATE_DIR } from '../state-dir.js';
-import { resolveRootFile } from './args.js';
+import { resolveWorkspaceSpec } from './args.js';
 
 /**
  * The checkout's state database for a command that only reads history, or
@@ -14,7 +14,7 @@ import { resolveRootFile } from './args.js';
  * valid build file: history stays readable while kiln.yaml is broken.
  */
 export function openHistoryDb(values: { file?: string }): Database.Database | undefined {
-  const root = path.dirname(resolveRootFile(values));
+  const root = path.dirname(resolveWorkspaceSpec(values).rootFile);
   if (!fs.existsSync(path.join(root, STATE_DIR, 'state.db'))) return undefined;
   return openStateDb(root);
 }

@@ -31,6 +31,9 @@ ${Object.entries(COMMANDS)
 global options (any command):
   -f, --file FILE       root build file (default: outermost kiln.yaml up to the repo root)
   --cache-dir DIR       local cache (default: $KILN_CACHE_DIR or ~/.cache/kiln)
+  --npm SCRIPT[,...]    no kiln.yaml: build these package.json scripts of the
+                        npm workspace around the current dir (see BUILD.md)
+  --npm-outputs PATHS   with --npm: each script's outputs, e.g. dist
   -h, --help            help for a command
   --version             print kiln's version
 

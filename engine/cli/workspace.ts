@@ -3,11 +3,23 @@ import type { Workspace } from '../buildfile/types.js';
 import { UserError } from '../diagnostic.js';
 import { selectTargets } from '../targets.js';
 import { STATE_DIR } from '../state-dir.js';
-import { resolveRootFile } from './args.js';
+import { resolveWorkspaceSpec, type GlobalValues, type WorkspaceSpec } from './args.js';
 
-/** Loads the workspace for a command, or unwinds with its located diagnostics (exit 2). */
-export async function loadForCommand(values: { file?: string }): Promise<Workspace> {
-  const loaded = await loadWorkspaceCached(resolveRootFile(values), STATE_DIR);
+/** Loads the workspace for a command (see resolveWorkspaceSpec), or unwinds with its located diagnostics (exit 2). */
+export async function loadForCommand(values: GlobalValues): Promise<Workspace> {
+  return loadSpec(resolveWorkspaceSpec(values));
+}
+
+/** Loads a resolved workspace spec; with --npm the flags are part of the memo's identity, so switching scripts reloads. */
+export async function loadSpec(spec: WorkspaceSpec): Promise<Workspace> {
+  const { npm } = spec;
+  const loaded =
+    npm === undefined
+      ? await loadWorkspaceCached(spec.rootFile, STATE_DIR)
+      : await loadWorkspaceCached(spec.rootFile, STATE_DIR, {
+          id: `npm ${JSON.stringify([npm.scripts, npm.outputs ?? ''])}`,
+          load: async () => (await import('../buildfile/npm/load.js')).npmWorkspaceLoader(npm.scripts, npm.outputs),
+        });
   if (!loaded.ok) throw new UserError(loaded.diagnostics, 2);
   return loaded.value;
 }

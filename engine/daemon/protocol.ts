@@ -4,6 +4,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { WorkspaceSpec } from '../cli/args.js';
 import { STATE_DIR } from '../state-dir.js';
 import { readVersion } from '../version.js';
 
@@ -14,6 +15,8 @@ import { readVersion } from '../version.js';
 export interface BuildRequest {
   kind: 'build';
   code: string;
+  /** The workspace the client means: the daemon answers only for the one it serves. */
+  spec: WorkspaceSpec;
   env: NodeJS.ProcessEnv;
   /** The command line as typed, for the run's history row. */
   args: string[];

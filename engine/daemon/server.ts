@@ -2,7 +2,9 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import type Database from 'better-sqlite3';
-import { loadWorkspaceCached, memoSources } from '../buildfile/snapshot.js';
+import { memoSources } from '../buildfile/snapshot.js';
+import type { WorkspaceSpec } from '../cli/args.js';
+import { loadSpec } from '../cli/workspace.js';
 import type { NodeDecl, Workspace } from '../buildfile/types.js';
 import { stampPaths } from '../fingerprint.js';
 import { History, type NodeState } from '../history.js';
@@ -52,14 +54,14 @@ export class Daemon {
   private idleTimer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly rootFile: string,
+    private readonly spec: WorkspaceSpec,
     private readonly idleMs: number,
   ) {
-    this.watch = new WatchSet(path.dirname(rootFile), STATE_DIR);
+    this.watch = new WatchSet(path.dirname(spec.rootFile), STATE_DIR);
   }
 
   private get root(): string {
-    return path.dirname(this.rootFile);
+    return path.dirname(this.spec.rootFile);
   }
 
   /** Listens, writes the daemon info file that clients look for, and starts proving the workspace with `env`. */
@@ -187,15 +189,20 @@ export class Daemon {
     this.db?.close();
     this.db = openStateDb(this.root);
     this.history = new History(this.db);
-    const loaded = await loadWorkspaceCached(this.rootFile, STATE_DIR);
-    const sources = memoSources(this.root, STATE_DIR);
-    if (!loaded.ok || !sources) {
+    let ws: Workspace;
+    try {
+      ws = await loadSpec(this.spec);
+    } catch {
       this.notReady = 'the build files do not load; a build will report why';
       return;
     }
-    const ws = loaded.value;
+    const sources = memoSources(this.root, STATE_DIR);
+    if (!sources) {
+      this.notReady = 'the workspace memo is unreadable';
+      return;
+    }
     const states = this.history.loadNodeStates();
-    const { plan, unwatchable } = watchPlan(ws, states, sources.files);
+    const { plan, unwatchable } = watchPlan(ws, states, sources);
     this.watch.replace(plan);
     if (!(await this.watch.sync())) {
       this.notReady = 'file events are not arriving';
@@ -215,6 +222,7 @@ export class Daemon {
       this.declined++;
       return { kind: 'declined', reason };
     };
+    if (JSON.stringify(req.spec) !== JSON.stringify(this.spec)) return decline('the daemon serves another workspace spec (kiln.yaml or --npm flags)');
     if (req.code !== this.code) {
       this.retiring = true; // a daemon of another kiln build only gets in the way: it exits after this answer
       return decline('the daemon runs other kiln code; it exits now');
@@ -252,7 +260,7 @@ export class Daemon {
 function watchPlan(
   ws: Workspace,
   states: ReadonlyMap<string, NodeState>,
-  buildFiles: string[],
+  sources: NonNullable<ReturnType<typeof memoSources>>,
 ): { plan: Map<string, Relevant>; unwatchable: Set<string> } {
   const plan = new Map<string, Relevant>();
   const unwatchable = new Set<string>();
@@ -264,7 +272,9 @@ function watchPlan(
     if (isDir) plan.set(key, 'all');
     else if (have !== 'all') plan.set(key, new Set([...(have ?? []), path.posix.basename(norm)]));
   };
-  for (const f of buildFiles) add(f, false);
+  // What the workspace memo relies on: build files (and package.json files), files that must stay absent, listed dirs.
+  for (const f of [...sources.files, ...sources.absent]) add(f, false);
+  for (const d of sources.dirs) add(d, true);
   for (const n of ws.nodes) {
     const s = states.get(n.id);
     if (!s || s.inputStamp === null) continue;

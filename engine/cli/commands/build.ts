@@ -1,7 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { UserError } from '../../diagnostic.js';
-import { parseCommand, positiveInt, resolveCacheDir, resolveRootFile } from '../args.js';
+import { parseCommand, positiveInt, resolveCacheDir, resolveWorkspaceSpec } from '../args.js';
 import type { LogMode } from '../progress.js';
 
 // Only light modules load before the daemon is asked: when it answers, the
@@ -56,13 +56,14 @@ export async function run(argv: string[]): Promise<number> {
   }
   const jobs = values.jobs ? positiveInt('build', 'jobs', values.jobs) : os.availableParallelism();
   const live = Boolean(process.stdout.isTTY) && !process.env.CI;
-  const rootFile = resolveRootFile(values);
-  const root = path.dirname(rootFile);
+  const spec = resolveWorkspaceSpec(values);
+  const root = path.dirname(spec.rootFile);
   // The daemon answers plain builds of nodes it proved up to date; anything else builds here.
   const daemonable = !values['dry-run'] && !values.profile && !values.override && !values.offline && !values['remote-cache'] && !values['remote-read-only'];
   if (daemonable && process.env.KILN_DAEMON !== '0') {
     const { buildViaDaemon } = await import('../../daemon/client.js');
     const answered = await buildViaDaemon(root, {
+      spec,
       env: process.env,
       args: process.argv.slice(2),
       targets: positionals,
@@ -77,7 +78,7 @@ export async function run(argv: string[]): Promise<number> {
     if (answered !== undefined) return answered;
   }
 
-  const [{ runBuild }, { loadForCommand, selectForCommand }, { remoteFor, parseOverrides }, { createProgress, intervalFromEnv }, { writeSummary }] =
+  const [{ runBuild }, { loadSpec, selectForCommand }, { remoteFor, parseOverrides }, { createProgress, intervalFromEnv }, { writeSummary }] =
     await Promise.all([
       import('../../build.js'),
       import('../workspace.js'),
@@ -85,7 +86,7 @@ export async function run(argv: string[]): Promise<number> {
       import('../progress.js'),
       import('../../summary.js'),
     ]);
-  const ws = await loadForCommand({ file: rootFile });
+  const ws = await loadSpec(spec);
   const selected = selectForCommand(ws, positionals);
   const remote = await remoteFor(ws, values);
   const overrides = parseOverrides(ws, values.override ?? []);

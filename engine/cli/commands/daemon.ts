@@ -5,9 +5,9 @@ import { UserError } from '../../diagnostic.js';
 import { exchange, readDaemonInfo, type DaemonInfo, type DaemonStatus } from '../../daemon/protocol.js';
 import { isAlive } from '../../pid.js';
 import { STATE_DIR } from '../../state-dir.js';
-import { parseCommand, resolveRootFile } from '../args.js';
+import { parseCommand, resolveWorkspaceSpec, type WorkspaceSpec } from '../args.js';
 
-const USAGE = `usage: kiln daemon start | stop | status
+const USAGE = `usage: kiln daemon start | stop | status   [--npm SCRIPTS [--npm-outputs DIRS]]
 
 A resident process per workspace that answers no-op builds from memory: it
 proves nodes up to date once, watches the directories those proofs depend on
@@ -20,6 +20,10 @@ step or a toolchain) is built as usual, after which the daemon proves again.
   status                pid, proven nodes, watched directories, answers
   --idle-timeout MIN    start: exit after this many idle minutes (default 180)
 
+A daemon serves the workspace as it was started: the kiln.yaml workspace, or
+with --npm the npm workspace and scripts given (builds with other flags are
+not answered by it).
+
 KILN_DAEMON=0 makes a build ignore a running daemon.`;
 
 const START_TIMEOUT_MS = 60_000;
@@ -31,15 +35,15 @@ export async function run(argv: string[]): Promise<number> {
   if (rest.length > 0 || !action || !['start', 'stop', 'status', 'serve'].includes(action)) {
     throw new UserError([{ message: `daemon: expected start, stop or status${action ? `, got '${[action, ...rest].join(' ')}'` : ''}`, hint: "run 'kiln daemon --help'" }]);
   }
-  const rootFile = resolveRootFile(values);
-  const root = path.dirname(rootFile);
+  const spec = resolveWorkspaceSpec(values);
+  const root = path.dirname(spec.rootFile);
   const idleMinutes = values['idle-timeout'] === undefined ? 180 : Number(values['idle-timeout']);
   if (!(idleMinutes > 0)) throw new UserError([{ message: `daemon: --idle-timeout expects minutes > 0, got '${values['idle-timeout']}'` }]);
   switch (action) {
     case 'serve':
-      return serve(rootFile, idleMinutes);
+      return serve(spec, idleMinutes);
     case 'start':
-      return start(rootFile, idleMinutes);
+      return start(spec, idleMinutes);
     case 'stop':
       return stop(root);
     default:
@@ -48,9 +52,9 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 /** The daemon itself, in the foreground (what `start` runs detached). */
-async function serve(rootFile: string, idleMinutes: number): Promise<number> {
+async function serve(spec: WorkspaceSpec, idleMinutes: number): Promise<number> {
   const { Daemon } = await import('../../daemon/server.js');
-  const daemon = new Daemon(rootFile, idleMinutes * 60_000);
+  const daemon = new Daemon(spec, idleMinutes * 60_000);
   const quit = () => {
     daemon.stop();
     process.exit(0);
@@ -58,7 +62,7 @@ async function serve(rootFile: string, idleMinutes: number): Promise<number> {
   process.on('SIGTERM', quit);
   process.on('SIGINT', quit);
   await daemon.start(process.env);
-  process.stdout.write(`kiln daemon ${process.pid} serving ${path.dirname(rootFile)}\n`);
+  process.stdout.write(`kiln daemon ${process.pid} serving ${path.dirname(spec.rootFile)}\n`);
   return new Promise<number>(() => undefined); // runs until stopped or idle
 }
 
@@ -69,8 +73,8 @@ async function running(root: string): Promise<{ info: DaemonInfo; status: Daemon
   return r?.kind === 'status' ? { info, status: r.status } : undefined;
 }
 
-async function start(rootFile: string, idleMinutes: number): Promise<number> {
-  const root = path.dirname(rootFile);
+async function start(spec: WorkspaceSpec, idleMinutes: number): Promise<number> {
+  const root = path.dirname(spec.rootFile);
   const already = await running(root);
   if (already) {
     process.stdout.write(`kiln: daemon already running (pid ${already.info.pid})\n`);
@@ -78,7 +82,10 @@ async function start(rootFile: string, idleMinutes: number): Promise<number> {
   }
   fs.mkdirSync(path.join(root, STATE_DIR), { recursive: true });
   const log = fs.openSync(path.join(root, STATE_DIR, 'daemon.log'), 'a');
-  const child = spawn(process.execPath, [process.argv[1]!, 'daemon', 'serve', '-f', rootFile, '--idle-timeout', String(idleMinutes)], {
+  const workspace = spec.npm
+    ? ['--npm', spec.npm.scripts, ...(spec.npm.outputs !== undefined ? ['--npm-outputs', spec.npm.outputs] : [])]
+    : ['-f', spec.rootFile];
+  const child = spawn(process.execPath, [process.argv[1]!, 'daemon', 'serve', ...workspace, '--idle-timeout', String(idleMinutes)], {
     cwd: root,
     detached: true,
     stdio: ['ignore', log, log],

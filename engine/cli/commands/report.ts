@@ -7,7 +7,7 @@ import { textReport } from '../../report/text.js';
 import { listRuns, loadRun, type RunRecord } from '../../run-record.js';
 import { openStateDb } from '../../state-db.js';
 import { STATE_DIR } from '../../state-dir.js';
-import { parseCommand, positiveInt, resolveRootFile } from '../args.js';
+import { parseCommand, positiveInt, resolveWorkspaceSpec } from '../args.js';
 
 const USAGE = `usage: kiln report [RUN] [-o FILE] [--runs N]
 
@@ -32,7 +32,7 @@ export async function run(argv: string[]): Promise<number> {
   );
   if (positionals.length > 1) throw new UserError([{ message: 'report: expects at most one run id', hint: 'kiln report [RUN]' }]);
   const historyRuns = values.runs ? positiveInt('report', 'runs', values.runs) : 30;
-  const root = path.dirname(resolveRootFile(values));
+  const root = path.dirname(resolveWorkspaceSpec(values).rootFile);
   if (!fs.existsSync(path.join(root, STATE_DIR, 'state.db'))) {
     throw noRuns();
   }

@@ -3,7 +3,9 @@ import type { NodeDecl } from './buildfile/types.js';
 import { outputsUnchanged, stampUnchanged } from './fingerprint.js';
 import type { NodeState } from './history.js';
 import { declaredIngredients } from './ingredients.js';
-import type { Ingredients } from './key.js';
+import { computeKey, type Ingredients } from './key.js';
+import { expandInputs } from './hash/inputs.js';
+import type { StatCache } from './hash/stat-cache.js';
 import type { Rule } from '../rules/rule.js';
 
 /** Bump when what a stamp or a context signature covers changes (e.g. how inputs are walked). */
@@ -58,6 +60,8 @@ export interface StampSettleHooks {
   allowed(node: NodeDecl, known: NodeState): boolean;
   /** A node proven up to date; `startedAt` is performance.now() when its check began. */
   settled(node: NodeDecl, known: NodeState, startedAt: number): void;
+  /** Asked when the stamps do not prove a node: a second, costlier way to prove it (the daemon hashes). */
+  fallback?(node: NodeDecl, known: NodeState, depDigests: Record<string, string>): boolean;
 }
 
 /**
@@ -86,7 +90,9 @@ export function settleByStamps(
       const startedAt = performance.now();
       const depDigests: Record<string, string> = {};
       for (const d of node.deps) depDigests[d.id] = digests.get(d.id)!;
-      ok = hooks.allowed(node, known) && upToDateByStamp(root, node, known, depDigests, env);
+      ok =
+        hooks.allowed(node, known) &&
+        (upToDateByStamp(root, node, known, depDigests, env) || (hooks.fallback?.(node, known, depDigests) ?? false));
       if (ok) {
         digests.set(id, known.outputDigest);
         hooks.settled(node, known, startedAt);
@@ -97,4 +103,28 @@ export function settleByStamps(
   };
   for (const id of ids) check(id);
   return new Set(digests.keys());
+}
+
+/**
+ * The slow proof of a stamp-checkable node: hash its inputs (through the
+ * stat cache), recompute its key and compare it with the recorded one, and
+ * check its outputs. Returns the fresh stamp and context (the stamp is null
+ * while an input is too recent to trust), or undefined when the node is not
+ * up to date.
+ */
+export function proveByHashing(
+  root: string,
+  node: NodeDecl,
+  known: NodeState,
+  depDigests: Record<string, string>,
+  env: NodeJS.ProcessEnv,
+  stats: StatCache,
+): { inputStamp: string | null; context: string } | undefined {
+  const inputs = expandInputs(root, node, stats);
+  if (inputs.unmatched.length > 0) return undefined;
+  const ingredients: Ingredients = {
+    ...declaredIngredients(node, depDigests, env), inputs: inputs.files, toolchain: {}, resolved: {}, uses: {},
+  };
+  if (computeKey(ingredients) !== known.key || !outputsUnchanged(path.join(root, node.dir), known.fingerprint)) return undefined;
+  return { inputStamp: inputs.stamp, context: contextSignature(node, ingredients) };
 }

@@ -80,9 +80,7 @@ describe('kiln daemon', () => {
     const edited = await build(ws, env);
     expect(edited.answered).toBe(false);
     expect(statuses(edited.summary).built).toEqual(['app', 'lib']);
-    await new Promise((r) => setTimeout(r, 150));
-    await kiln(ws, ['build'], env); // stamps of the edit are trusted from here
-    await waitReady(ws, env);
+    // The edit was too fresh for the build to stamp: the daemon proves lib by hashing once it is not.
     const again = await build(ws, env);
     expect(again.answered).toBe(true);
     expect(fs.readFileSync(path.join(ws, 'pkgs/app/out/app'), 'utf8')).toBe('A\nb\nplain\nmain\n');

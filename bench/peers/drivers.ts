@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { GeneratedWorkspace } from '../generate.js';
 import { nodeDir, OUTPUT_DIR } from '../generate.js';
+import { readyDaemonAnswers, startDaemon, stopDaemon } from '../daemon.js';
 import { build, kilnEnv, type BuildTarget } from '../kiln.js';
 import { ok, outputTail, run } from '../../engine/proc.js';
 import type { PeerTools } from './tools.js';
@@ -25,6 +26,14 @@ export interface Driver {
   /** This tool's own copy of the monorepo. */
   ws: GeneratedWorkspace;
   build(label: string): Promise<ToolRun>;
+  /**
+   * A no-op build with the tool's resident process, where it has one (the
+   * kiln daemon, the nx daemon; turbo 2 runs without one): started and warmed
+   * up untimed on first use.
+   */
+  warm(label: string): Promise<ToolRun>;
+  /** Stops the resident process, if any. */
+  stopWarm(): Promise<void>;
   /** Removes the tool's caches and state and every output: the next build is cold. */
   reset(): void;
 }
@@ -40,16 +49,27 @@ export function kilnDriver(ws: GeneratedWorkspace, scratch: string): Driver {
     summaryFile: path.join(scratch, 'kiln-summary.json'),
     args: NPM_ARGS,
   };
+  // Every build but warm() ignores the daemon (they still tell it what they changed).
+  const direct: BuildTarget = { ...target, env: { KILN_DAEMON: '0' } };
+  const kilnBuild = async (t: BuildTarget, label: string): Promise<ToolRun> => {
+    const r = await build(t, `kiln ${label}`);
+    const bad = r.summary.nodes.filter((n) => n.status !== 'built' && n.status !== 'cached');
+    if (bad.length > 0) throw new Error(`kiln ${label}: ${bad[0]!.id} ${bad[0]!.status}: ${bad[0]!.error}`);
+    const ranIds = new Set(r.summary.nodes.filter((n) => n.status === 'built').map((n) => n.id.replace(/#build$/, '')));
+    return { ms: r.proc.ms, ran: ranIds.size, ranIds };
+  };
   return {
     name: 'kiln',
     ws,
-    build: async (label) => {
-      const r = await build(target, `kiln ${label}`);
-      const bad = r.summary.nodes.filter((n) => n.status !== 'built' && n.status !== 'cached');
-      if (bad.length > 0) throw new Error(`kiln ${label}: ${bad[0]!.id} ${bad[0]!.status}: ${bad[0]!.error}`);
-      const ranIds = new Set(r.summary.nodes.filter((n) => n.status === 'built').map((n) => n.id.replace(/#build$/, '')));
-      return { ms: r.proc.ms, ran: ranIds.size, ranIds };
+    build: (label) => kilnBuild(direct, label),
+    warm: async (label) => {
+      await startDaemon(ws.dir, NPM_ARGS);
+      const before = await readyDaemonAnswers(ws.dir, NPM_ARGS);
+      const r = await kilnBuild(target, label);
+      if ((await readyDaemonAnswers(ws.dir, NPM_ARGS)) !== before + 1) throw new Error(`kiln ${label}: the daemon did not answer`);
+      return r;
     },
+    stopWarm: () => stopDaemon(ws.dir, NPM_ARGS),
     reset: () => {
       removeAll(ws, [target.cacheDir, path.join(ws.dir, '.kiln')]);
     },
@@ -59,22 +79,28 @@ export function kilnDriver(ws: GeneratedWorkspace, scratch: string): Driver {
 export function turboDriver(ws: GeneratedWorkspace, scratch: string, tools: PeerTools): Driver {
   const cacheDir = path.join(scratch, 'turbo-cache');
   const env = { ...kilnEnv(), TURBO_TELEMETRY_DISABLED: '1', DO_NOT_TRACK: '1', NO_COLOR: '1' };
+  const turboBuild = async (label: string): Promise<ToolRun> => {
+    const args = [tools.turboBin, 'run', 'build', `--cache-dir=${cacheDir}`, '--output-logs=none'];
+    const r = ok(`turbo ${label}`, await run(process.execPath, args, { cwd: ws.dir, env, timeoutMs: TIMEOUT_MS }));
+    const m = /Cached:\s+(\d+) cached, (\d+) total/.exec(plain(r.stdout));
+    if (!m) throw new Error(`turbo ${label}: no task count in its output\n${outputTail(r)}`);
+    return { ms: r.ms, ran: Number(m[2]) - Number(m[1]) };
+  };
   return {
     name: 'turbo',
     ws,
-    build: async (label) => {
-      const args = [tools.turboBin, 'run', 'build', `--cache-dir=${cacheDir}`, '--output-logs=none'];
-      const r = ok(`turbo ${label}`, await run(process.execPath, args, { cwd: ws.dir, env, timeoutMs: TIMEOUT_MS }));
-      const m = /Cached:\s+(\d+) cached, (\d+) total/.exec(plain(r.stdout));
-      if (!m) throw new Error(`turbo ${label}: no task count in its output\n${outputTail(r)}`);
-      return { ms: r.ms, ran: Number(m[2]) - Number(m[1]) };
-    },
+    build: turboBuild,
+    warm: turboBuild, // turbo 2's run has no resident process
+    stopWarm: async () => undefined,
     // turbo keeps each task's log in <package>/.turbo; they are cached outputs too.
     reset: () => removeAll(ws, [cacheDir, path.join(ws.dir, '.turbo'), ...ws.nodes.map((n) => path.join(ws.dir, nodeDir(n.id), '.turbo'))]),
   };
 }
 
-/** Nx with its daemon off (NX_DAEMON=false): each build is a fresh process, as kiln's and turbo's are. */
+/**
+ * Nx with its daemon off (NX_DAEMON=false) for every build but warm(), which
+ * uses the nx daemon (NX_DAEMON=true), as nx does by default outside CI.
+ */
 export function nxDriver(ws: GeneratedWorkspace, scratch: string, tools: PeerTools): Driver {
   const cacheDir = path.join(scratch, 'nx-cache');
   const dataDir = path.join(scratch, 'nx-data');
@@ -88,14 +114,27 @@ export function nxDriver(ws: GeneratedWorkspace, scratch: string, tools: PeerToo
     DO_NOT_TRACK: '1',
     NO_COLOR: '1',
   };
+  const nx = async (args: string[], label: string, daemon: boolean) =>
+    ok(`nx ${label}`, await run(process.execPath, [tools.nxBin, ...args], { cwd: ws.dir, env: { ...env, NX_DAEMON: String(daemon) }, timeoutMs: TIMEOUT_MS }));
+  const nxBuild = async (label: string, daemon: boolean): Promise<ToolRun> => {
+    const r = await nx(['run-many', '-t', 'build'], label, daemon);
+    const m = /Cache:\s+(\d+)\/(\d+) hit/.exec(plain(r.stdout));
+    if (!m) throw new Error(`nx ${label}: no task count in its output\n${outputTail(r)}`);
+    return { ms: r.ms, ran: Number(m[2]) - Number(m[1]) };
+  };
+  let daemonWarm = false;
   return {
     name: 'nx',
     ws,
-    build: async (label) => {
-      const r = ok(`nx ${label}`, await run(process.execPath, [tools.nxBin, 'run-many', '-t', 'build'], { cwd: ws.dir, env, timeoutMs: TIMEOUT_MS }));
-      const m = /Cache:\s+(\d+)\/(\d+) hit/.exec(plain(r.stdout));
-      if (!m) throw new Error(`nx ${label}: no task count in its output\n${outputTail(r)}`);
-      return { ms: r.ms, ran: Number(m[2]) - Number(m[1]) };
+    build: (label) => nxBuild(label, false),
+    warm: async (label) => {
+      if (!daemonWarm) await nxBuild(`${label} (daemon warm-up)`, true);
+      daemonWarm = true;
+      return nxBuild(label, true);
+    },
+    stopWarm: async () => {
+      if (daemonWarm) await nx(['daemon', '--stop'], 'daemon --stop', true);
+      daemonWarm = false;
     },
     reset: () => removeAll(ws, [cacheDir, dataDir, path.join(ws.dir, '.nx')]),
   };

@@ -11,7 +11,8 @@ import { History, type NodeState } from '../history.js';
 import { openStateDb } from '../state-db.js';
 import { STATE_DIR } from '../state-dir.js';
 import { selectTargets } from '../targets.js';
-import { settleByStamps } from '../up-to-date.js';
+import { proveByHashing, settleByStamps } from '../up-to-date.js';
+import { RACY_MARGIN_MS, StatCache } from '../hash/stat-cache.js';
 import { rules } from '../../rules/index.js';
 import { answerUpToDate } from './answer.js';
 import {
@@ -49,6 +50,7 @@ export class Daemon {
   private queue: Promise<unknown> = Promise.resolve();
   private answered = 0;
   private retiring = false;
+  private provePending = false;
   private declined = 0;
   private server: net.Server | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
@@ -210,11 +212,40 @@ export class Daemon {
     }
     this.watch.dirty = null;
     const byId = new Map(ws.nodes.map((n) => [n.id, n]));
-    const proven = settleByStamps(
-      ws.nodes.map((n) => n.id), byId, states, ws.root, env, rules, { allowed: (n) => !unwatchable.has(n.id), settled: () => undefined },
-    );
+    // Nodes a build found up to date while their inputs were too fresh to stamp are proven here by hashing,
+    // and stamped for the next build; if still too fresh, the proof is repeated once they are not.
+    const stats = new StatCache(this.db);
+    let racy = false;
+    const proven = settleByStamps(ws.nodes.map((n) => n.id), byId, states, ws.root, env, rules, {
+      allowed: (n) => !unwatchable.has(n.id),
+      settled: () => undefined,
+      fallback: (node, known, depDigests) => {
+        const fresh = proveByHashing(ws.root, node, known, depDigests, env, stats);
+        if (!fresh) return false;
+        if (fresh.inputStamp === null) {
+          racy = true;
+          return false;
+        }
+        this.history!.restamp(node.id, fresh.inputStamp, fresh.context);
+        Object.assign(known, fresh);
+        return true;
+      },
+    });
+    stats.flush();
+    if (racy) this.proveLater(env);
     this.proof = { ws, byId, states, proven, env, globs: sources.globs };
     this.notReady = null;
+  }
+
+  /** Proves again once inputs written just now are past the racy margin. */
+  private proveLater(env: NodeJS.ProcessEnv): void {
+    if (this.provePending) return;
+    this.provePending = true;
+    this.proving++;
+    setTimeout(() => {
+      this.provePending = false;
+      void this.enqueue(() => this.prove(env)).finally(() => this.proving--);
+    }, RACY_MARGIN_MS + 50);
   }
 
   private async answer(req: BuildRequest): Promise<Response> {

@@ -51,60 +51,59 @@ export interface ProcessSpec {
  * Runs one command for a rule, its output going to the node log. The
  * command gets its own process group, killed (SIGTERM, then SIGKILL after a
  * grace period) on abort or timeout, so no grandchild outlives it.
+ * node:child_process directly: execa costs ~150 ms to import, paid by every
+ * build that runs anything, and this needs none of what it adds.
  */
 export async function runProcess(ctx: { signal: AbortSignal; log: NodeLog }, spec: ProcessSpec): Promise<RuleOutcome> {
-  // Loaded on first use: execa costs ~150 ms to import, which a no-op build never needs.
-  const { execa } = await import('execa');
+  const { spawn } = await import('node:child_process');
   const { cmd, timeoutSeconds } = spec;
   const [file, args] = typeof cmd === 'string' ? ['/bin/sh', ['-c', cmd]] : [cmd[0]!, cmd.slice(1)];
-  const child = execa(file, args, {
+  if (ctx.signal.aborted) return { ok: false, error: 'cancelled' };
+  const child = spawn(file, args, {
     cwd: spec.cwd,
     env: spec.env,
-    extendEnv: false,
-    stdin: 'ignore',
-    buffer: false,
-    reject: false,
+    stdio: ['ignore', 'pipe', 'pipe'],
     detached: true, // own process group, so we can kill grandchildren too
-    cancelSignal: ctx.signal,
-    forceKillAfterDelay: KILL_GRACE_MS,
-    ...(timeoutSeconds ? { timeout: timeoutSeconds * 1000 } : {}),
   });
-  const killGroup = () => {
-    if (child.pid !== undefined) {
-      try {
-        process.kill(-child.pid, 'SIGTERM');
-        setTimeout(() => {
-          try {
-            process.kill(-child.pid!, 'SIGKILL');
-          } catch {
-            /* group already gone */
-          }
-        }, KILL_GRACE_MS).unref();
-      } catch {
-        /* group already gone */
-      }
-    }
+  let stopped: 'cancelled' | 'timed out' | undefined;
+  const killGroup = (why: 'cancelled' | 'timed out') => {
+    stopped ??= why;
+    signalGroup(child.pid, 'SIGTERM');
+    setTimeout(() => signalGroup(child.pid, 'SIGKILL'), KILL_GRACE_MS).unref();
   };
-  ctx.signal.addEventListener('abort', killGroup, { once: true });
-  child.stdout?.on('data', (chunk: Buffer) => {
+  const onAbort = () => killGroup('cancelled');
+  ctx.signal.addEventListener('abort', onAbort, { once: true });
+  const timer = timeoutSeconds ? setTimeout(() => killGroup('timed out'), timeoutSeconds * 1000) : undefined;
+  child.stdout.on('data', (chunk: Buffer) => {
     ctx.log.write('stdout', chunk);
     spec.onStdout?.(chunk);
   });
-  child.stderr?.on('data', (chunk: Buffer) => ctx.log.write('stderr', chunk));
+  child.stderr.on('data', (chunk: Buffer) => ctx.log.write('stderr', chunk));
   try {
-    const result = await child;
-    if (result.isCanceled || ctx.signal.aborted) return { ok: false, error: 'cancelled' };
-    if (result.timedOut) {
-      killGroup();
-      return { ok: false, error: `timed out after ${timeoutSeconds}s` };
-    }
-    if (result.failed) {
-      if (result.exitCode !== undefined) return { ok: false, error: `command exited with code ${result.exitCode}` };
-      if (result.signal) return { ok: false, error: `command killed by ${result.signal}` };
-      return { ok: false, error: result.shortMessage ?? 'command failed' };
+    const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null } | { error: Error }>((resolve) => {
+      child.once('error', (error) => resolve({ error }));
+      // 'close': the output pipes are drained too, so the log is complete.
+      child.once('close', (code, signal) => resolve({ code, signal }));
+    });
+    if (stopped === 'cancelled' || ctx.signal.aborted) return { ok: false, error: 'cancelled' };
+    if (stopped === 'timed out') return { ok: false, error: `timed out after ${timeoutSeconds}s` };
+    if ('error' in exit) return { ok: false, error: `cannot run '${file}': ${exit.error.message}` };
+    if (exit.code !== 0) {
+      return { ok: false, error: exit.code !== null ? `command exited with code ${exit.code}` : `command killed by ${exit.signal}` };
     }
     return { ok: true };
   } finally {
-    ctx.signal.removeEventListener('abort', killGroup);
+    clearTimeout(timer);
+    ctx.signal.removeEventListener('abort', onAbort);
+  }
+}
+
+/** Signals a whole process group; a group already gone is fine. */
+function signalGroup(pid: number | undefined, signal: NodeJS.Signals): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    /* group already gone */
   }
 }

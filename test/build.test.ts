@@ -136,6 +136,30 @@ nodes:
     expect(names).not.toContain('UNDECLARED');
   });
 
+  it('kills a timed-out command with its whole process group, and names a command that cannot start', async () => {
+    const ws = tempDir();
+    writeFiles(ws, {
+      'kiln.yaml': `
+nodes:
+  hangs:
+    rule: run
+    timeout: 1
+    cmd: sleep 30 & echo $! > grandchild.pid; wait
+  missing:
+    rule: run
+    cmd: [no-such-binary-anywhere, --flag]
+`,
+    });
+    const r = await buildWithSummary(ws, ['-k'], { KILN_CACHE_DIR: tempDir() });
+    expect(r.exitCode).toBe(1);
+    const byId = Object.fromEntries(r.summary.nodes.map((n) => [n.id, n]));
+    expect(byId.hangs).toMatchObject({ status: 'failed', error: 'timed out after 1s' });
+    expect(byId.missing!.error).toMatch(/^cannot run 'no-such-binary-anywhere': .*ENOENT/);
+    const grandchild = Number(fs.readFileSync(path.join(ws, 'grandchild.pid'), 'utf8'));
+    await new Promise((res) => setTimeout(res, 200));
+    expect(running(grandchild)).toBe(false); // the background sleep died with its group
+  });
+
   it('fails fast with exit 1, or keeps going with --keep-going', async () => {
     const ws = tempDir();
     writeFiles(ws, {
@@ -253,3 +277,12 @@ describe('workspace snapshot', () => {
     expect(broken.stderr).toContain("sub/one/kiln.yaml:5:5: unknown key 'bogus'");
   });
 });
+
+/** Whether a process runs (a zombie waiting for a reaper that may never come, e.g. in a container, does not). */
+function running(pid: number): boolean {
+  try {
+    return fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}

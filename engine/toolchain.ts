@@ -1,5 +1,6 @@
 import type { ToolchainDecl } from './buildfile/types.js';
 import type { Diagnostic } from './diagnostic.js';
+import { run } from './proc.js';
 
 /**
  * Resolves declared toolchains to their version output, each at most once per
@@ -23,17 +24,21 @@ export class Toolchains {
   }
 
   private async probe(decl: ToolchainDecl): Promise<{ version: string } | { error: Diagnostic }> {
-    const { execa } = await import('execa'); // lazy: see rules/run.ts
-    const r = await execa('/bin/sh', ['-c', decl.command], { env: this.env, extendEnv: false, reject: false, all: true });
-    if (r.failed) {
-      return {
-        error: {
-          pos: decl.pos,
-          message: `toolchain '${decl.name}': \`${decl.command}\` failed (${r.exitCode ?? r.signal ?? 'error'})`,
-          hint: 'the command must print the version of the tool and exit 0',
-        },
-      };
+    const failed = (why: string) => ({
+      error: {
+        pos: decl.pos,
+        message: `toolchain '${decl.name}': \`${decl.command}\` failed (${why})`,
+        hint: 'the command must print the version of the tool and exit 0',
+      },
+    });
+    let r;
+    try {
+      r = await run('/bin/sh', ['-c', decl.command], { env: this.env });
+    } catch (e) {
+      return failed((e as Error).message);
     }
-    return { version: (r.all ?? '').trim() };
+    if (r.code !== 0) return failed(String(r.code ?? r.signal));
+    // Some tools print their version on stderr (java -version): both count.
+    return { version: `${r.stdout}${r.stderr}`.trim() };
   }
 }

@@ -136,6 +136,39 @@ nodes:
     expect(names).not.toContain('UNDECLARED');
   });
 
+  it('keys nodes by their toolchain versions (stdout or stderr), and locates a failing toolchain', async () => {
+    const ws = tempDir();
+    const version = path.join(ws, 'cc-version.txt');
+    const yaml = (cmd: string) => `
+toolchains:
+  cc: ${cmd}
+nodes:
+  compiled:
+    rule: run
+    toolchain: [cc]
+    outputs: [out.txt]
+    cmd: echo compiled > out.txt
+  plain:
+    rule: run
+    outputs: [plain.txt]
+    cmd: echo plain > plain.txt
+`;
+    writeFiles(ws, { 'kiln.yaml': yaml(`cat ${version} >&2`), 'cc-version.txt': 'cc 1.0\n' });
+    const env = { KILN_CACHE_DIR: tempDir() };
+    expect(statuses((await buildWithSummary(ws, [], env)).summary).built).toEqual(['compiled', 'plain']);
+    expect(statuses((await buildWithSummary(ws, [], env)).summary).cached).toEqual(['compiled', 'plain']);
+    fs.writeFileSync(version, 'cc 1.1\n');
+    expect(statuses((await buildWithSummary(ws, [], env)).summary)).toMatchObject({ built: ['compiled'], cached: ['plain'] });
+    fs.writeFileSync(version, 'cc 1.2\n');
+    expect((await kiln(ws, ['why', 'compiled'], env)).stdout).toContain("toolchain 'cc': \"cc 1.1\" -> \"cc 1.2\"");
+    fs.writeFileSync(version, 'cc 1.1\n');
+
+    writeFiles(ws, { 'kiln.yaml': yaml('exit 3') });
+    const broken = await kiln(ws, ['build'], env);
+    expect(broken.exitCode).toBe(2);
+    expect(broken.stdout).toContain("kiln.yaml:3:3: toolchain 'cc': `exit 3` failed (3)");
+  });
+
   it('kills a timed-out command with its whole process group, and names a command that cannot start', async () => {
     const ws = tempDir();
     writeFiles(ws, {

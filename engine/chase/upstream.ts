@@ -1,3 +1,4 @@
+import { run } from '../proc.js';
 import type { NodeDecl, Workspace } from '../buildfile/types.js';
 import { formatDiagnostic } from '../diagnostic.js';
 import { essentialEnv } from '../node-env.js';
@@ -44,9 +45,8 @@ export async function resolveProject(
 }
 
 async function git(mirror: string, args: string[]): Promise<{ ok: boolean; stdout: string }> {
-  const { execa } = await import('execa');
-  const r = await execa('git', ['--git-dir', mirror, ...args], { reject: false });
-  return { ok: r.exitCode === 0, stdout: r.stdout };
+  const r = await run('git', ['--git-dir', mirror, ...args]);
+  return { ok: r.code === 0, stdout: r.stdout.replace(/\n$/, '') };
 }
 
 /**

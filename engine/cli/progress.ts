@@ -42,7 +42,8 @@ export function intervalFromEnv(env: NodeJS.ProcessEnv): number | undefined {
  * mode, for CI logs and pipes, prints one line per settled node and, while
  * the build runs, a "[done/total] ... eta" line now and then.
  */
-export function createProgress({ live, logs, out, intervalMs = DEFAULT_INTERVAL_MS, clock = () => performance.now() }: ProgressOptions): Reporter {
+export function createProgress({ live, logs, out: stream, intervalMs = DEFAULT_INTERVAL_MS, clock = () => performance.now() }: ProgressOptions): Reporter {
+  const out = batched(stream);
   let total = 0;
   let done = 0;
   const counts = { built: 0, cached: 0, failed: 0, skipped: 0 };
@@ -83,7 +84,7 @@ export function createProgress({ live, logs, out, intervalMs = DEFAULT_INTERVAL_
   };
 
   const clearStatus = () => {
-    if (statusShown) out.write('\r\x1b[2K');
+    if (statusShown) out.now('\r\x1b[2K');
     statusShown = false;
   };
   const drawStatus = (force = true) => {
@@ -97,7 +98,7 @@ export function createProgress({ live, logs, out, intervalMs = DEFAULT_INTERVAL_
     const line =
       `[${bar}] ${done}/${total} ${pct}%${etaText(now)} | ${counts.cached} cached, ${counts.built} built, ${counts.failed} failed` +
       (running.size ? ` | ${runningText(now, 3, ' ')}` : '');
-    out.write(`\r\x1b[2K${line.slice(0, (out.columns || 120) - 1)}`);
+    out.now(`\r\x1b[2K${line.slice(0, (stream.columns || 120) - 1)}`);
     statusShown = true;
   };
   const print = (text: string) => {
@@ -112,7 +113,7 @@ export function createProgress({ live, logs, out, intervalMs = DEFAULT_INTERVAL_
     lastPlainLine = now;
     const pct = total === 0 ? 100 : Math.floor((done / total) * 100);
     const names = running.size ? `; running: ${runningText(now, 5, ' for ')}` : '';
-    out.write(`[${done}/${total}] ${pct}%${etaText(now)}${names}\n`);
+    out.now(`[${done}/${total}] ${pct}%${etaText(now)}${names}\n`);
   };
 
   return (e: BuildEvent) => {
@@ -157,6 +158,7 @@ export function createProgress({ live, logs, out, intervalMs = DEFAULT_INTERVAL_
           `kiln: ${verb}: ${n.length} nodes, ${c('built')} built, ${c('cached')} cached, ${c('failed')} failed, ${c('skipped')} skipped in ${(e.summary.durationMs / 1000).toFixed(2)}s\n`,
         );
         for (const f of n.filter((x) => x.status === 'failed')) out.write(`kiln: FAILED ${f.id}: ${f.error}\n`);
+        out.flush();
         break;
       }
     }
@@ -185,4 +187,36 @@ function prefixLog(id: string, log: Buffer, replayed: boolean): string {
   const lines = log.toString('utf8').replace(/\n$/, '').split('\n');
   const tag = replayed ? `${id} (cached)` : id;
   return lines.map((l) => `${tag} | ${l}`).join('\n');
+}
+
+/**
+ * Node lines collected and passed on once the current turn of the event
+ * loop ends: the up-to-date nodes of a no-op settle in one synchronous pass,
+ * and a thousand lines then cost one write to a pipe, not a thousand.
+ */
+function batched(stream: ProgressOut): { write(text: string): void; now(text: string): void; flush(): void } {
+  let pending = '';
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    if (pending === '') return;
+    const text = pending;
+    pending = '';
+    stream.write(text);
+  };
+  return {
+    write: (text) => {
+      pending += text;
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+    },
+    /** Status lines go out at once, after what was collected before them. */
+    now: (text) => {
+      flush();
+      stream.write(text);
+    },
+    flush,
+  };
 }

@@ -1,5 +1,5 @@
 import type { Workspace } from '../buildfile/types.js';
-import { createProgress } from '../cli/progress.js';
+import { createProgress, type ProgressOut } from '../cli/progress.js';
 import type { History, NodeState } from '../history.js';
 import { notSelected, writeSummary, type NodeSummary, type RunSummary } from '../summary.js';
 import { LocalCache } from '../../cache/local/store.js';
@@ -21,7 +21,7 @@ export async function answerUpToDate(
   const startedAt = new Date();
   const t0 = performance.now();
   let stdout = '';
-  const out = { write: (s: string) => ((stdout += s), true), columns: req.columns } as unknown as NodeJS.WriteStream;
+  const out: ProgressOut = { write: (s) => (stdout += s), columns: req.columns };
   const report = createProgress({ live: req.live, logs: req.logs, out });
   const byId = new Map(ws.nodes.map((n) => [n.id, n]));
   const depsOf = (id: string) => byId.get(id)!.deps.map((d) => d.id);

@@ -43,6 +43,8 @@ export interface BuildOptions {
   offline: boolean;
   /** --override NODE=REF|PATH, validated by the caller. */
   overrides: ReadonlyMap<string, string>;
+  /** Node id → key the workspace's daemon proved and saw no change touch since: their stats are skipped. */
+  vouched?: ReadonlyMap<string, string>;
 }
 
 export interface BuildOutcome {
@@ -263,6 +265,7 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
   const settleUpToDate = async (): Promise<Set<string>> => {
     const replays: Promise<void>[] = [];
     const proven = settleByStamps(inScope, byId, states, ws.root, opts.env, rules, {
+      vouched: opts.vouched,
       allowed: (node, known) => !opts.overrides.has(node.id) && !(remote?.owes(known.key, localCache()) ?? false),
       settled: (node, known, startedAt) => {
         timeline.startNode(node.id, 0);

@@ -86,6 +86,20 @@ describe('kiln daemon', () => {
     expect(fs.readFileSync(path.join(ws, 'pkgs/app/out/app'), 'utf8')).toBe('A\nb\nplain\nmain\n');
   });
 
+  it('declining after a change, still vouches for the nodes the change did not touch', async () => {
+    const { ws, env } = await withDaemon();
+    writeFiles(ws, { 'pkgs/app/main.c': 'main 2\n' });
+    const r = await kiln(ws, ['build'], { ...env, KILN_DAEMON_DEBUG: '1' });
+    expect(r.stderr).toMatch(/daemon declined: pkgs\/app\/main.c changed; vouched for 1 nodes/);
+    expect(r.stdout).toMatch(/1 built, 1 cached/);
+    await waitReady(ws, env);
+    writeFiles(ws, { 'pkgs/lib/src/sub/b.c': 'B\n' }); // lib changes, app depends on it: only app is vouched for
+    const both = await kiln(ws, ['build'], { ...env, KILN_DAEMON_DEBUG: '1' });
+    expect(both.stderr).toMatch(/vouched for 1 nodes/);
+    expect(both.stdout).toMatch(/2 built, 0 cached/);
+    expect(fs.readFileSync(path.join(ws, 'pkgs/app/out/app'), 'utf8')).toBe('a\nB\nplain\nmain 2\n');
+  });
+
   it('sees a new file deep in a walked directory, a deleted output and a renamed parent', async () => {
     const { ws, env } = await withDaemon();
     writeFiles(ws, { 'pkgs/lib/src/sub/deeper/c.c': 'c\n' });

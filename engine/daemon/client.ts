@@ -6,22 +6,25 @@ const NOTICE_TIMEOUT_MS = 2_000;
 
 /**
  * Asks the workspace's daemon, if one runs, to answer a build. Returns the
- * exit code when it did (its output already printed), undefined when there
- * is no daemon or it declined: the caller then builds as usual.
+ * exit code when it did (its output already printed). Otherwise the caller
+ * builds as usual, with the nodes the daemon still vouches for, if any.
  */
 export async function buildViaDaemon(
   root: string,
   request: Omit<BuildRequest, 'kind' | 'code'>,
-): Promise<number | undefined> {
+): Promise<{ exitCode: number } | { vouched?: Map<string, string> }> {
   const info = readDaemonInfo(root);
-  if (!info) return undefined;
+  if (!info) return {};
   const response = await exchange(info.socket, { kind: 'build', code: codeStamp(), ...request }, ANSWER_TIMEOUT_MS);
-  if (response?.kind !== 'answer') {
-    if (process.env.KILN_DAEMON_DEBUG) process.stderr.write(`kiln: daemon declined: ${response?.kind === 'declined' ? response.reason : 'no answer'}\n`);
-    return undefined;
+  if (response?.kind === 'answer') {
+    process.stdout.write(response.stdout);
+    return { exitCode: response.exitCode };
   }
-  process.stdout.write(response.stdout);
-  return response.exitCode;
+  if (process.env.KILN_DAEMON_DEBUG) {
+    const why = response?.kind === 'declined' ? `${response.reason}; vouched for ${Object.keys(response.vouched ?? {}).length} nodes` : 'no answer';
+    process.stderr.write(`kiln: daemon declined: ${why}\n`);
+  }
+  return response?.kind === 'declined' && response.vouched ? { vouched: new Map(Object.entries(response.vouched)) } : {};
 }
 
 /** Tells the workspace's daemon (if any) that a build changed things, so it proves them again. */

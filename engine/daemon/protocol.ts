@@ -57,7 +57,8 @@ export interface DaemonStatus {
 
 export type Response =
   | { kind: 'answer'; exitCode: number; stdout: string }
-  | { kind: 'declined'; reason: string }
+  /** `vouched`: node id → key of the proven nodes no change touched (their stats can be skipped). */
+  | { kind: 'declined'; reason: string; vouched?: Record<string, string> }
   | { kind: 'status'; status: DaemonStatus }
   | { kind: 'ok' };
 

@@ -18,6 +18,7 @@ import { answerUpToDate } from './answer.js';
 import {
   codeStamp, daemonInfoFile, readDaemonInfo, socketPathFor, type BuildRequest, type DaemonInfo, type Request, type Response,
 } from './protocol.js';
+import { Touches, WORKSPACE } from './touches.js';
 import { WatchSet, type Relevant } from './watch-set.js';
 
 /** What the daemon last proved: a workspace, its node states, the nodes up to date, and the env it proved them with. */
@@ -28,6 +29,7 @@ interface Proof {
   proven: Set<string>;
   env: NodeJS.ProcessEnv;
   globs: { pattern: string; matches: string[] }[];
+  touches: Touches;
 }
 
 /**
@@ -204,13 +206,13 @@ export class Daemon {
       return;
     }
     const states = this.history.loadNodeStates();
-    const { plan, unwatchable } = watchPlan(ws, states, sources);
+    const { plan, unwatchable, touches } = watchPlan(ws, states, sources);
     this.watch.replace(plan);
     if (!(await this.watch.sync())) {
       this.notReady = 'file events are not arriving';
       return;
     }
-    this.watch.dirty = null;
+    this.watch.reset();
     const byId = new Map(ws.nodes.map((n) => [n.id, n]));
     // Nodes a build found up to date while their inputs were too fresh to stamp are proven here by hashing,
     // and stamped for the next build; if still too fresh, the proof is repeated once they are not.
@@ -233,7 +235,7 @@ export class Daemon {
     });
     stats.flush();
     if (racy) this.proveLater(env);
-    this.proof = { ws, byId, states, proven, env, globs: sources.globs };
+    this.proof = { ws, byId, states, proven, env, globs: sources.globs, touches };
     this.notReady = null;
   }
 
@@ -249,9 +251,9 @@ export class Daemon {
   }
 
   private async answer(req: BuildRequest): Promise<Response> {
-    const decline = (reason: string): Response => {
+    const decline = (reason: string, vouched?: Record<string, string>): Response => {
       this.declined++;
-      return { kind: 'declined', reason };
+      return { kind: 'declined', reason, ...(vouched ? { vouched } : {}) };
     };
     if (JSON.stringify(req.spec) !== JSON.stringify(this.spec)) return decline('the daemon serves another workspace spec (kiln.yaml or --npm flags)');
     if (req.code !== this.code) {
@@ -261,21 +263,28 @@ export class Daemon {
     const proof = this.proof;
     if (!proof || this.notReady) return decline(this.notReady ?? 'not proven');
     if (!(await this.watch.sync())) return decline('file events are not arriving');
-    if (this.watch.dirty) return decline(this.watch.dirty);
     if (proof.globs.length > 0) {
       const { matchIncludeGlob } = await import('../buildfile/include.js');
       if (proof.globs.some((g) => matchIncludeGlob(this.root, g.pattern).join('\n') !== g.matches.join('\n'))) {
         return decline('the build files an include glob matches changed');
       }
     }
-    if (proof.ws.remote || req.env.KILN_REMOTE_CACHE) return decline('a remote cache is configured');
+    // Declining, the daemon still vouches for the proven nodes no change touched (by their keys):
+    // the client's build then skips their stats and checks only what is not on disk (env, deps' outputs).
+    const changes = this.watch.changes();
+    const touched = changes === null ? WORKSPACE : proof.touches.touched(changes);
+    if (touched === WORKSPACE) return decline(this.watch.dirty ?? 'the workspace changed');
+    const vouched = () =>
+      Object.fromEntries([...proof.proven].filter((id) => !touched.has(id)).map((id) => [id, proof.states.get(id)!.key]));
+    if (this.watch.dirty) return decline(this.watch.dirty, vouched());
+    if (proof.ws.remote || req.env.KILN_REMOTE_CACHE) return decline('a remote cache is configured', vouched());
     const selected = selectTargets(proof.ws, req.targets);
     if (!selected.ok) return decline('the targets do not select');
     for (const id of selected.value) {
-      if (!proof.proven.has(id)) return decline(`'${id}' is not proven up to date`);
+      if (!proof.proven.has(id)) return decline(`'${id}' is not proven up to date`, vouched());
       const node = proof.byId.get(id)!;
       for (const name of [...node.env, ...node.secretEnv]) {
-        if (req.env[name] !== proof.env[name]) return decline(`env ${name} differs from the proof's`);
+        if (req.env[name] !== proof.env[name]) return decline(`env ${name} differs from the proof's`, vouched());
       }
     }
     this.answered++;
@@ -292,28 +301,30 @@ function watchPlan(
   ws: Workspace,
   states: ReadonlyMap<string, NodeState>,
   sources: NonNullable<ReturnType<typeof memoSources>>,
-): { plan: Map<string, Relevant>; unwatchable: Set<string> } {
+): { plan: Map<string, Relevant>; unwatchable: Set<string>; touches: Touches } {
   const plan = new Map<string, Relevant>();
   const unwatchable = new Set<string>();
-  const add = (rel: string, isDir: boolean) => {
+  const touches = new Touches();
+  const add = (owner: string, rel: string, isDir: boolean) => {
     const norm = path.posix.normalize(rel === '' ? '.' : rel);
     const dir = isDir ? norm : path.posix.dirname(norm);
     const key = dir === '.' ? '' : dir;
     const have = plan.get(key);
     if (isDir) plan.set(key, 'all');
     else if (have !== 'all') plan.set(key, new Set([...(have ?? []), path.posix.basename(norm)]));
+    touches.add(owner, key, isDir ? '*' : path.posix.basename(norm));
   };
   // What the workspace memo relies on: build files (and package.json files), files that must stay absent, listed dirs.
-  for (const f of [...sources.files, ...sources.absent]) add(f, false);
-  for (const d of sources.dirs) add(d, true);
+  for (const f of [...sources.files, ...sources.absent]) add(WORKSPACE, f, false);
+  for (const d of sources.dirs) add(WORKSPACE, d, true);
   for (const n of ws.nodes) {
     const s = states.get(n.id);
     if (!s || s.inputStamp === null) continue;
     const inputs = stampPaths(s.inputStamp);
-    for (const p of [...inputs, ...stampPaths(s.fingerprint)]) add(path.posix.join(n.dir, p.rel), p.isDir);
+    for (const p of [...inputs, ...stampPaths(s.fingerprint)]) add(n.id, path.posix.join(n.dir, p.rel), p.isDir);
     if (inputs.some((p) => !p.isDir && changesElsewhere(path.join(ws.root, n.dir, p.rel)))) unwatchable.add(n.id);
   }
-  return { plan, unwatchable };
+  return { plan, unwatchable, touches };
 }
 
 /**

@@ -17,7 +17,10 @@ export class WatchSet {
   private cookieSeq = 0;
   private readonly cookieWaiters = new Map<string, () => void>();
   private readonly cookieDir: string;
+  /** The first relevant change since the last reset, for people (status, decline reasons). */
   dirty: string | null = null;
+  /** Every relevant change since the last reset, for attributing them to nodes; null: too many, or not attributable. */
+  private events: { dir: string; name: string | null }[] | null = [];
 
   constructor(private readonly root: string, stateDir: string) {
     this.cookieDir = path.join(root, stateDir, 'daemon-cookies');
@@ -116,12 +119,26 @@ export class WatchSet {
     const n = name?.toString();
     // No name, or the directory's own name (its move or deletion): always relevant.
     if (names === undefined || names === 'all' || !n || n === path.posix.basename(dir) || names.has(n)) {
-      this.markDirty(`${dir === '' ? '' : `${dir}/`}${n ?? ''} changed`);
+      this.dirty ??= `${dir === '' ? '' : `${dir}/`}${n ?? ''} changed`;
+      if (this.events && this.events.push({ dir, name: n ?? null }) > MAX_EVENTS) this.events = null;
     }
   }
 
+  /** A failure that no single directory explains: everything counts as changed. */
   private markDirty(why: string): void {
     this.dirty ??= why;
+    this.events = null;
+  }
+
+  /** The relevant changes since the last reset; null when they cannot be attributed (too many, or a watch failed). */
+  changes(): readonly { dir: string; name: string | null }[] | null {
+    return this.events;
+  }
+
+  /** Forgets the changes seen so far (call after sync(), before re-proving). */
+  reset(): void {
+    this.dirty = null;
+    this.events = [];
   }
 
   private rel(abs: string): string {
@@ -129,8 +146,11 @@ export class WatchSet {
   }
 }
 
+/** Past this many changes, telling which nodes they touch is not worth it: all count as touched. */
+const MAX_EVENTS = 10_000;
+
 /** Root-relative posix parent; '' is the root, whose parent is null. */
-function parentOf(dir: string): string | null {
+export function parentOf(dir: string): string | null {
   if (dir === '') return null;
   const i = dir.lastIndexOf('/');
   return i < 0 ? '' : dir.slice(0, i);

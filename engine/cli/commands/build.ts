@@ -60,6 +60,7 @@ export async function run(argv: string[]): Promise<number> {
   const root = path.dirname(spec.rootFile);
   // The daemon answers plain builds of nodes it proved up to date; anything else builds here.
   const daemonable = !values['dry-run'] && !values.profile && !values.override && !values.offline && !values['remote-cache'] && !values['remote-read-only'];
+  let vouched: Map<string, string> | undefined;
   if (daemonable && process.env.KILN_DAEMON !== '0') {
     const { buildViaDaemon } = await import('../../daemon/client.js');
     const answered = await buildViaDaemon(root, {
@@ -75,7 +76,8 @@ export async function run(argv: string[]): Promise<number> {
       live,
       columns: process.stdout.columns || 120,
     });
-    if (answered !== undefined) return answered;
+    if ('exitCode' in answered) return answered.exitCode;
+    vouched = answered.vouched;
   }
 
   const [{ runBuild }, { loadSpec, selectForCommand }, { remoteFor, parseOverrides }, { createProgress, intervalFromEnv }, { writeSummary }] =
@@ -120,6 +122,7 @@ export async function run(argv: string[]): Promise<number> {
       offline: Boolean(values.offline),
       overrides,
       ...(remote ? { remote } : {}),
+      ...(vouched ? { vouched } : {}),
     },
     createProgress({ live, logs: logs as LogMode, out: process.stdout, intervalMs: intervalFromEnv(process.env) }),
   );

@@ -13,6 +13,7 @@ import { STATE_DIR } from '../state-dir.js';
 import { selectTargets } from '../targets.js';
 import { proveByHashing, settleByStamps } from '../up-to-date.js';
 import { RACY_MARGIN_MS, StatCache } from '../hash/stat-cache.js';
+import { initXxhash } from '../hash/xxhash.js';
 import { rules } from '../../rules/index.js';
 import { answerUpToDate } from './answer.js';
 import {
@@ -70,6 +71,7 @@ export class Daemon {
 
   /** Listens, writes the daemon info file that clients look for, and starts proving the workspace with `env`. */
   async start(env: NodeJS.ProcessEnv): Promise<void> {
+    await initXxhash(); // proofs may hash inputs a build could not stamp
     const socket = socketPathFor(this.root);
     fs.mkdirSync(path.dirname(socket), { recursive: true, mode: 0o700 });
     fs.rmSync(socket, { force: true }); // a dead daemon's socket
@@ -82,8 +84,7 @@ export class Daemon {
     const file = daemonInfoFile(this.root);
     fs.writeFileSync(`${file}.tmp`, JSON.stringify(info));
     fs.renameSync(`${file}.tmp`, file);
-    this.proving++;
-    void this.enqueue(() => this.prove(env)).finally(() => this.proving--);
+    this.proveInBackground(env);
     this.touch();
   }
 
@@ -156,8 +157,7 @@ export class Daemon {
         return this.enqueue(() => this.answer(request));
       case 'rebuilt':
         // Proven in the background: the client that sent this is done and exits.
-        this.proving++;
-        void this.enqueue(() => this.prove(request.env)).finally(() => this.proving--);
+        this.proveInBackground(request.env);
         return { kind: 'ok' };
       case 'status':
         return {
@@ -246,8 +246,25 @@ export class Daemon {
     this.proving++;
     setTimeout(() => {
       this.provePending = false;
-      void this.enqueue(() => this.prove(env)).finally(() => this.proving--);
+      this.proving--;
+      this.proveInBackground(env);
     }, RACY_MARGIN_MS + 50);
+  }
+
+  /**
+   * Queues a proof. A proof that fails (a bug, a disk error) leaves the
+   * daemon declining everything with the reason, never crashed: clients then
+   * simply build.
+   */
+  private proveInBackground(env: NodeJS.ProcessEnv): void {
+    this.proving++;
+    void this.enqueue(() => this.prove(env))
+      .catch((e: unknown) => {
+        this.proof = undefined;
+        this.notReady = `the last proof failed: ${(e as Error).message}`;
+        process.stderr.write(`kiln daemon: proof failed: ${(e as Error).stack ?? String(e)}\n`);
+      })
+      .finally(() => this.proving--);
   }
 
   private async answer(req: BuildRequest): Promise<Response> {

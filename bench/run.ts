@@ -25,6 +25,7 @@ const SCENARIOS = {
   noop: 'no-op build',
   daemon: 'no-op build (daemon)',
   leaf: 'one leaf changed',
+  leafDaemon: 'one leaf changed (daemon)',
   root: 'one root changed',
   restore: 'restore from local cache',
   version: 'kiln --version',
@@ -134,6 +135,7 @@ async function main(argv: string[]): Promise<void> {
       bar('kiln --version', median('version'), 150, 'ms'),
       // A resident process skips what the floor must do: it should cost a fraction of it.
       bar('no-op with the daemon / floor', median('daemon') / floor, 0.5, 'x'),
+      bar('one leaf changed, daemon running / floor', median('leafDaemon') / floor, 1, 'x'),
     ],
   };
   process.stdout.write(`\n${formatTable(results)}\n`);
@@ -225,6 +227,15 @@ async function measureIncremental(
       const r = await build(direct, 'one leaf changed');
       expectStatuses(`one leaf (${leaf.id}) changed`, r.summary, ids, new Set([leaf.id]));
       record('leaf', r.proc.ms, 1);
+    },
+    // The daemon declines (a change) but vouches for the 999 nodes the change did not touch.
+    leafDaemon: async () => {
+      await startDaemon(ws.dir);
+      await readyDaemonAnswers(ws.dir);
+      editSource(ws, leaf.id, `leaf ${edits++}`);
+      const r = await build(target, 'one leaf changed (daemon)');
+      expectStatuses(`one leaf (${leaf.id}) changed, daemon running`, r.summary, ids, new Set([leaf.id]));
+      record('leafDaemon', r.proc.ms, 1);
     },
     root: async () => {
       editSource(ws, root.id, `root ${edits++}`);

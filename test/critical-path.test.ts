@@ -90,7 +90,10 @@ describe('kiln report (text)', () => {
     expect(slowest.map((l) => l.trim().split(/\s+/).find((w) => ['slow', 'mid', 'fast', 'join'].includes(w)))).toEqual(
       [...rows].sort((a, b) => b.durationMs - a.durationMs).map((r) => r.node),
     );
-    expect(slowest[0]).toMatch(/slow {2}\(critical path\)$/);
+    // Under load even a trivial node can be the slowest: the mark follows the recorded figures.
+    const top = [...rows].sort((a, b) => b.durationMs - a.durationMs)[0]!.node;
+    const onPath = bound.path.some((p) => p.node === top);
+    expect(slowest[0]).toMatch(new RegExp(`${top}${onPath ? ' {2}\\(critical path\\)' : ''}$`));
   });
 
   it('names a bad run id, a bad --runs and an empty history as usage errors', async () => {

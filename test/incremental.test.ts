@@ -143,7 +143,7 @@ describe('incremental correctness', () => {
     for (const n of nodes) {
       expect(fs.readFileSync(path.join(clean, 'out', `${n.id}.txt`))).toEqual(fs.readFileSync(path.join(ws, 'out', `${n.id}.txt`)));
     }
-  });
+  }, 180_000); // 14 builds: minutes on a loaded 2-core machine
 });
 
 function readOrNull(file: string): string | null {

@@ -27,11 +27,12 @@ export interface Driver {
   ws: GeneratedWorkspace;
   build(label: string): Promise<ToolRun>;
   /**
-   * A no-op build with the tool's resident process, where it has one (the
-   * kiln daemon, the nx daemon; turbo 2 runs without one): started and warmed
-   * up untimed on first use.
+   * A build with the tool's resident process, where it has one (the kiln
+   * daemon, the nx daemon; turbo 2 runs without one): started and warmed up
+   * untimed on first use. `noop`: kiln checks that its daemon answered (a
+   * change is declined, the daemon then vouches for what it did not touch).
    */
-  warm(label: string): Promise<ToolRun>;
+  warm(label: string, noop: boolean): Promise<ToolRun>;
   /** Stops the resident process, if any. */
   stopWarm(): Promise<void>;
   /** Removes the tool's caches and state and every output: the next build is cold. */
@@ -62,11 +63,11 @@ export function kilnDriver(ws: GeneratedWorkspace, scratch: string): Driver {
     name: 'kiln',
     ws,
     build: (label) => kilnBuild(direct, label),
-    warm: async (label) => {
+    warm: async (label, noop) => {
       await startDaemon(ws.dir, NPM_ARGS);
       const before = await readyDaemonAnswers(ws.dir, NPM_ARGS);
       const r = await kilnBuild(target, label);
-      if ((await readyDaemonAnswers(ws.dir, NPM_ARGS)) !== before + 1) throw new Error(`kiln ${label}: the daemon did not answer`);
+      if (noop && (await readyDaemonAnswers(ws.dir, NPM_ARGS)) !== before + 1) throw new Error(`kiln ${label}: the daemon did not answer`);
       return r;
     },
     stopWarm: () => stopDaemon(ws.dir, NPM_ARGS),
@@ -90,7 +91,7 @@ export function turboDriver(ws: GeneratedWorkspace, scratch: string, tools: Peer
     name: 'turbo',
     ws,
     build: turboBuild,
-    warm: turboBuild, // turbo 2's run has no resident process
+    warm: (label) => turboBuild(label), // turbo 2's run has no resident process
     stopWarm: async () => undefined,
     // turbo keeps each task's log in <package>/.turbo; they are cached outputs too.
     reset: () => removeAll(ws, [cacheDir, path.join(ws.dir, '.turbo'), ...ws.nodes.map((n) => path.join(ws.dir, nodeDir(n.id), '.turbo'))]),

@@ -1,7 +1,7 @@
 // kiln against Turborepo and Nx on the same npm-workspaces monorepo, on the
 // same machine in the same run (README.md, "Against Turborepo and Nx").
 //   node dist/bench/peers/run.js [--packages 100,1000] [--files 10] [--runs 5] [--cold-runs N]
-//                                [--layers 10] [--seed 1] [--scenarios noop,warm,leaf,root,restore]
+//                                [--layers 10] [--seed 1] [--scenarios noop,warm,leaf,warmLeaf,root,restore]
 //                                [--tools-dir DIR] [--json FILE] [--keep]
 import fs from 'node:fs';
 import os from 'node:os';
@@ -30,6 +30,7 @@ const BUILDS = {
   noop: 'no-op build',
   warm: 'no-op, resident process (kiln/nx daemons)',
   leaf: 'one leaf changed',
+  warmLeaf: 'one leaf changed, resident process',
   root: 'one root changed',
   restore: 'restore all outputs',
 } as const;
@@ -83,7 +84,7 @@ function parseOptions(argv: string[]): Options {
       runs: { type: 'string', default: '5' },
       'cold-runs': { type: 'string' },
       'tools-dir': { type: 'string' },
-      scenarios: { type: 'string', default: 'noop,warm,leaf,root,restore' },
+      scenarios: { type: 'string', default: 'noop,warm,leaf,warmLeaf,root,restore' },
       json: { type: 'string' },
       keep: { type: 'boolean', default: false },
     },
@@ -98,7 +99,7 @@ function parseOptions(argv: string[]): Options {
     coldRuns: values['cold-runs'] ? positiveInt('cold-runs', values['cold-runs']) : runs,
     toolsDir: values['tools-dir'] ?? defaultToolsDir(),
     scenarios: values.scenarios.split(',').map((id) => {
-      if (id === 'cold' || !(id in BUILDS)) throw new Error(`--scenarios: unknown '${id}' (noop, warm, leaf, root, restore)`);
+      if (id === 'cold' || !(id in BUILDS)) throw new Error(`--scenarios: unknown '${id}' (noop, warm, leaf, warmLeaf, root, restore)`);
       return id as Exclude<BuildId, 'cold'>;
     }),
     json: values.json,
@@ -173,11 +174,13 @@ async function measureSize(packages: number, opts: Options, tools: PeerTools, tm
 
   const buildStep = (d: Driver, id: Exclude<BuildId, 'cold'>) => async () => {
     const before = id === 'restore' ? readOutputs(d.ws) : undefined;
-    if (id === 'leaf') editSource(d.ws, leaf.id, `leaf ${edits++}`);
+    if (id === 'leaf' || id === 'warmLeaf') editSource(d.ws, leaf.id, `leaf ${edits++}`);
     if (id === 'root') editSource(d.ws, root.id, `root ${edits++}`);
     if (id === 'restore') removeOutputs(d.ws);
-    const r = await (id === 'warm' ? d.warm(BUILDS[id]) : d.build(BUILDS[id]));
-    const want = { noop: new Set<string>(), warm: new Set<string>(), restore: new Set<string>(), leaf: new Set([leaf.id]), root: dependents }[id];
+    const r = await (id === 'warm' || id === 'warmLeaf' ? d.warm(BUILDS[id], id === 'warm') : d.build(BUILDS[id]));
+    const want = {
+      noop: new Set<string>(), warm: new Set<string>(), restore: new Set<string>(), leaf: new Set([leaf.id]), warmLeaf: new Set([leaf.id]), root: dependents,
+    }[id];
     expect(d, BUILDS[id], r.ran, want.size, r.ranIds, want);
     if (before) {
       const after = readOutputs(d.ws);
@@ -235,6 +238,9 @@ function bars(b: SizeResult['builds'], base: SizeResult['baselines']): Bar[] {
   }
   if (b.noop) out.push(bar('no-op without daemon: kiln / floor', b.noop.kiln.median / base.floor.median, 1.5, 'x'));
   if (b.leaf) out.push(bar("one leaf: kiln - (floor + the leaf's script)", b.leaf.kiln.median - base.floor.median - base.leafWork.median, 100, 'ms'));
+  if (b.warmLeaf) {
+    out.push(bar("one leaf, daemon running: kiln - (floor + the leaf's script)", b.warmLeaf.kiln.median - base.floor.median - base.leafWork.median, 100, 'ms'));
+  }
   if (b.root) {
     const peerRan = Math.min(...b.root.turbo.ran, ...b.root.nx.ran);
     out.push(bar('one root: tasks kiln ran beyond the fewest a peer ran', Math.max(...b.root.kiln.ran) - peerRan, 0, 'tasks'));

@@ -135,7 +135,8 @@ async function main(argv: string[]): Promise<void> {
       bar('kiln --version', median('version'), 150, 'ms'),
       // A resident process skips what the floor must do: it should cost a fraction of it.
       bar('no-op with the daemon / floor', median('daemon') / floor, 0.5, 'x'),
-      bar('one leaf changed, daemon running / floor', median('leafDaemon') / floor, 1, 'x'),
+      // The issue's bar: floor + the leaf's own work + 0.1 s (the generated leaf's work, ~10 ms, counts against kiln here).
+      bar('one leaf changed, daemon running - floor', median('leafDaemon') - floor, 100, 'ms'),
     ],
   };
   process.stdout.write(`\n${formatTable(results)}\n`);

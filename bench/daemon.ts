@@ -15,12 +15,14 @@ export async function stopDaemon(dir: string, workspace: string[] = []): Promise
 
 /** Builds the daemon answered so far; waits (untimed) until it is ready to answer, i.e. done proving. */
 export async function readyDaemonAnswers(dir: string, workspace: string[] = []): Promise<number> {
+  let last = '';
   for (let i = 0; i < 600; i++) {
     const r = await kiln(['daemon', 'status', ...workspace], dir);
     const answered = /(\d+) builds answered/.exec(r.stdout);
     if (!answered) throw new Error(`kiln daemon status: ${r.stdout}${r.stderr}`);
     if (r.stdout.includes('; ready')) return Number(answered[1]);
+    last = r.stdout.trim();
     await new Promise((res) => setTimeout(res, 100));
   }
-  throw new Error('kiln daemon never became ready');
+  throw new Error(`kiln daemon never became ready: ${last}`);
 }

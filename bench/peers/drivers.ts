@@ -27,10 +27,15 @@ export interface Driver {
   ws: GeneratedWorkspace;
   build(label: string): Promise<ToolRun>;
   /**
-   * A build with the tool's resident process, where it has one (the kiln
-   * daemon, the nx daemon; turbo 2 runs without one): started and warmed up
-   * untimed on first use. `noop`: kiln checks that its daemon answered (a
-   * change is declined, the daemon then vouches for what it did not touch).
+   * Starts and warms up the tool's resident process, where it has one (the
+   * kiln daemon, the nx daemon; turbo 2 runs without one), untimed: called
+   * before a scenario's edit, so the process has seen the state before it.
+   */
+  prepareWarm(): Promise<void>;
+  /**
+   * A build with the resident process. `noop`: kiln checks that its daemon
+   * answered (a change is declined; the daemon then vouches for what it did
+   * not touch).
    */
   warm(label: string, noop: boolean): Promise<ToolRun>;
   /** Stops the resident process, if any. */
@@ -52,6 +57,7 @@ export function kilnDriver(ws: GeneratedWorkspace, scratch: string): Driver {
   };
   // Every build but warm() ignores the daemon (they still tell it what they changed).
   const direct: BuildTarget = { ...target, env: { KILN_DAEMON: '0' } };
+  let answeredBefore = 0;
   const kilnBuild = async (t: BuildTarget, label: string): Promise<ToolRun> => {
     const r = await build(t, `kiln ${label}`);
     const bad = r.summary.nodes.filter((n) => n.status !== 'built' && n.status !== 'cached');
@@ -63,11 +69,13 @@ export function kilnDriver(ws: GeneratedWorkspace, scratch: string): Driver {
     name: 'kiln',
     ws,
     build: (label) => kilnBuild(direct, label),
-    warm: async (label, noop) => {
+    prepareWarm: async () => {
       await startDaemon(ws.dir, NPM_ARGS);
-      const before = await readyDaemonAnswers(ws.dir, NPM_ARGS);
+      answeredBefore = await readyDaemonAnswers(ws.dir, NPM_ARGS);
+    },
+    warm: async (label, noop) => {
       const r = await kilnBuild(target, label);
-      if (noop && (await readyDaemonAnswers(ws.dir, NPM_ARGS)) !== before + 1) throw new Error(`kiln ${label}: the daemon did not answer`);
+      if (noop && (await readyDaemonAnswers(ws.dir, NPM_ARGS)) !== answeredBefore + 1) throw new Error(`kiln ${label}: the daemon did not answer`);
       return r;
     },
     stopWarm: () => stopDaemon(ws.dir, NPM_ARGS),
@@ -91,7 +99,8 @@ export function turboDriver(ws: GeneratedWorkspace, scratch: string, tools: Peer
     name: 'turbo',
     ws,
     build: turboBuild,
-    warm: (label) => turboBuild(label), // turbo 2's run has no resident process
+    prepareWarm: async () => undefined, // turbo 2's run has no resident process
+    warm: (label) => turboBuild(label),
     stopWarm: async () => undefined,
     // turbo keeps each task's log in <package>/.turbo; they are cached outputs too.
     reset: () => removeAll(ws, [cacheDir, path.join(ws.dir, '.turbo'), ...ws.nodes.map((n) => path.join(ws.dir, nodeDir(n.id), '.turbo'))]),
@@ -128,11 +137,11 @@ export function nxDriver(ws: GeneratedWorkspace, scratch: string, tools: PeerToo
     name: 'nx',
     ws,
     build: (label) => nxBuild(label, false),
-    warm: async (label) => {
-      if (!daemonWarm) await nxBuild(`${label} (daemon warm-up)`, true);
+    prepareWarm: async () => {
+      if (!daemonWarm) await nxBuild('daemon warm-up', true);
       daemonWarm = true;
-      return nxBuild(label, true);
     },
+    warm: (label) => nxBuild(label, true),
     stopWarm: async () => {
       if (daemonWarm) await nx(['daemon', '--stop'], 'daemon --stop', true);
       daemonWarm = false;

@@ -174,6 +174,7 @@ async function measureSize(packages: number, opts: Options, tools: PeerTools, tm
 
   const buildStep = (d: Driver, id: Exclude<BuildId, 'cold'>) => async () => {
     const before = id === 'restore' ? readOutputs(d.ws) : undefined;
+    if (id === 'warm' || id === 'warmLeaf') await d.prepareWarm();
     if (id === 'leaf' || id === 'warmLeaf') editSource(d.ws, leaf.id, `leaf ${edits++}`);
     if (id === 'root') editSource(d.ws, root.id, `root ${edits++}`);
     if (id === 'restore') removeOutputs(d.ws);

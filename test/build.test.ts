@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildWithSummary, kiln, statuses, tempDir, writeFiles } from './kiln.js';
+import { buildWithSummary, kiln, processRunning, statuses, tempDir, writeFiles } from './kiln.js';
 
 const DIAMOND = `
 nodes:
@@ -190,7 +190,7 @@ nodes:
     expect(byId.missing!.error).toMatch(/^cannot run 'no-such-binary-anywhere': .*ENOENT/);
     const grandchild = Number(fs.readFileSync(path.join(ws, 'grandchild.pid'), 'utf8'));
     await new Promise((res) => setTimeout(res, 200));
-    expect(running(grandchild)).toBe(false); // the background sleep died with its group
+    expect(processRunning(grandchild)).toBe(false); // the background sleep died with its group
   });
 
   it('fails fast with exit 1, or keeps going with --keep-going', async () => {
@@ -311,11 +311,3 @@ describe('workspace snapshot', () => {
   });
 });
 
-/** Whether a process runs (a zombie waiting for a reaper that may never come, e.g. in a container, does not). */
-function running(pid: number): boolean {
-  try {
-    return fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}

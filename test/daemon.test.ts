@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { buildWithSummary, kiln, statuses, tempDir, writeFiles } from './kiln.js';
+import { buildWithSummary, kiln, processRunning, statuses, tempDir, writeFiles } from './kiln.js';
 
 const GRAPH = `
 nodes:
@@ -159,6 +159,14 @@ describe('kiln daemon', () => {
     const r = await build(ws, env);
     expect(r.answered).toBe(false);
     expect(statuses(r.summary).built).toContain('lib'); // (its command skips symlinks: app is cut off early)
+  });
+
+  it('exits when clients can no longer find it (.kiln removed)', async () => {
+    const { ws } = await withDaemon();
+    const { pid } = JSON.parse(fs.readFileSync(path.join(ws, '.kiln/daemon.json'), 'utf8')) as { pid: number };
+    fs.rmSync(path.join(ws, '.kiln'), { recursive: true });
+    for (let i = 0; i < 100 && processRunning(pid); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(processRunning(pid)).toBe(false);
   });
 
   it('rejects a bad daemon command line', async () => {

@@ -58,3 +58,12 @@ export function statuses(summary: RunSummary): Record<'built' | 'cached' | 'fail
   for (const list of Object.values(out)) list.sort();
   return out;
 }
+
+/** Whether a process runs (a zombie waiting for a reaper that may never come, e.g. in a container, does not). */
+export function processRunning(pid: number): boolean {
+  try {
+    return fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}

@@ -22,6 +22,9 @@ import {
 import { Touches, WORKSPACE } from './touches.js';
 import { WatchSet, type Relevant } from './watch-set.js';
 
+/** How often a daemon checks that clients can still find it. */
+const FINDABLE_CHECK_MS = 5_000;
+
 /** What the daemon last proved: a workspace, its node states, the nodes up to date, and the env it proved them with. */
 interface Proof {
   ws: Workspace;
@@ -86,6 +89,13 @@ export class Daemon {
     fs.renameSync(`${file}.tmp`, file);
     this.proveInBackground(env);
     this.touch();
+    // Clients find a daemon through .kiln/daemon.json: once that is gone (.kiln removed, the workspace
+    // deleted, another daemon started), no client can reach this one and it only holds watches.
+    setInterval(() => {
+      if (this.findable()) return;
+      this.stop();
+      process.exit(0);
+    }, FINDABLE_CHECK_MS).unref();
   }
 
   /** Whether clients can still find this daemon (someone may have removed .kiln, or started another). */
@@ -96,13 +106,10 @@ export class Daemon {
   stop(): void {
     clearTimeout(this.idleTimer);
     this.server?.close();
-    const info = daemonInfoFile(this.root);
-    try {
-      if ((JSON.parse(fs.readFileSync(info, 'utf8')) as DaemonInfo).pid === process.pid) fs.rmSync(info);
-    } catch {
-      // already gone
-    }
-    fs.rmSync(socketPathFor(this.root), { force: true });
+    // The socket path is the workspace's: only the daemon clients can find (or none) may remove it.
+    const info = readDaemonInfo(this.root);
+    if (info?.pid === process.pid) fs.rmSync(daemonInfoFile(this.root), { force: true });
+    if (!info || info.pid === process.pid) fs.rmSync(socketPathFor(this.root), { force: true });
     this.watch.close();
     this.db?.close();
   }

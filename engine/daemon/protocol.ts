@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { WorkspaceSpec } from '../cli/args.js';
-import { STATE_DIR } from '../state-dir.js';
+import { daemonInfoFile } from '../state-dir.js';
 import { readVersion } from '../version.js';
 
 // The daemon and its clients speak one JSON line each way over a Unix socket.
@@ -67,10 +67,6 @@ export interface DaemonInfo {
   pid: number;
   socket: string;
   code: string;
-}
-
-export function daemonInfoFile(root: string): string {
-  return path.join(root, STATE_DIR, 'daemon.json');
 }
 
 /**

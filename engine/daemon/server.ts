@@ -9,7 +9,7 @@ import type { NodeDecl, Workspace } from '../buildfile/types.js';
 import { stampPaths } from '../fingerprint.js';
 import { History, type NodeState } from '../history.js';
 import { openStateDb } from '../state-db.js';
-import { STATE_DIR } from '../state-dir.js';
+import { daemonInfoFile, STATE_DIR } from '../state-dir.js';
 import { selectTargets } from '../targets.js';
 import { proveByHashing, settleByStamps } from '../up-to-date.js';
 import { RACY_MARGIN_MS, StatCache } from '../hash/stat-cache.js';
@@ -17,7 +17,7 @@ import { initXxhash } from '../hash/xxhash.js';
 import { rules } from '../../rules/index.js';
 import { answerUpToDate } from './answer.js';
 import {
-  codeStamp, daemonInfoFile, readDaemonInfo, socketPathFor, type BuildRequest, type DaemonInfo, type Request, type Response,
+  codeStamp, readDaemonInfo, socketPathFor, type BuildRequest, type DaemonInfo, type Request, type Response,
 } from './protocol.js';
 import { Touches, WORKSPACE } from './touches.js';
 import { WatchSet, type Relevant } from './watch-set.js';

@@ -1,6 +1,8 @@
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { UserError } from '../../diagnostic.js';
+import { daemonInfoFile } from '../../state-dir.js';
 import { parseCommand, positiveInt, resolveCacheDir, resolveWorkspaceSpec } from '../args.js';
 import type { LogMode } from '../progress.js';
 
@@ -61,7 +63,9 @@ export async function run(argv: string[]): Promise<number> {
   // The daemon answers plain builds of nodes it proved up to date; anything else builds here.
   const daemonable = !values['dry-run'] && !values.profile && !values.override && !values.offline && !values['remote-cache'] && !values['remote-read-only'];
   let vouched: Map<string, string> | undefined;
-  if (daemonable && process.env.KILN_DAEMON !== '0') {
+  // Daemon code loads only when a daemon has written its address (~10 ms saved on every other build).
+  const daemonRuns = fs.existsSync(daemonInfoFile(root));
+  if (daemonRuns && daemonable && process.env.KILN_DAEMON !== '0') {
     const { buildViaDaemon } = await import('../../daemon/client.js');
     const answered = await buildViaDaemon(root, {
       spec,
@@ -130,7 +134,7 @@ export async function run(argv: string[]): Promise<number> {
   if (values.profile !== undefined && outcome.runId !== undefined) {
     (await import('./trace.js')).writeProfile(ws.root, outcome.runId, values.profile);
   }
-  if (!outcome.summary.dryRun) {
+  if (daemonRuns && !outcome.summary.dryRun) {
     const { notifyDaemon } = await import('../../daemon/client.js');
     await notifyDaemon(root, process.env);
   }

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { parentOf } from './watch-set.js';
+import { ancestors } from './watch-set.js';
 
 /** The owner of what the workspace memo relies on (build files, package.json files): a change there touches every node. */
 export const WORKSPACE = '';
@@ -21,22 +21,20 @@ export class Touches {
 
   /** `owner` depends on `name` in `dir` ('*': on every entry of it). */
   add(owner: string, dir: string, name: string): void {
-    let d = dir;
-    let n = name;
-    for (;;) {
-      let owners = this.byDir.get(d);
-      if (!owners) this.byDir.set(d, (owners = { all: new Set(), named: new Map() }));
-      if (n === '*') owners.all.add(owner);
-      else {
-        let set = owners.named.get(n);
-        if (!set) owners.named.set(n, (set = new Set()));
-        set.add(owner);
-      }
-      const parent = parentOf(d);
-      if (parent === null) return;
-      n = path.posix.basename(d);
-      d = parent;
+    this.own(owner, dir, name);
+    for (const [parent, child] of ancestors(dir)) this.own(owner, parent, child);
+  }
+
+  private own(owner: string, dir: string, name: string): void {
+    let owners = this.byDir.get(dir);
+    if (!owners) this.byDir.set(dir, (owners = { all: new Set(), named: new Map() }));
+    if (name === '*') {
+      owners.all.add(owner);
+      return;
     }
+    let set = owners.named.get(name);
+    if (!set) owners.named.set(name, (set = new Set()));
+    set.add(owner);
   }
 
   /** The nodes the changes touch, or WORKSPACE when they touch what the workspace itself is made of. */

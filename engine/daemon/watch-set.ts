@@ -43,9 +43,7 @@ export class WatchSet {
     for (const [dir, names] of plan) {
       add(dir, names);
       // Ancestors, for the name leading down to this dir.
-      for (let child = dir, parent = parentOf(dir); parent !== null; child = parent, parent = parentOf(parent)) {
-        add(parent, new Set([path.posix.basename(child)]));
-      }
+      for (const [parent, child] of ancestors(dir)) add(parent, new Set([child]));
     }
     for (const [dir, w] of this.watchers) {
       if (dir !== this.cookieDir && !next.has(this.rel(dir))) {
@@ -149,8 +147,20 @@ export class WatchSet {
 /** Past this many changes, telling which nodes they touch is not worth it: all count as touched. */
 const MAX_EVENTS = 10_000;
 
+/**
+ * Each ancestor of a root-relative posix dir up to the root (''), with the
+ * name of the entry in it that leads down to `dir`.
+ */
+export function ancestors(dir: string): [parent: string, child: string][] {
+  const out: [string, string][] = [];
+  for (let child = dir, parent = parentOf(dir); parent !== null; child = parent, parent = parentOf(parent)) {
+    out.push([parent, path.posix.basename(child)]);
+  }
+  return out;
+}
+
 /** Root-relative posix parent; '' is the root, whose parent is null. */
-export function parentOf(dir: string): string | null {
+function parentOf(dir: string): string | null {
   if (dir === '') return null;
   const i = dir.lastIndexOf('/');
   return i < 0 ? '' : dir.slice(0, i);

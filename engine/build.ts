@@ -37,6 +37,8 @@ export interface BuildOptions {
   env: NodeJS.ProcessEnv;
   signal: AbortSignal;
   command: string;
+  /** The command line as typed, for the run's history row. */
+  args: string[];
   /** The shared cache, when one is configured. */
   remote?: RemoteSetup;
   /** --offline: rules use their local state (e.g. git mirrors) as is. */
@@ -317,7 +319,7 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
   const runId = opts.dryRun
     ? undefined
     : history.recordRun(summary, {
-        args: process.argv.slice(2),
+        args: opts.args,
         exitCode,
         workers: opts.jobs,
         upstream: upstreamHeads(ws.nodes, meta),

@@ -8,6 +8,14 @@ import path from 'node:path';
  */
 export type StatMode = 'lstat' | 'stat';
 
+/**
+ * A file whose mtime is this close to (or after) the moment it was hashed may
+ * have been written again within the filesystem's timestamp granularity
+ * without any stat field changing ("racy" in git's index terms). Such
+ * entries are not trusted and the file is hashed again.
+ */
+export const RACY_MARGIN_MS = 100;
+
 /** A stat line: the path, then mode, size, mtime, ctime and inode. */
 export function statLine(rel: string, st: fs.Stats): string {
   return `${rel}:${st.mode}:${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.ino}`;

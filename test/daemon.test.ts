@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { buildWithSummary, kiln, processRunning, statuses, tempDir, writeFiles } from './kiln.js';
+import { spawn } from 'node:child_process';
+import { buildWithSummary, kiln, KILN_MAIN, processRunning, statuses, tempDir, writeFiles } from './kiln.js';
 
 const GRAPH = `
 nodes:
@@ -40,19 +41,33 @@ async function withDaemon() {
   return { ws, env };
 }
 
-/** Builds and reports whether the daemon answered (its count of answers went up). */
+/** Who did a build: the daemon from memory, the daemon by running it, or the client (the daemon declined). */
+type Who = 'memory' | 'daemon' | 'client';
+
+/** Builds and reports who did it (from the daemon's counters before and after). */
 async function build(ws: string, env: Record<string, string>, args: string[] = []) {
-  const before = await answers(ws, env);
+  const before = await counters(ws, env);
   const r = await buildWithSummary(ws, args, env);
   expect(r.exitCode, r.stderr).toBe(0);
-  // A build the daemon did not answer tells it to prove again; wait for that before the next step.
+  // Whoever built, the daemon proves again after it; wait for that before the next step.
   await waitReady(ws, env);
-  return { ...r, answered: (await answers(ws, env)) > before };
+  return { ...r, who: who(before, await counters(ws, env)) };
 }
 
-async function answers(ws: string, env: Record<string, string>): Promise<number> {
+function who(before: Counters, after: Counters): Who {
+  if (after.ran > before.ran) return 'daemon';
+  return after.answered > before.answered ? 'memory' : 'client';
+}
+
+interface Counters {
+  answered: number;
+  ran: number;
+}
+
+async function counters(ws: string, env: Record<string, string>): Promise<Counters> {
   const s = await kiln(ws, ['daemon', 'status'], env);
-  return Number(/(\d+) builds answered/.exec(s.stdout)?.[1] ?? -1);
+  const m = /(\d+) builds answered \((\d+) run by the daemon\)/.exec(s.stdout);
+  return { answered: Number(m?.[1] ?? -1), ran: Number(m?.[2] ?? -1) };
 }
 
 async function waitReady(ws: string, env: Record<string, string>): Promise<void> {
@@ -66,7 +81,7 @@ describe('kiln daemon', () => {
   it('answers a no-op build from memory: same output, summary and history as a build', async () => {
     const { ws, env } = await withDaemon();
     const r = await build(ws, env);
-    expect(r.answered).toBe(true);
+    expect(r.who).toBe('memory');
     expect(statuses(r.summary).cached).toEqual(['app', 'lib']);
     expect(r.stdout).toContain('lib (cached) | lib-log'); // logs replayed like a build does
     expect(r.stdout).toMatch(/kiln: done: 2 nodes, 0 built, 2 cached/);
@@ -74,30 +89,62 @@ describe('kiln daemon', () => {
     expect(history.exitCode).toBe(0);
   });
 
-  it('declines after an input edit, the build rebuilds, and the next no-op is answered again', async () => {
+  it('runs the build after an input edit, streaming its output; the next no-op is answered from memory', async () => {
     const { ws, env } = await withDaemon();
     writeFiles(ws, { 'pkgs/lib/src/a.c': 'A\n' });
-    const edited = await build(ws, env);
-    expect(edited.answered).toBe(false);
+    const edited = await build(ws, env, ['-j', '1']);
+    expect(edited.who).toBe('daemon');
     expect(statuses(edited.summary).built).toEqual(['app', 'lib']);
+    expect(edited.stdout).toMatch(/built +lib .*\n.*lib-log/); // the node's log, streamed to the client
+    expect(edited.stdout).toMatch(/kiln: done: 2 nodes, 2 built, 0 cached/);
+    const history = await kiln(ws, ['history', '--last', '1', '--json'], env); // recorded with the client's command line
+    expect((JSON.parse(history.stdout) as { runs: { args: string[] }[] }).runs[0]!.args.slice(-2)).toEqual(['-j', '1']);
     // The edit was too fresh for the build to stamp: the daemon proves lib by hashing once it is not.
     const again = await build(ws, env);
-    expect(again.answered).toBe(true);
+    expect(again.who).toBe('memory');
     expect(fs.readFileSync(path.join(ws, 'pkgs/app/out/app'), 'utf8')).toBe('A\nb\nplain\nmain\n');
+    writeFiles(ws, { 'pkgs/lib/src/a.c': 'A2\n' }); // and the node it proved that way is watched
+    expect((await build(ws, env)).who).toBe('daemon');
+    expect(fs.readFileSync(path.join(ws, 'pkgs/app/out/app'), 'utf8')).toBe('A2\nb\nplain\nmain\n');
   });
 
-  it('declining after a change, still vouches for the nodes the change did not touch', async () => {
+  it('rebuilds exactly what a change touched and its dependents; fails like a build', async () => {
     const { ws, env } = await withDaemon();
     writeFiles(ws, { 'pkgs/app/main.c': 'main 2\n' });
-    const r = await kiln(ws, ['build'], { ...env, KILN_DAEMON_DEBUG: '1' });
-    expect(r.stderr).toMatch(/daemon declined: pkgs\/app\/main.c changed; vouched for 1 nodes/);
-    expect(r.stdout).toMatch(/1 built, 1 cached/);
-    await waitReady(ws, env);
-    writeFiles(ws, { 'pkgs/lib/src/sub/b.c': 'B\n' }); // lib changes, app depends on it: only app is vouched for
-    const both = await kiln(ws, ['build'], { ...env, KILN_DAEMON_DEBUG: '1' });
-    expect(both.stderr).toMatch(/vouched for 1 nodes/);
-    expect(both.stdout).toMatch(/2 built, 0 cached/);
+    const app = await build(ws, env);
+    expect(app.who).toBe('daemon');
+    expect(statuses(app.summary)).toMatchObject({ built: ['app'], cached: ['lib'] });
+    writeFiles(ws, { 'pkgs/lib/src/sub/b.c': 'B\n' });
+    const both = await build(ws, env);
+    expect(statuses(both.summary).built).toEqual(['app', 'lib']);
     expect(fs.readFileSync(path.join(ws, 'pkgs/app/out/app'), 'utf8')).toBe('a\nB\nplain\nmain 2\n');
+
+  });
+
+  it('reports a failing node it runs like a build does', async () => {
+    const ws = tempDir();
+    writeFiles(ws, { 'kiln.yaml': 'nodes:\n  t:\n    rule: run\n    inputs: [check.sh]\n    cmd: sh check.sh\n', 'check.sh': 'echo fine\n' });
+    const env = { KILN_CACHE_DIR: tempDir('kiln-cache-') };
+    await new Promise((r) => setTimeout(r, 150));
+    expect((await kiln(ws, ['build'], env)).exitCode).toBe(0);
+    await kiln(ws, ['daemon', 'start', '--idle-timeout', '5'], env);
+    started.push(ws);
+    writeFiles(ws, { 'check.sh': 'echo broken; exit 3\n' });
+    const before = await counters(ws, env);
+    const failed = await kiln(ws, ['build'], env);
+    expect(failed.exitCode).toBe(1);
+    expect(failed.stdout).toMatch(/broken/);
+    expect(failed.stdout).toMatch(/kiln: FAILED t: /);
+    expect(who(before, await counters(ws, env))).toBe('daemon');
+  });
+
+  it('declining (a remote cache is configured), still vouches for the nodes the change did not touch', async () => {
+    const { ws, env } = await withDaemon();
+    writeFiles(ws, { 'pkgs/app/main.c': 'main 2\n' });
+    const remote = { ...env, KILN_DAEMON_DEBUG: '1', KILN_REMOTE_CACHE: 'http://127.0.0.1:9' }; // nothing listens
+    const r = await kiln(ws, ['build'], remote);
+    expect(r.stderr).toMatch(/daemon declined: a remote cache is configured; vouched for 1 nodes/);
+    expect(r.stdout).toMatch(/1 built, 1 cached/);
   });
 
   it('sees a new file deep in a walked directory, a deleted output and a renamed parent', async () => {
@@ -107,7 +154,7 @@ describe('kiln daemon', () => {
 
     fs.rmSync(path.join(ws, 'pkgs/app/out/app'));
     const restored = await build(ws, env);
-    expect(restored.answered).toBe(false);
+    expect(restored.who).toBe('daemon');
     expect(fs.existsSync(path.join(ws, 'pkgs/app/out/app'))).toBe(true);
 
     // Moving a parent away: the watches on the moved dirs stay silent, the parent's watch is not.
@@ -117,20 +164,39 @@ describe('kiln daemon', () => {
     expect(r.stdout).toMatch(/node dir 'pkgs\/lib' does not exist/);
   });
 
-  it('declines for a different declared env value and for a changed build file', async () => {
+  it('rebuilds for a different declared env value; declines for a changed build file', async () => {
     const { ws, env } = await withDaemon();
     const spicy = await build(ws, { ...env, FLAVOUR: 'spicy' });
-    expect(spicy.answered).toBe(false);
+    expect(spicy.who).toBe('daemon'); // with the client's env
     expect(statuses(spicy.summary).built).toEqual(['app', 'lib']);
+    expect(fs.readFileSync(path.join(ws, 'pkgs/lib/out/lib'), 'utf8')).toContain('spicy');
     writeFiles(ws, { 'kiln.yaml': GRAPH.replace('cat ../lib/out/lib main.c', 'cat main.c ../lib/out/lib') });
     const edited = await build(ws, { ...env, FLAVOUR: 'spicy' });
-    expect(edited.answered).toBe(false);
+    expect(edited.who).toBe('client');
     expect(statuses(edited.summary).built).toEqual(['app']);
+  });
+
+  it('cancels the build it runs when the client goes away (Ctrl-C)', async () => {
+    const ws = tempDir();
+    const slow = `nodes:\n  slow:\n    rule: run\n    inputs: [in.txt]\n    outputs: [out.txt]\n    cmd: echo $$ > pid && sleep 30 && cp in.txt out.txt\n`;
+    writeFiles(ws, { 'kiln.yaml': slow, 'in.txt': '1\n' });
+    const env = { KILN_CACHE_DIR: tempDir('kiln-cache-') };
+    await kiln(ws, ['daemon', 'start', '--idle-timeout', '5'], env);
+    started.push(ws);
+    const client = spawn(process.execPath, [KILN_MAIN, 'build'], { cwd: ws, env: { ...process.env, ...env }, stdio: 'ignore' });
+    const pidFile = path.join(ws, 'pid');
+    for (let i = 0; i < 200 && !fs.existsSync(pidFile); i++) await new Promise((r) => setTimeout(r, 50));
+    const pid = Number(fs.readFileSync(pidFile, 'utf8'));
+    expect(processRunning(pid)).toBe(true);
+    client.kill('SIGINT');
+    for (let i = 0; i < 100 && processRunning(pid); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(processRunning(pid)).toBe(false);
+    expect((await counters(ws, env)).ran).toBe(1); // the daemon ran it, and is still serving
   });
 
   it('is ignored when stopped, dead or disabled', async () => {
     const { ws, env } = await withDaemon();
-    expect((await build(ws, { ...env, KILN_DAEMON: '0' })).answered).toBe(false);
+    expect((await build(ws, { ...env, KILN_DAEMON: '0' })).who).toBe('client');
     const info = JSON.parse(fs.readFileSync(path.join(ws, '.kiln/daemon.json'), 'utf8')) as { pid: number };
     process.kill(info.pid, 'SIGKILL');
     await new Promise((r) => setTimeout(r, 100));
@@ -157,7 +223,7 @@ describe('kiln daemon', () => {
     expect(start.stdout).toMatch(/0\/2 nodes proven up to date/); // app depends on lib
     fs.writeFileSync(path.join(outside, 'x.c'), 'X\n'); // no event in any watched directory
     const r = await build(ws, env);
-    expect(r.answered).toBe(false);
+    expect(r.who).toBe('daemon');
     expect(statuses(r.summary).built).toContain('lib'); // (its command skips symlinks: app is cut off early)
   });
 

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { GeneratedWorkspace } from '../generate.js';
 import { nodeDir, OUTPUT_DIR } from '../generate.js';
-import { readyDaemonAnswers, startDaemon, stopDaemon } from '../daemon.js';
+import { expectDaemonDid, readyDaemonCounts, startDaemon, stopDaemon, type DaemonCounts } from '../daemon.js';
 import { build, kilnEnv, type BuildTarget } from '../kiln.js';
 import { ok, outputTail, run } from '../../engine/proc.js';
 import type { PeerTools } from './tools.js';
@@ -33,9 +33,9 @@ export interface Driver {
    */
   prepareWarm(): Promise<void>;
   /**
-   * A build with the resident process. `noop`: kiln checks that its daemon
-   * answered (a change is declined; the daemon then vouches for what it did
-   * not touch).
+   * A build with the resident process. kiln checks that its daemon answered
+   * a no-op from memory and ran a change itself (never declined: the client
+   * would build, timed under the wrong name).
    */
   warm(label: string, noop: boolean): Promise<ToolRun>;
   /** Stops the resident process, if any. */
@@ -57,7 +57,7 @@ export function kilnDriver(ws: GeneratedWorkspace, scratch: string): Driver {
   };
   // Every build but warm() ignores the daemon (they still tell it what they changed).
   const direct: BuildTarget = { ...target, env: { KILN_DAEMON: '0' } };
-  let answeredBefore = 0;
+  let before: DaemonCounts = { fromMemory: 0, ran: 0 };
   const kilnBuild = async (t: BuildTarget, label: string): Promise<ToolRun> => {
     const r = await build(t, `kiln ${label}`);
     const bad = r.summary.nodes.filter((n) => n.status !== 'built' && n.status !== 'cached');
@@ -71,11 +71,11 @@ export function kilnDriver(ws: GeneratedWorkspace, scratch: string): Driver {
     build: (label) => kilnBuild(direct, label),
     prepareWarm: async () => {
       await startDaemon(ws.dir, NPM_ARGS);
-      answeredBefore = await readyDaemonAnswers(ws.dir, NPM_ARGS);
+      before = await readyDaemonCounts(ws.dir, NPM_ARGS);
     },
     warm: async (label, noop) => {
       const r = await kilnBuild(target, label);
-      if (noop && (await readyDaemonAnswers(ws.dir, NPM_ARGS)) !== answeredBefore + 1) throw new Error(`kiln ${label}: the daemon did not answer`);
+      expectDaemonDid(`kiln ${label}`, before, await readyDaemonCounts(ws.dir, NPM_ARGS), noop ? 'fromMemory' : 'ran');
       return r;
     },
     stopWarm: () => stopDaemon(ws.dir, NPM_ARGS),

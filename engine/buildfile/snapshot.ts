@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Result } from '../diagnostic.js';
+import { RACY_MARGIN_MS, stampUnchanged, statLine } from '../fingerprint.js';
 import { sha256Hex } from '../hash/sha256.js';
 import { readVersion } from '../version.js';
 import { rules } from '../../rules/index.js';
@@ -16,6 +17,8 @@ interface Snapshot {
   rootFile: string;
   /** Workspace-relative build file → sha256 of its bytes. */
   files: Record<string, string>;
+  /** Stat lines of those files once their bytes were checked against `files` (absent while one was too fresh to trust). */
+  stamp?: string;
   globs: LoadTrace['globs'];
   /** Workspace-relative files whose absence the load relied on (e.g. a package's .gitignore). */
   absent?: string[];
@@ -51,7 +54,13 @@ export async function loadWorkspaceCached(
   const memoFile = path.join(root, stateDir, 'workspace.json');
   const loaderId = `${readVersion()}/${FORMAT}/${[...rules.values()].map((r) => `${r.id}@${r.version}`).join(',')}/${loader.id}`;
   const memo = readSnapshot(memoFile);
-  if (memo && memo.loader === loaderId && memo.rootFile === path.basename(rootFile) && (await stillValid(root, memo))) {
+  const valid = memo && memo.loader === loaderId && memo.rootFile === path.basename(rootFile) && (await stillValid(root, memo));
+  if (memo && valid) {
+    // Checked by hashing: stamp it so the next build only stats (written once, when the files are old enough).
+    if (valid === 'hashed') {
+      const stamp = stampFiles(root, memo.files);
+      if (stamp !== undefined) writeSnapshot(memoFile, { ...memo, stamp });
+    }
     return { ok: true, value: { ...memo.workspace, root, toolchains: new Map(memo.workspace.toolchains) } };
   }
   // Only now the YAML parser and validators are loaded (~70 ms of imports a memo hit never pays).
@@ -60,10 +69,13 @@ export async function loadWorkspaceCached(
   const loaded = load(rootFile, trace);
   if (loaded.ok) {
     const { root: _root, toolchains, ...rest } = loaded.value;
+    const files = Object.fromEntries([...trace.texts].map(([rel, text]) => [rel, sha256Hex(text)]));
+    const stamp = stampFiles(root, files);
     writeSnapshot(memoFile, {
       loader: loaderId,
       rootFile: path.basename(rootFile),
-      files: Object.fromEntries([...trace.texts].map(([rel, text]) => [rel, sha256Hex(text)])),
+      files,
+      ...(stamp !== undefined ? { stamp } : {}),
       globs: trace.globs,
       absent: trace.absent,
       dirs: trace.dirs,
@@ -73,21 +85,46 @@ export async function loadWorkspaceCached(
   return loaded;
 }
 
-async function stillValid(root: string, memo: Snapshot): Promise<boolean> {
-  for (const [rel, digest] of Object.entries(memo.files)) {
-    let text: string;
-    try {
-      text = fs.readFileSync(path.join(root, rel), 'utf8');
-    } catch {
-      return false;
-    }
-    if (sha256Hex(text) !== digest) return false;
-  }
+/**
+ * Whether the memo still describes the workspace: its build files unchanged
+ * ('stamped': proven by stats alone; 'hashed': by reading them), the files
+ * it relied on still absent, listed dirs and include globs as they were.
+ */
+async function stillValid(root: string, memo: Snapshot): Promise<'stamped' | 'hashed' | false> {
+  const stamped = memo.stamp !== undefined && stampUnchanged(root, memo.stamp, 'stat');
+  if (!stamped && !Object.entries(memo.files).every(([rel, digest]) => digestOf(root, rel) === digest)) return false;
+  const how = stamped ? 'stamped' : 'hashed';
   if (memo.absent?.some((rel) => fs.existsSync(path.join(root, rel)))) return false;
   if (memo.dirs?.some((d) => listDir(root, d.dir).join('\n') !== d.entries.join('\n'))) return false;
-  if (memo.globs.length === 0) return true;
+  if (memo.globs.length === 0) return how;
   const { matchIncludeGlob } = await import('./include.js'); // tinyglobby: only for workspaces with include globs
-  return memo.globs.every((g) => matchIncludeGlob(root, g.pattern).join('\n') === g.matches.join('\n'));
+  return memo.globs.every((g) => matchIncludeGlob(root, g.pattern).join('\n') === g.matches.join('\n')) && how;
+}
+
+function digestOf(root: string, rel: string): string | undefined {
+  try {
+    return sha256Hex(fs.readFileSync(path.join(root, rel), 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Stat lines of the build files, taken before checking that their bytes
+ * still hash to what the memo was made from (a write after the stat leaves a
+ * line that no longer matches). Undefined when a file is too fresh for its
+ * stat to be trusted (see RACY_MARGIN_MS), changed, or unreadable.
+ */
+function stampFiles(root: string, files: Record<string, string>): string | undefined {
+  const trustedBefore = Date.now() - RACY_MARGIN_MS;
+  const lines: string[] = [];
+  for (const [rel, digest] of Object.entries(files)) {
+    if (rel.includes('\n')) return undefined; // a stamp is one line per path
+    const st = fs.statSync(path.join(root, rel), { throwIfNoEntry: false });
+    if (!st || st.mtimeMs >= trustedBefore || st.ctimeMs >= trustedBefore || digestOf(root, rel) !== digest) return undefined;
+    lines.push(statLine(rel, st));
+  }
+  return lines.join('\n');
 }
 
 /** A directory's entries, sorted, directories marked with a trailing `/`; none when it cannot be read. */

@@ -34,6 +34,7 @@ export async function quietBuild(
       env: process.env,
       signal: opts.signal,
       command: opts.command,
+      args: process.argv.slice(2),
       offline: true,
       overrides: opts.overrides,
       ...(opts.remote ? { remote: opts.remote } : {}),

@@ -5,8 +5,9 @@ const ANSWER_TIMEOUT_MS = 15_000;
 const NOTICE_TIMEOUT_MS = 2_000;
 
 /**
- * Asks the workspace's daemon, if one runs, to answer a build. Returns the
- * exit code when it did (its output already printed). Otherwise the caller
+ * Asks the workspace's daemon, if one runs, to answer a build (from memory,
+ * or by running it). Returns the exit code when it did (its output already
+ * printed). Otherwise the caller
  * builds as usual, with the nodes the daemon still vouches for, if any.
  */
 export async function buildViaDaemon(
@@ -15,11 +16,17 @@ export async function buildViaDaemon(
 ): Promise<{ exitCode: number } | { vouched?: Map<string, string> }> {
   const info = readDaemonInfo(root);
   if (!info) return {};
-  const response = await exchange(info.socket, { kind: 'build', code: codeStamp(), ...request }, ANSWER_TIMEOUT_MS);
+  let streamed = false;
+  const response = await exchange(info.socket, { kind: 'build', code: codeStamp(), ...request }, ANSWER_TIMEOUT_MS, (text) => {
+    streamed = true;
+    process.stdout.write(text);
+  });
   if (response?.kind === 'answer') {
     process.stdout.write(response.stdout);
     return { exitCode: response.exitCode };
   }
+  // Finished work is recorded by the daemon as it goes: building here redoes only what it had not finished.
+  if (streamed) process.stderr.write('kiln: the daemon stopped during the build; building here\n');
   if (process.env.KILN_DAEMON_DEBUG) {
     const why = response?.kind === 'declined' ? `${response.reason}; vouched for ${Object.keys(response.vouched ?? {}).length} nodes` : 'no answer';
     process.stderr.write(`kiln: daemon declined: ${why}\n`);

@@ -52,11 +52,16 @@ export interface DaemonStatus {
   /** Why a build would be declined right now, if it would. */
   notReady: string | null;
   answered: number;
+  /** Builds the daemon ran itself (a change to stamp-checkable nodes); counted in `answered` too. */
+  built: number;
   declined: number;
 }
 
 export type Response =
+  /** The build's result; `stdout` holds what was not streamed as `output` lines before it. */
   | { kind: 'answer'; exitCode: number; stdout: string }
+  /** Terminal output of a build the daemon runs, streamed before its answer. */
+  | { kind: 'output'; text: string }
   /** `vouched`: node id → key of the proven nodes no change touched (their stats can be skipped). */
   | { kind: 'declined'; reason: string; vouched?: Record<string, string> }
   | { kind: 'status'; status: DaemonStatus }
@@ -92,8 +97,18 @@ export function readDaemonInfo(root: string): DaemonInfo | undefined {
   }
 }
 
-/** Sends one request and reads one response; undefined when the daemon is gone, silent or too slow. */
-export function exchange(socket: string, request: Request, timeoutMs: number): Promise<Response | undefined> {
+/**
+ * Sends one request and reads its response: `output` lines go to
+ * `onOutput` as they arrive, the first other line is the response.
+ * Undefined when the daemon is gone, or silent for `timeoutMs` before its
+ * first line (once a build streams output, it may take as long as it takes).
+ */
+export function exchange(
+  socket: string,
+  request: Request,
+  timeoutMs: number,
+  onOutput: (text: string) => void = () => undefined,
+): Promise<Response | undefined> {
   return new Promise((resolve) => {
     const conn = net.createConnection(socket);
     let data = '';
@@ -110,13 +125,22 @@ export function exchange(socket: string, request: Request, timeoutMs: number): P
     conn.on('connect', () => conn.write(`${JSON.stringify(request)}\n`));
     conn.on('data', (chunk: string) => {
       data += chunk;
-      const nl = data.indexOf('\n');
-      if (nl >= 0) {
+      for (let nl = data.indexOf('\n'); nl >= 0 && !done; nl = data.indexOf('\n')) {
+        const line = data.slice(0, nl);
+        data = data.slice(nl + 1);
+        let response: Response;
         try {
-          finish(JSON.parse(data.slice(0, nl)) as Response);
+          response = JSON.parse(line) as Response;
         } catch {
           finish(undefined);
+          return;
         }
+        if (response.kind !== 'output') {
+          finish(response);
+          return;
+        }
+        clearTimeout(timer);
+        onOutput(response.text);
       }
     });
     conn.on('error', () => finish(undefined));

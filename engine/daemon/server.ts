@@ -11,10 +11,12 @@ import { History, type NodeState } from '../history.js';
 import { openStateDb } from '../state-db.js';
 import { daemonInfoFile, STATE_DIR } from '../state-dir.js';
 import { selectTargets } from '../targets.js';
-import { proveByHashing, settleByStamps } from '../up-to-date.js';
-import { RACY_MARGIN_MS, StatCache } from '../hash/stat-cache.js';
+import { proveByHashing, settleByStamps, stampCheckable } from '../up-to-date.js';
+import { RACY_MARGIN_MS } from '../fingerprint.js';
+import { StatCache } from '../hash/stat-cache.js';
 import { initXxhash } from '../hash/xxhash.js';
 import { rules } from '../../rules/index.js';
+import { createProgress } from '../cli/progress.js';
 import { answerUpToDate } from './answer.js';
 import {
   codeStamp, readDaemonInfo, socketPathFor, type BuildRequest, type DaemonInfo, type Request, type Response,
@@ -34,6 +36,13 @@ interface Proof {
   env: NodeJS.ProcessEnv;
   globs: { pattern: string; matches: string[] }[];
   touches: Touches;
+  /**
+   * Whether the daemon may run builds of this workspace itself: every node
+   * is stamp-checkable. A resolve step (git fetches, patch series) or a
+   * toolchain probe reads the daemon's own environment and state, not the
+   * client's: those workspaces build in the client.
+   */
+  buildable: boolean;
 }
 
 /**
@@ -55,6 +64,7 @@ export class Daemon {
   /** Requests and proofs run one at a time, in arrival order. */
   private queue: Promise<unknown> = Promise.resolve();
   private answered = 0;
+  private built = 0;
   private retiring = false;
   private provePending = false;
   private declined = 0;
@@ -145,7 +155,13 @@ export class Daemon {
         return;
       }
       this.touch();
-      void this.handle(request).then(
+      // A client that goes away (Ctrl-C) cancels the build the daemon runs for it.
+      const cancel = new AbortController();
+      conn.on('close', () => cancel.abort());
+      const send = (r: Response) => {
+        if (!conn.destroyed) conn.write(`${JSON.stringify(r)}\n`);
+      };
+      void this.handle(request, send, cancel.signal).then(
         (response) => {
           conn.end(`${JSON.stringify(response)}\n`);
           if (request.kind === 'stop' || this.retiring) {
@@ -158,10 +174,10 @@ export class Daemon {
     });
   }
 
-  private async handle(request: Request): Promise<Response> {
+  private async handle(request: Request, send: (r: Response) => void, signal: AbortSignal): Promise<Response> {
     switch (request.kind) {
       case 'build':
-        return this.enqueue(() => this.answer(request));
+        return this.enqueue(() => this.answer(request, send, signal));
       case 'rebuilt':
         // Proven in the background: the client that sent this is done and exits.
         this.proveInBackground(request.env);
@@ -178,6 +194,7 @@ export class Daemon {
             proving: this.proving > 0,
             notReady: this.notReady ?? this.watch.dirty,
             answered: this.answered,
+            built: this.built,
             declined: this.declined,
           },
         };
@@ -221,10 +238,12 @@ export class Daemon {
     }
     this.watch.reset();
     const byId = new Map(ws.nodes.map((n) => [n.id, n]));
-    // Nodes a build found up to date while their inputs were too fresh to stamp are proven here by hashing,
-    // and stamped for the next build; if still too fresh, the proof is repeated once they are not.
+    // Nodes a build found up to date while their inputs were too fresh to stamp are checked here by hashing
+    // and stamped; if still too fresh, the proof is repeated once they are not. A stamped node is proven by
+    // the next proof, whose watch plan covers its inputs (this one's could not: it had no stamp to plan from).
     const stats = new StatCache(this.db);
     let racy = false;
+    let restamped = false;
     const proven = settleByStamps(ws.nodes.map((n) => n.id), byId, states, ws.root, env, rules, {
       allowed: (n) => !unwatchable.has(n.id),
       settled: () => undefined,
@@ -236,13 +255,15 @@ export class Daemon {
           return false;
         }
         this.history!.restamp(node.id, fresh.inputStamp, fresh.context);
-        Object.assign(known, fresh);
-        return true;
+        restamped = true;
+        return false;
       },
     });
     stats.flush();
-    if (racy) this.proveLater(env);
-    this.proof = { ws, byId, states, proven, env, globs: sources.globs, touches };
+    if (restamped) this.proveInBackground(env);
+    else if (racy) this.proveLater(env);
+    const buildable = ws.nodes.every((n) => stampCheckable(n, rules.get(n.rule)!));
+    this.proof = { ws, byId, states, proven, env, globs: sources.globs, touches, buildable };
     this.notReady = null;
   }
 
@@ -274,7 +295,7 @@ export class Daemon {
       .finally(() => this.proving--);
   }
 
-  private async answer(req: BuildRequest): Promise<Response> {
+  private async answer(req: BuildRequest, send: (r: Response) => void, signal: AbortSignal): Promise<Response> {
     const decline = (reason: string, vouched?: Record<string, string>): Response => {
       this.declined++;
       return { kind: 'declined', reason, ...(vouched ? { vouched } : {}) };
@@ -300,20 +321,59 @@ export class Daemon {
     if (touched === WORKSPACE) return decline(this.watch.dirty ?? 'the workspace changed');
     const vouched = () =>
       Object.fromEntries([...proof.proven].filter((id) => !touched.has(id)).map((id) => [id, proof.states.get(id)!.key]));
-    if (this.watch.dirty) return decline(this.watch.dirty, vouched());
     if (proof.ws.remote || req.env.KILN_REMOTE_CACHE) return decline('a remote cache is configured', vouched());
     const selected = selectTargets(proof.ws, req.targets);
     if (!selected.ok) return decline('the targets do not select');
-    for (const id of selected.value) {
-      if (!proof.proven.has(id)) return decline(`'${id}' is not proven up to date`, vouched());
-      const node = proof.byId.get(id)!;
-      for (const name of [...node.env, ...node.secretEnv]) {
-        if (req.env[name] !== proof.env[name]) return decline(`env ${name} differs from the proof's`, vouched());
-      }
+    // Selection includes every dep: a node no change touched whose deps are untouched is what the proof saw.
+    const stale = [...selected.value].find(
+      (id) => !proof.proven.has(id) || touched.has(id) || envDiffers(proof.byId.get(id)!, req.env, proof.env),
+    );
+    if (stale === undefined) {
+      this.answered++;
+      return { kind: 'answer', ...(await answerUpToDate(proof.ws, selected.value, proof.states, req, this.history!)) };
     }
-    this.answered++;
-    return { kind: 'answer', ...(await answerUpToDate(proof.ws, selected.value, proof.states, req, this.history!)) };
+    if (!proof.buildable) return decline(`'${stale}' is not up to date, and nodes with a resolve step or toolchain build in the client`, vouched());
+    return this.buildHere(req, proof, selected.value, new Map(Object.entries(vouched())), send, signal);
   }
+
+  /**
+   * Runs the build in this process, as the client would have, streaming its
+   * terminal output: the engine is loaded and the untouched nodes are
+   * vouched for, so an edit costs the client a node start plus the work
+   * the edit needs. Then proves the workspace again (queued behind it).
+   */
+  private async buildHere(
+    req: BuildRequest,
+    proof: Proof,
+    selected: Set<string>,
+    vouched: Map<string, string>,
+    send: (r: Response) => void,
+    signal: AbortSignal,
+  ): Promise<Response> {
+    const [{ runBuild }, { writeSummary }] = await Promise.all([import('../build.js'), import('../summary.js')]);
+    const report = createProgress({ live: req.live, logs: req.logs, out: { write: (text) => send({ kind: 'output', text }), columns: req.columns } });
+    this.answered++;
+    this.built++;
+    try {
+      const outcome = await runBuild(
+        proof.ws,
+        {
+          selected, jobs: req.jobs, keepGoing: req.keepGoing, dryRun: false, cacheDir: req.cacheDir, env: req.env, signal,
+          command: 'build', args: req.args, offline: false, overrides: new Map(), vouched,
+        },
+        report,
+      );
+      if (req.summary) writeSummary(req.summary, outcome.summary);
+      return { kind: 'answer', exitCode: signal.aborted ? 130 : outcome.exitCode, stdout: '' };
+    } finally {
+      this.proveInBackground(req.env);
+    }
+  }
+}
+
+/** Whether a declared env var of the node has another value in the client's env than in the proof's. */
+function envDiffers(node: NodeDecl, env: NodeJS.ProcessEnv, proofEnv: NodeJS.ProcessEnv): boolean {
+  return [...node.env, ...node.secretEnv].some((name) => env[name] !== proofEnv[name]);
 }
 
 /**

@@ -3,7 +3,8 @@ import path from 'node:path';
 import picomatch from 'picomatch';
 import type { InputPattern, NodeDecl } from '../buildfile/types.js';
 import { missingLine, statLine } from '../fingerprint.js';
-import { RACY_MARGIN_MS, type StatCache } from './stat-cache.js';
+import { RACY_MARGIN_MS } from '../fingerprint.js';
+import type { StatCache } from './stat-cache.js';
 
 /** Never inputs, never descended into: kiln's own state and VCS internals. */
 const PRUNED_DIRS = new Set(['.kiln', '.git']);

@@ -1,14 +1,8 @@
 import fs from 'node:fs';
 import type Database from 'better-sqlite3';
+import { RACY_MARGIN_MS } from '../fingerprint.js';
 import { xxh64Hex, xxh64Stream } from './xxhash.js';
 
-/**
- * A file whose mtime is this close to (or after) the moment it was hashed may
- * have been written again within the filesystem's timestamp granularity
- * without any stat field changing ("racy" in git's index terms). Such
- * entries are not trusted and the file is hashed again.
- */
-export const RACY_MARGIN_MS = 100;
 const STREAM_THRESHOLD = 8 * 1024 * 1024;
 
 interface Entry {
@@ -20,35 +14,53 @@ interface Entry {
   recorded: number;
 }
 
+/** Lookups answered one row at a time before the whole table is read: an edit's rebuild touches few files. */
+const POINT_LOOKUPS = 500;
+
+type Row = [size: number, mtime: number, ino: number, ctime: number, digest: string, recorded: number];
+
 /**
- * path+stat → digest memo, persisted in SQLite. The whole table is read at
- * the first lookup (one query is far cheaper than one per file; a no-op
- * build whose nodes all pass their input stamps never reads it) and only
+ * path+stat → digest memo, persisted in SQLite. The first lookups read one
+ * row each (a one-file edit must not pay for reading 10,000 rows); past
+ * POINT_LOOKUPS the whole table is read in one query, far cheaper per file.
+ * A no-op build whose nodes all pass their input stamps reads nothing. Only
  * changed rows are written back, in one transaction.
  */
 export class StatCache {
   private loaded: Map<string, Entry> | undefined;
+  /** Rows read one at a time (undefined: no row), until the table is loaded. */
+  private readonly points = new Map<string, Entry | undefined>();
+  private pointStmt: Database.Statement | undefined;
   private readonly dirty = new Map<string, Entry>();
   hashed = 0;
   reused = 0;
 
   constructor(private readonly db: Database.Database) {}
 
-  private get entries(): Map<string, Entry> {
-    if (this.loaded) return this.loaded;
-    const rows = this.db.prepare('SELECT path, size, mtime, ino, ctime, digest, recorded FROM stat').raw().all() as [
-      string, number, number, number, number, string, number,
-    ][];
-    this.loaded = new Map();
-    for (const [p, size, mtime, ino, ctime, digest, recorded] of rows) {
-      this.loaded.set(p, { size, mtime, ino, ctime, digest, recorded });
-    }
-    return this.loaded;
+  private lookup(rel: string): Entry | undefined {
+    if (this.loaded) return this.loaded.get(rel);
+    if (this.points.has(rel)) return this.points.get(rel);
+    if (this.points.size >= POINT_LOOKUPS) return this.loadAll().get(rel);
+    this.pointStmt ??= this.db.prepare('SELECT size, mtime, ino, ctime, digest, recorded FROM stat WHERE path = ?').raw();
+    const row = this.pointStmt.get(rel) as Row | undefined;
+    const entry = row && toEntry(row);
+    this.points.set(rel, entry);
+    return entry;
+  }
+
+  private loadAll(): Map<string, Entry> {
+    const rows = this.db.prepare('SELECT path, size, mtime, ino, ctime, digest, recorded FROM stat').raw().all() as [string, ...Row][];
+    const all = new Map<string, Entry>();
+    for (const [p, ...row] of rows) all.set(p, toEntry(row));
+    for (const [p, e] of this.dirty) all.set(p, e); // hashed since the table was last written
+    this.loaded = all;
+    this.points.clear();
+    return all;
   }
 
   /** Digest of a file whose stat the caller took. `rel` is the workspace-relative path used as the cache key. */
   digest(abs: string, rel: string, st: fs.Stats): string {
-    const known = this.entries.get(rel);
+    const known = this.lookup(rel);
     if (
       known &&
       known.size === st.size &&
@@ -65,7 +77,8 @@ export class StatCache {
     const digest = st.size > STREAM_THRESHOLD ? hashStreamed(abs) : xxh64Hex(fs.readFileSync(abs));
     this.hashed++;
     const entry = { size: st.size, mtime: st.mtimeMs, ino: st.ino, ctime: st.ctimeMs, digest, recorded };
-    this.entries.set(rel, entry);
+    if (this.loaded) this.loaded.set(rel, entry);
+    else this.points.set(rel, entry);
     this.dirty.set(rel, entry);
     return digest;
   }
@@ -81,6 +94,10 @@ export class StatCache {
     })();
     this.dirty.clear();
   }
+}
+
+function toEntry([size, mtime, ino, ctime, digest, recorded]: Row): Entry {
+  return { size, mtime, ino, ctime, digest, recorded };
 }
 
 function hashStreamed(abs: string): string {

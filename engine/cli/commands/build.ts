@@ -123,6 +123,7 @@ export async function run(argv: string[]): Promise<number> {
       env: process.env,
       signal: abort.signal,
       command: 'build',
+      args: process.argv.slice(2),
       offline: Boolean(values.offline),
       overrides,
       ...(remote ? { remote } : {}),

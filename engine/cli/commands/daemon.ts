@@ -9,11 +9,14 @@ import { parseCommand, resolveWorkspaceSpec, type WorkspaceSpec } from '../args.
 
 const USAGE = `usage: kiln daemon start | stop | status   [--npm SCRIPTS [--npm-outputs DIRS]]
 
-A resident process per workspace that answers no-op builds from memory: it
-proves nodes up to date once, watches the directories those proofs depend on
-(inotify), and answers 'kiln build' while nothing relevant changed. Anything
-else (a change, --dry-run, --override, a remote cache, nodes with a resolve
-step or a toolchain) is built as usual, after which the daemon proves again.
+A resident process per workspace that answers builds: it proves nodes up to
+date once, watches the directories those proofs depend on (inotify), and
+answers a no-op 'kiln build' from memory. After a change it runs the build
+itself (the engine is loaded, untouched nodes need no stat) and streams its
+output; Ctrl-C in the client cancels it. Builds with --dry-run, --override,
+--offline, --profile or a remote cache, and workspaces with nodes that have a
+resolve step (git, patches) or a toolchain, build in the client as usual,
+after which the daemon proves again.
 
   start                 start the daemon for this workspace (log: .kiln/daemon.log)
   stop                  stop it
@@ -128,5 +131,5 @@ async function status(root: string): Promise<number> {
 
 function describe(s: DaemonStatus): string {
   const state = s.proving ? 'proving' : s.notReady ? `would decline: ${s.notReady}` : 'ready';
-  return `${s.proven}/${s.total} nodes proven up to date, ${s.watchedDirs} directories watched, ${s.answered} builds answered, ${s.declined} declined; ${state}`;
+  return `${s.proven}/${s.total} nodes proven up to date, ${s.watchedDirs} directories watched, ${s.answered} builds answered (${s.built} run by the daemon), ${s.declined} declined; ${state}`;
 }

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { buildWithSummary, kiln, KILN_MAIN, processRunning, statuses, tempDir, writeFiles } from './kiln.js';
 
 const GRAPH = `
@@ -233,6 +233,30 @@ describe('kiln daemon', () => {
     fs.rmSync(path.join(ws, '.kiln'), { recursive: true });
     for (let i = 0; i < 100 && processRunning(pid); i++) await new Promise((r) => setTimeout(r, 100));
     expect(processRunning(pid)).toBe(false);
+  });
+
+  it("starts on its own for a developer's build of a large workspace (a terminal, not CI)", async () => {
+    const ws = tempDir();
+    const nodes = (n: number) => `nodes:\n${Array.from({ length: n }, (_, i) => `  n${i}:\n    rule: run\n    cmd: "true"\n`).join('')}`;
+    const env = { ...process.env, KILN_CACHE_DIR: tempDir('kiln-cache-') };
+    // `script` gives the build a terminal, as a developer's shell would.
+    const inTerminal = (extra: Record<string, string>) =>
+      spawnSync('script', ['-qec', `'${process.execPath}' '${KILN_MAIN}' build`, '/dev/null'], { cwd: ws, env: { ...env, ...extra }, encoding: 'utf8' });
+    const daemonInfo = path.join(ws, '.kiln/daemon.json');
+    writeFiles(ws, { 'kiln.yaml': nodes(20) });
+    expect(inTerminal({ CI: '' }).status).toBe(0);
+    expect(fs.existsSync(daemonInfo)).toBe(false); // small: a no-op is already cheap
+    writeFiles(ws, { 'kiln.yaml': nodes(210) });
+    expect(inTerminal({ CI: 'true' }).status).toBe(0);
+    expect(inTerminal({ CI: '', KILN_DAEMON: '0' }).status).toBe(0);
+    expect(fs.existsSync(daemonInfo)).toBe(false);
+    const r = inTerminal({ CI: '' });
+    started.push(ws);
+    expect(r.stdout).toMatch(/kiln: started a daemon for this workspace \(pid \d+\)/);
+    await waitReady(ws, {});
+    const next = await kiln(ws, ['build'], { KILN_CACHE_DIR: env.KILN_CACHE_DIR });
+    expect(next.stdout).toMatch(/210 cached/);
+    expect((await counters(ws, {})).answered).toBe(1);
   });
 
   it('rejects a bad daemon command line', async () => {

@@ -1,8 +1,7 @@
-import { spawn } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../../diagnostic.js';
 import { exchange, readDaemonInfo, type DaemonInfo, type DaemonStatus } from '../../daemon/protocol.js';
+import { DEFAULT_IDLE_MINUTES, spawnDaemon } from '../../daemon/spawn.js';
 import { isAlive } from '../../pid.js';
 import { STATE_DIR } from '../../state-dir.js';
 import { parseCommand, resolveWorkspaceSpec, type WorkspaceSpec } from '../args.js';
@@ -27,7 +26,9 @@ A daemon serves the workspace as it was started: the kiln.yaml workspace, or
 with --npm the npm workspace and scripts given (builds with other flags are
 not answered by it).
 
-KILN_DAEMON=0 makes a build ignore a running daemon.`;
+A build at a terminal (outside CI) of a workspace of 200 nodes or more starts
+a daemon on its own when none runs, and says so. KILN_DAEMON=0 makes a build
+neither use nor start one.`;
 
 const START_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 5_000;
@@ -40,7 +41,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   const spec = resolveWorkspaceSpec(values);
   const root = path.dirname(spec.rootFile);
-  const idleMinutes = values['idle-timeout'] === undefined ? 180 : Number(values['idle-timeout']);
+  const idleMinutes = values['idle-timeout'] === undefined ? DEFAULT_IDLE_MINUTES : Number(values['idle-timeout']);
   if (!(idleMinutes > 0)) throw new UserError([{ message: `daemon: --idle-timeout expects minutes > 0, got '${values['idle-timeout']}'` }]);
   switch (action) {
     case 'serve':
@@ -83,19 +84,7 @@ async function start(spec: WorkspaceSpec, idleMinutes: number): Promise<number> 
     process.stdout.write(`kiln: daemon already running (pid ${already.info.pid})\n`);
     return 0;
   }
-  fs.mkdirSync(path.join(root, STATE_DIR), { recursive: true });
-  const log = fs.openSync(path.join(root, STATE_DIR, 'daemon.log'), 'a');
-  const workspace = spec.npm
-    ? ['--npm', spec.npm.scripts, ...(spec.npm.outputs !== undefined ? ['--npm-outputs', spec.npm.outputs] : [])]
-    : ['-f', spec.rootFile];
-  const child = spawn(process.execPath, [process.argv[1]!, 'daemon', 'serve', ...workspace, '--idle-timeout', String(idleMinutes)], {
-    cwd: root,
-    detached: true,
-    stdio: ['ignore', log, log],
-    env: process.env,
-  });
-  child.unref();
-  fs.closeSync(log);
+  const child = spawnDaemon(spec, idleMinutes);
   const deadline = Date.now() + START_TIMEOUT_MS;
   while (Date.now() < deadline) {
     const up = await running(root);

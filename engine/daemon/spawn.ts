@@ -1,0 +1,27 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { WorkspaceSpec } from '../cli/args.js';
+import { STATE_DIR } from '../state-dir.js';
+
+/** A daemon nobody asks for this long exits (`kiln daemon start --idle-timeout` overrides). */
+export const DEFAULT_IDLE_MINUTES = 180;
+
+/** Starts `kiln daemon serve` for the workspace, detached, logging to .kiln/daemon.log; does not wait for it. */
+export function spawnDaemon(spec: WorkspaceSpec, idleMinutes: number): ChildProcess {
+  const root = path.dirname(spec.rootFile);
+  fs.mkdirSync(path.join(root, STATE_DIR), { recursive: true });
+  const log = fs.openSync(path.join(root, STATE_DIR, 'daemon.log'), 'a');
+  const workspace = spec.npm
+    ? ['--npm', spec.npm.scripts, ...(spec.npm.outputs !== undefined ? ['--npm-outputs', spec.npm.outputs] : [])]
+    : ['-f', spec.rootFile];
+  const child = spawn(process.execPath, [process.argv[1]!, 'daemon', 'serve', ...workspace, '--idle-timeout', String(idleMinutes)], {
+    cwd: root,
+    detached: true,
+    stdio: ['ignore', log, log],
+    env: process.env,
+  });
+  child.unref();
+  fs.closeSync(log);
+  return child;
+}

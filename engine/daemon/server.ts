@@ -65,6 +65,8 @@ export class Daemon {
   private queue: Promise<unknown> = Promise.resolve();
   private answered = 0;
   private built = 0;
+  /** A build is running in this process (requests queue behind it). */
+  private building = false;
   private retiring = false;
   private provePending = false;
   private declined = 0;
@@ -177,6 +179,8 @@ export class Daemon {
   private async handle(request: Request, send: (r: Response) => void, signal: AbortSignal): Promise<Response> {
     switch (request.kind) {
       case 'build':
+        // Behind a build the daemon runs, a client would time out waiting for its first line.
+        if (this.building) send({ kind: 'output', text: 'kiln: waiting for the build the daemon is running\n' });
         return this.enqueue(() => this.answer(request, send, signal));
       case 'rebuilt':
         // Proven in the background: the client that sent this is done and exits.
@@ -354,6 +358,7 @@ export class Daemon {
     const report = createProgress({ live: req.live, logs: req.logs, out: { write: (text) => send({ kind: 'output', text }), columns: req.columns } });
     this.answered++;
     this.built++;
+    this.building = true;
     try {
       const outcome = await runBuild(
         proof.ws,
@@ -366,6 +371,7 @@ export class Daemon {
       if (req.summary) writeSummary(req.summary, outcome.summary);
       return { kind: 'answer', exitCode: signal.aborted ? 130 : outcome.exitCode, stdout: '' };
     } finally {
+      this.building = false;
       this.proveInBackground(req.env);
     }
   }

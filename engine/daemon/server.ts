@@ -65,6 +65,8 @@ export class Daemon {
   private queue: Promise<unknown> = Promise.resolve();
   private answered = 0;
   private built = 0;
+  /** Nodes the last proof stamped by hashing (the next proof proves them by those stamps). */
+  private restampedLast = new Set<string>();
   /** A build is running in this process (requests queue behind it). */
   private building = false;
   private retiring = false;
@@ -247,11 +249,13 @@ export class Daemon {
     // the next proof, whose watch plan covers its inputs (this one's could not: it had no stamp to plan from).
     const stats = new StatCache(this.db);
     let racy = false;
-    let restamped = false;
+    const restamped = new Set<string>();
     const proven = settleByStamps(ws.nodes.map((n) => n.id), byId, states, ws.root, env, rules, {
       allowed: (n) => !unwatchable.has(n.id),
       settled: () => undefined,
       fallback: (node, known, depDigests) => {
+        // Stamped by the previous proof yet failing its stamp again: left to builds (no proof loop).
+        if (this.restampedLast.has(node.id)) return false;
         const fresh = proveByHashing(ws.root, node, known, depDigests, env, stats);
         if (!fresh) return false;
         if (fresh.inputStamp === null) {
@@ -259,12 +263,13 @@ export class Daemon {
           return false;
         }
         this.history!.restamp(node.id, fresh.inputStamp, fresh.context);
-        restamped = true;
+        restamped.add(node.id);
         return false;
       },
     });
     stats.flush();
-    if (restamped) this.proveInBackground(env);
+    this.restampedLast = restamped;
+    if (restamped.size > 0) this.proveInBackground(env);
     else if (racy) this.proveLater(env);
     const buildable = ws.nodes.every((n) => stampCheckable(n, rules.get(n.rule)!));
     this.proof = { ws, byId, states, proven, env, globs: sources.globs, touches, buildable };

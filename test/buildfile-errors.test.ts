@@ -227,6 +227,14 @@ const BROKEN: [string, Record<string, string>, string[]][] = [
     ],
   ],
   [
+    'node keys named like Object.prototype members are unknown keys, not crashes',
+    root('nodes:\n  a:\n    rule: run\n    cmd: make\n    __proto__: 1\n    toString: 2\n'),
+    [
+      "kiln.yaml:5:5: unknown key '__proto__' in node 'a'\n  hint: valid keys: rule, dir, description, deps, inputs, outputs, env, secretEnv, uses, toolchain, cmd, timeout",
+      "kiln.yaml:6:5: unknown key 'toString' in node 'a'\n  hint: valid keys: rule, dir, description, deps, inputs, outputs, env, secretEnv, uses, toolchain, cmd, timeout",
+    ],
+  ],
+  [
     'missing required rule attribute',
     root('nodes:\n  a:\n    rule: run\n'),
     [

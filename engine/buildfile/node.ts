@@ -8,7 +8,7 @@ import { suggest } from './hint.js';
 import { parseInputs } from './inputs.js';
 import { escapes, isAbsolute, joinRel, normalise } from './paths.js';
 import { checkRuleAttrs } from './rule-attrs.js';
-import type { Entry, SourceFile } from './source.js';
+import { setOwn, type Entry, type SourceFile } from './source.js';
 import { textList, textValue } from './values.js';
 
 /** A node declaration plus item positions that only the workspace-wide checks need. */
@@ -139,9 +139,9 @@ export function parseNode(file: SourceFile, id: string, idKey: Scalar, value: Ya
   };
   const attrEntries: Entry[] = [];
   for (const e of entries) {
-    node.decl.fieldPos[e.key] = file.pos(e.keyNode);
+    setOwn(node.decl.fieldPos, e.key, file.pos(e.keyNode));
     if (LEADING_KEYS.includes(e.key)) continue;
-    const field = FIELDS[e.key];
+    const field = Object.hasOwn(FIELDS, e.key) ? FIELDS[e.key] : undefined;
     if (field) field(file, e, node);
     else if (rule && Object.hasOwn(rule.attributes, e.key)) attrEntries.push(e);
     // Without a known rule its attributes are unknown too; reporting them would be noise.

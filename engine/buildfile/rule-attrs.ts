@@ -2,7 +2,7 @@ import * as v from 'valibot';
 import { isAlias, isMap, isSeq } from 'yaml';
 import type { Node as YamlNode, Scalar } from 'yaml';
 import type { Rule } from '../../rules/rule.js';
-import type { Entry, SourceFile } from './source.js';
+import { setOwn, type Entry, type SourceFile } from './source.js';
 
 /** One object schema per rule, built on first use: building schemas per node would cost on every load. */
 const schemas = new WeakMap<Rule, v.GenericSchema>();
@@ -33,7 +33,7 @@ export function checkRuleAttrs(file: SourceFile, rule: Rule, nodeId: string, idK
   for (const e of entries) {
     const plain = e.value ? file.toPlain(e.value, memo) : { ok: true as const, value: null };
     if (!plain.ok) return values;
-    values[e.key] = plain.value;
+    setOwn(values, e.key, plain.value);
   }
   const result = v.safeParse(schemaOf(rule), values);
   if (result.success) return result.output as Record<string, unknown>;

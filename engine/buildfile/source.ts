@@ -151,7 +151,7 @@ export class SourceFile {
       for (const e of this.uniqueEntries(target)) {
         const r = e.value ? this.toPlain(e.value, memo) : { ok: true as const, value: null };
         if (!r.ok) return r;
-        record[e.key] = r.value;
+        setOwn(record, e.key, r.value);
       }
       value = record;
     }
@@ -161,3 +161,11 @@ export class SourceFile {
 }
 
 const IN_PROGRESS = Symbol('in progress');
+
+/**
+ * `record[key] = value` for a key a user wrote: a plain assignment to
+ * `__proto__` would replace the prototype instead of adding the key.
+ */
+export function setOwn<T>(record: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(record, key, { value, enumerable: true, writable: true, configurable: true });
+}

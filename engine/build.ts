@@ -77,6 +77,7 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
   const stats = new StatCache(db);
   const history = new History(db);
   const states = history.loadNodeStates();
+  if (!opts.dryRun) history.batchWrites();
   let cache: LocalCache | undefined;
   const localCache = () => (cache ??= LocalCache.open(opts.cacheDir));
   // What every rule hook sees as its environment before the node's own declared env: the same for all nodes.
@@ -302,6 +303,7 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
     );
     await remote?.drain();
   } finally {
+    history.commit();
     stats.flush();
     cache?.close();
   }

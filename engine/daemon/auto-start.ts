@@ -13,13 +13,13 @@ export const AUTO_START_NODES = 200;
 
 /**
  * Like the nx daemon, kiln starts one on its own for a developer at a
- * terminal: after a build in the client of a workspace of at least
- * AUTO_START_NODES nodes, when none serves it. Never in CI, never for a
- * build whose output is not a terminal (scripts, benchmarks, editors), never
- * with KILN_DAEMON=0. Returns the new daemon's pid, if one was started.
+ * terminal: the caller asks only after a build in the client at a terminal
+ * outside CI (never for scripts, benchmarks, editors). Starts one when the
+ * workspace has at least AUTO_START_NODES nodes, KILN_DAEMON is not 0 and no
+ * daemon serves it. Returns the new daemon's pid, if one was started.
  */
-export function autoStartDaemon(spec: WorkspaceSpec, nodes: number, interactive: boolean, env: NodeJS.ProcessEnv): number | undefined {
-  if (!interactive || env.KILN_DAEMON === '0' || nodes < AUTO_START_NODES) return undefined;
+export function autoStartDaemon(spec: WorkspaceSpec, nodes: number, env: NodeJS.ProcessEnv): number | undefined {
+  if (env.KILN_DAEMON === '0' || nodes < AUTO_START_NODES) return undefined;
   const info = readDaemonInfo(path.dirname(spec.rootFile));
   if (info && isAlive(info.pid)) return undefined;
   return spawnDaemon(spec, DEFAULT_IDLE_MINUTES).pid;

@@ -139,10 +139,10 @@ export async function run(argv: string[]): Promise<number> {
     const { notifyDaemon } = await import('../../daemon/client.js');
     await notifyDaemon(root, process.env);
   }
-  // `live` means a terminal outside CI: a developer's build, which a daemon then serves.
+  // `live` means a terminal outside CI: a developer's build, which a daemon may then serve.
   if (live && daemonable && !signalExit && !outcome.summary.dryRun) {
     const { autoStartDaemon } = await import('../../daemon/auto-start.js');
-    const pid = autoStartDaemon(spec, ws.nodes.length, live, process.env);
+    const pid = autoStartDaemon(spec, ws.nodes.length, process.env);
     if (pid !== undefined) {
       process.stderr.write(
         `kiln: started a daemon for this workspace (pid ${pid}): it answers or runs the next builds; 'kiln daemon stop' stops it, KILN_DAEMON=0 keeps builds from using or starting one\n`,

@@ -7,8 +7,8 @@ const NOTICE_TIMEOUT_MS = 2_000;
 /**
  * Asks the workspace's daemon, if one runs, to answer a build (from memory,
  * or by running it). Returns the exit code when it did (its output already
- * printed). Otherwise the caller
- * builds as usual, with the nodes the daemon still vouches for, if any.
+ * printed). Otherwise the caller builds as usual, with the nodes the daemon
+ * still vouches for, if any.
  */
 export async function buildViaDaemon(
   root: string,
@@ -25,8 +25,8 @@ export async function buildViaDaemon(
     process.stdout.write(response.stdout);
     return { exitCode: response.exitCode };
   }
-  // Finished work is recorded by the daemon as it goes: building here redoes only what it had not finished.
-  if (streamed) process.stderr.write('kiln: the daemon stopped during the build; building here\n');
+  // Lost mid-build (not declined). Finished work is recorded by the daemon as it goes: building here redoes only the rest.
+  if (streamed && response === undefined) process.stderr.write('kiln: the daemon stopped during the build; building here\n');
   if (process.env.KILN_DAEMON_DEBUG) {
     const why = response?.kind === 'declined' ? `${response.reason}; vouched for ${Object.keys(response.vouched ?? {}).length} nodes` : 'no answer';
     process.stderr.write(`kiln: daemon declined: ${why}\n`);

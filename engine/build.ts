@@ -19,11 +19,12 @@ import { notSelected, type NodeSummary, type RunSummary } from './summary.js';
 import { Timeline } from './timeline.js';
 import { contextSignature, settleByStamps } from './up-to-date.js';
 import { Toolchains } from './toolchain.js';
+import { DirQueue, scanWrites, type Writes } from './write-scan.js';
 import { rules } from '../rules/index.js';
 import type { DepView, NodeContext, Rule } from '../rules/rule.js';
 import { CorruptBlobError, LocalCache } from '../cache/local/store.js';
 import type { ActionEntry } from '../cache/local/action-index.js';
-import { collectOutputs, restoreOutputs, UnsafeOutputError } from '../cache/local/outputs.js';
+import { collectOutputs, entryOutputDigest, restoreOutputs, UnsafeOutputError } from '../cache/local/outputs.js';
 import type { RemoteSetup } from '../cache/remote/config.js';
 
 export interface BuildOptions {
@@ -88,6 +89,11 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
   const settled = new Map<string, Settled>();
   const meta: MetaByNode = new Map();
   const notes = new Map<string, string[]>();
+  const dirQueue = new DirQueue();
+  // Paths each node last created undeclared: excluded from its inputs and from those of the other scripts of its package.
+  const writtenBy = new Map([...states].map(([id, st]) => [id, st.written]));
+  const productsFor = (node: NodeDecl, own: readonly string[]): string[] =>
+    [...new Set([...own, ...(node.writeScan?.siblings ?? []).flatMap((s) => writtenBy.get(s) ?? [])])];
   let stopping = false;
   let buildFileError = false;
 
@@ -155,12 +161,18 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
     }
     meta.set(id, resolved.value.resolution?.meta ?? {});
     if (resolved.value.resolution?.notes?.length) notes.set(id, resolved.value.resolution.notes);
-    const gathered = await gatherIngredients(ws, node, depDigests, stats, toolchains, opts.env, resolved.value);
+    const known = states.get(id);
+    const gather = async (written: readonly string[]): Promise<Stamped | { error: Diagnostic }> => {
+      const gathered = await gatherIngredients(ws, node, depDigests, stats, toolchains, opts.env, resolved.value, productsFor(node, written));
+      if ('error' in gathered) return gathered;
+      const { ingredients } = gathered;
+      const key = computeKey(ingredients);
+      return { key, ingredients, inputStamp: gathered.inputStamp, context: contextSignature(node, ingredients), written: [...written] };
+    };
+    const stamped = await gather(known?.written ?? []);
     // A missing node dir surfaces as unmatched inputs: name the real cause.
-    if ('error' in gathered) return failUser(node, fs.existsSync(nodeDir) ? gathered.error : missingDir(node));
-    const { ingredients } = gathered;
-    const key = computeKey(ingredients);
-    const stamped: Stamped = { ingredients, inputStamp: gathered.inputStamp, context: contextSignature(node, ingredients) };
+    if ('error' in stamped) return failUser(node, fs.existsSync(nodeDir) ? stamped.error : missingDir(node));
+    const { key } = stamped;
     const cached = (outputDigest: string, log: Buffer | null, source: 'local' | 'remote' = 'local') => {
       // A local hit the remote never received (built while it was down) is uploaded now.
       if (source === 'local' && !opts.dryRun && remote?.owes(key, localCache())) {
@@ -171,7 +183,6 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
     };
 
     // Up to date: this checkout's outputs are still what kiln left for this key.
-    const known = states.get(id);
     if (known && known.key === key && outputsUnchanged(nodeDir, known.fingerprint)) {
       // Found the slow way (a file touched but unchanged, a stamp too fresh to trust): next time the fast way.
       if (!opts.dryRun && (known.inputStamp !== stamped.inputStamp || known.context !== stamped.context)) {
@@ -198,10 +209,17 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
       history.forgetNodeState(id);
       try {
         const restoring = entry;
-        await timeline.timed(id, 'restore', () => restoreOutputs(localCache(), nodeDir, node.outputs, restoring, tmpDir));
+        // Undeclared outputs this checkout saw kiln create may be replaced whole; others are written over.
+        const createdHere = new Set(known?.written);
+        await timeline.timed(id, 'restore', () =>
+          restoreOutputs(localCache(), nodeDir, node.outputs, restoring, tmpDir, (root) => createdHere.has(root) || !fs.existsSync(path.join(nodeDir, root))),
+        );
         timeline.addBytes(id, outputBytes(entry));
         const log = entry.log ? await localCache().readBlob(entry.log.digest) : null;
-        saveState(history, id, key, stamped, entry.outputDigest, nodeDir, node.outputs, entry.log?.digest ?? null, entry.durationMs);
+        // What the entry restored undeclared, and what this checkout's builds created, stay out of the inputs.
+        const written = [...new Set([...stamped.written, ...(entry.undeclared ?? [])])].sort();
+        const outputRoots = [...node.outputs, ...(entry.undeclared ?? [])];
+        saveState(history, writtenBy, id, { ...stamped, written }, entry.outputDigest, nodeDir, outputRoots, entry.log?.digest ?? null, entry.durationMs);
         return cached(entry.outputDigest, log, source);
       } catch (e) {
         if (!(e instanceof CorruptBlobError || e instanceof UnsafeOutputError)) throw e;
@@ -209,41 +227,47 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
         report({ type: 'warning', message: `${id}: cache entry unusable (${e.message}); rebuilding` });
       }
     }
-    return execute(node, rule, { ...ctx, resolved: resolved.value }, key, stamped, nodeStart);
+    return execute(node, rule, { ...ctx, resolved: resolved.value }, stamped, gather, nodeStart);
   };
 
   const execute = async (
     node: NodeDecl,
     rule: Rule,
     ctx: NodeContext & { resolved: Resolved },
-    key: string,
     stamped: Stamped,
+    regather: (written: readonly string[]) => Promise<Stamped | { error: Diagnostic }>,
     nodeStart: number,
   ) => {
+    const { key } = stamped;
     const nodeDir = ctx.cwd;
     // Checked only before running: on the up-to-date path the outputs' stamp already proves the dir is there.
     if (!fs.existsSync(nodeDir)) return failUser(node, missingDir(node));
     history.forgetNodeState(node.id);
-    for (const o of node.outputs) fs.rmSync(path.join(nodeDir, o), { recursive: true, force: true });
+    // Undeclared outputs are removed like declared ones: a build must not find a previous build's leftovers.
+    for (const o of [...node.outputs, ...stamped.written]) fs.rmSync(path.join(nodeDir, o), { recursive: true, force: true });
     report({ type: 'node-start', id: node.id });
     const chunks: Buffer[] = [];
     const depDirs = new Map([...ctx.deps].map(([depId, v]) => [depId, v.dir]));
-    const outcome = await timeline.timed(node.id, 'run', () => rule.run({
+    const run = () => timeline.timed(node.id, 'run', () => rule.run({
       ...ctx,
       env: nodeEnv(node, opts.env, ctx.resolved.uses, depDirs),
       log: { write: (_stream, chunk) => chunks.push(Buffer.from(chunk)) },
       ...(ctx.resolved.resolution ? { resolution: ctx.resolved.resolution } : {}),
     }));
+    const { outcome, writes } = node.writeScan ? await scanWrites(nodeDir, scanSkip(node), run) : { outcome: await run(), writes: undefined };
     const log = chunks.length > 0 ? Buffer.concat(chunks) : null;
     if (outcome.notes?.length) notes.set(node.id, [...(notes.get(node.id) ?? []), ...outcome.notes]);
     const durationMs = Math.round((performance.now() - nodeStart) * 10) / 10;
     const failed = (error: string) =>
       finish(node, { key, status: 'failed', cache: null, durationMs, outputDigest: null, error }, log);
     if (!outcome.ok) return failed(outcome.error);
+    // A node declaring no outputs caches what it created; one declaring some caches those only.
+    const undeclared = node.outputs.length === 0 ? (writes?.created ?? []) : [];
+    const outputRoots = [...node.outputs, ...undeclared];
     let collected;
     const storeStart = timeline.now();
     try {
-      collected = await collectOutputs(localCache(), nodeDir, node.outputs);
+      collected = await collectOutputs(localCache(), nodeDir, outputRoots);
     } catch (e) {
       if (e instanceof UnsafeOutputError) return failed(`unsafe output: ${e.message}`);
       throw e;
@@ -251,14 +275,27 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
     if (!collected.ok) {
       return failed(`declared output${collected.missing.length > 1 ? 's' : ''} not produced: ${collected.missing.join(', ')}`);
     }
+    const wroteUndeclared = writes !== undefined && (writes.created.length > 0 || writes.modified.length > 0);
+    if (wroteUndeclared) notes.set(node.id, [...(notes.get(node.id) ?? []), ...undeclaredWriteNotes(node, writes)]);
+    const unsealed = node.outputs.length === 0 || wroteUndeclared;
+    const outputDigest = unsealed ? entryOutputDigest(collected.entry.outputs, key) : collected.entry.outputDigest;
     const logRef = log ? await localCache().putBuffer(log) : null;
-    const entry = { ...collected.entry, log: logRef, durationMs };
+    const entry: ActionEntry = {
+      ...collected.entry, outputDigest, log: logRef, durationMs,
+      ...(unsealed ? { unsealed: true as const } : {}),
+      ...(undeclared.length > 0 ? { undeclared } : {}),
+    };
     localCache().putAction(key, entry);
     timeline.span(node.id, 'store', storeStart);
     timeline.addBytes(node.id, outputBytes(entry));
     remote?.upload(node.id, key, entry, localCache());
-    saveState(history, node.id, key, stamped, collected.entry.outputDigest, nodeDir, node.outputs, logRef?.digest ?? null, durationMs);
-    finish(node, { key, status: 'built', cache: null, durationMs, outputDigest: collected.entry.outputDigest, error: null }, log);
+    // The tree as the command left it is what the next build must find up to date: when the
+    // command wrote into its own inputs, their new digests (and the created paths, now excluded) make the state's key.
+    let after: Stamped | { error: Diagnostic } = stamped;
+    if (wroteUndeclared) after = await regather([...new Set([...stamped.written, ...writes.created])].sort());
+    if ('error' in after) return failed(`after it ran: ${formatDiagnostic(after.error)}`);
+    saveState(history, writtenBy, node.id, after, outputDigest, nodeDir, outputRoots, logRef?.digest ?? null, durationMs);
+    finish(node, { key, status: 'built', cache: null, durationMs, outputDigest, error: null }, log);
   };
 
   /**
@@ -293,7 +330,9 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
       opts.jobs,
       async (id, lane) => {
         try {
-          await processNode(id, lane);
+          const node = byId.get(id)!;
+          if (node.writeScan) await dirQueue.exclusive(node.dir, () => processNode(id, lane));
+          else await processNode(id, lane);
         } catch (e) {
           // A bug or an environment failure (disk full, permissions), not a user mistake: fail the node, keep the build's bookkeeping.
           const node = byId.get(id)!;
@@ -348,24 +387,51 @@ function upstreamHeads(nodes: NodeDecl[], meta: MetaByNode): UpstreamHead[] {
   return heads;
 }
 
+/** What a node wrote that no output declares, and how to declare it. */
+function undeclaredWriteNotes(node: NodeDecl, writes: Writes): string[] {
+  const list = (paths: string[]) => (paths.length > 5 ? `${paths.slice(0, 5).join(', ')} and ${paths.length - 5} more` : paths.join(', '));
+  const lines: string[] = [];
+  if (writes.created.length > 0) {
+    lines.push(
+      node.outputs.length === 0
+        ? `wrote ${list(writes.created)}, which no output declares: cached and restored as undeclared outputs`
+        : `wrote ${list(writes.created)}, outside its declared outputs: not cached`,
+    );
+  }
+  if (writes.modified.length > 0) lines.push(`rewrote ${list(writes.modified)}, which it also reads`);
+  const globs = writes.created.map((p) => `"${p}/**"`).slice(0, 3).join(', ');
+  if (writes.created.length > 0) lines.push(`declare them as outputs (e.g. "outputs": [${globs}] in turbo.json, or outputs: in kiln.yaml) so dependents get early cutoff`);
+  return lines;
+}
+
+/** Declared outputs and the node's writeScan skips: what the write scan does not look at. */
+function scanSkip(node: NodeDecl): (rel: string) => boolean {
+  const skipped = [...node.outputs, ...(node.writeScan?.skip ?? [])];
+  return (rel) => skipped.some((s) => rel === s || rel.startsWith(`${s}/`));
+}
+
 function missingDir(node: NodeDecl): Diagnostic {
   return { pos: node.fieldPos.dir ?? node.pos, message: `node dir '${node.dir}' does not exist` };
 }
 
-/** A node's ingredients with the stamps that let the next build skip gathering them. */
+/** A node's key and ingredients with the stamps that let the next build skip gathering them. */
 interface Stamped {
+  key: string;
   ingredients: Ingredients;
   inputStamp: string | null;
   context: string;
+  /** The paths excluded from the inputs as undeclared products of the node (NodeState.written). */
+  written: string[];
 }
 
 function saveState(
-  history: History, id: string, key: string, stamped: Stamped, outputDigest: string,
+  history: History, writtenBy: Map<string, string[]>, id: string, stamped: Stamped, outputDigest: string,
   nodeDir: string, outputs: string[], log: string | null, durationMs: number,
 ): void {
   const state: NodeState = {
-    key, outputDigest, fingerprint: fingerprintOutputs(nodeDir, outputs), log, durationMs,
-    inputStamp: stamped.inputStamp, context: stamped.context,
+    key: stamped.key, outputDigest, fingerprint: fingerprintOutputs(nodeDir, outputs), log, durationMs,
+    inputStamp: stamped.inputStamp, context: stamped.context, written: stamped.written,
   };
   history.saveNodeState(id, state, stamped.ingredients);
+  writtenBy.set(id, stamped.written);
 }

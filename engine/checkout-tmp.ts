@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { STATE_DIR } from './state-dir.js';
+import { ensureStateDir, STATE_DIR } from './state-dir.js';
 import { isAlive } from './pid.js';
 
 /** Temp files written by cache/local end in `.<pid>-<12 hex>` (or are named just that). */
@@ -13,8 +13,7 @@ const TEMP_NAME = /(?:^|\.)(\d+)-[0-9a-f]{12}$/;
  * live processes, possibly another kiln in this checkout, are left alone.
  */
 export function prepareCheckoutTmp(root: string): string {
-  const dir = path.join(root, STATE_DIR, 'tmp');
-  fs.mkdirSync(dir, { recursive: true });
+  const dir = ensureStateDir(root, path.join(root, STATE_DIR, 'tmp'));
   for (const name of fs.readdirSync(dir)) {
     const pid = Number(TEMP_NAME.exec(name)?.[1]);
     if (pid && !isAlive(pid)) fs.rmSync(path.join(dir, name), { force: true });

@@ -41,6 +41,8 @@ export interface NodeState {
   inputStamp: string | null;
   /** Everything but the inputs that the key was made of (up-to-date.ts contextSignature). */
   context: string | null;
+  /** Paths the node created without declaring them (write-scan.ts): never its inputs. */
+  written: string[];
 }
 
 /**
@@ -58,8 +60,8 @@ export class History {
   constructor(private readonly db: Database.Database) {
     this.saveStmt = db.prepare(
       `INSERT OR REPLACE INTO node_state
-         (node, key, ingredients, output_digest, fingerprint, log, duration_ms, updated_at, input_stamp, context)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         (node, key, ingredients, output_digest, fingerprint, log, duration_ms, updated_at, input_stamp, context, written)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.restampStmt = db.prepare('UPDATE node_state SET input_stamp = ?, context = ? WHERE node = ?');
     this.forgetStmt = db.prepare('DELETE FROM node_state WHERE node = ?');
@@ -68,13 +70,13 @@ export class History {
   /** Every node's state, without ingredients: a build only compares keys. */
   loadNodeStates(): Map<string, NodeState> {
     const rows = this.db
-      .prepare('SELECT node, key, output_digest, fingerprint, log, duration_ms, input_stamp, context FROM node_state')
+      .prepare('SELECT node, key, output_digest, fingerprint, log, duration_ms, input_stamp, context, written FROM node_state')
       .raw()
-      .all() as [string, string, string, string, string | null, number, string | null, string | null][];
+      .all() as [string, string, string, string, string | null, number, string | null, string | null, string | null][];
     return new Map(
-      rows.map(([node, key, outputDigest, fingerprint, log, durationMs, inputStamp, context]) => [
+      rows.map(([node, key, outputDigest, fingerprint, log, durationMs, inputStamp, context, written]) => [
         node,
-        { key, outputDigest, fingerprint, log, durationMs, inputStamp, context },
+        { key, outputDigest, fingerprint, log, durationMs, inputStamp, context, written: written === null ? [] : (JSON.parse(written) as string[]) },
       ]),
     );
   }
@@ -89,6 +91,7 @@ export class History {
     this.write(() =>
       this.saveStmt.run(
         node, s.key, JSON.stringify(ingredients), s.outputDigest, s.fingerprint, s.log, s.durationMs, Date.now(), s.inputStamp, s.context,
+        s.written.length > 0 ? JSON.stringify(s.written) : null,
       ),
     );
   }

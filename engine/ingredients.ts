@@ -8,7 +8,8 @@ import type { Resolved } from './node-context.js';
 import { rules } from '../rules/index.js';
 
 /**
- * Gathers what a node consumes, given its deps' output digests. A required
+ * Gathers what a node consumes, given its deps' output digests and the
+ * paths its last run wrote undeclared (never its inputs). A required
  * input glob that matches nothing, or a broken toolchain, is a located
  * build-file mistake.
  */
@@ -20,8 +21,9 @@ export async function gatherIngredients(
   toolchains: Toolchains,
   env: NodeJS.ProcessEnv,
   resolved: Resolved,
+  written: readonly string[],
 ): Promise<{ ingredients: Ingredients; inputStamp: string | null } | { error: Diagnostic }> {
-  const inputs = expandInputs(ws.root, node, stats);
+  const inputs = expandInputs(ws.root, node, stats, written);
   const unmatched = inputs.unmatched[0];
   if (unmatched) {
     return {

@@ -29,8 +29,15 @@ export interface Ingredients {
   uses: Record<string, string>;
 }
 
+/**
+ * Bumped when what an entry under a key means changes, so no entry written
+ * by an older kiln is read under the new meaning. 2: entries of nodes whose
+ * outputs may not hold all they wrote are unsealed (see entryOutputDigest).
+ */
+const KEY_FORMAT = 'kiln-key-2';
+
 export function computeKey(ingredients: Ingredients): string {
-  return sha256Hex(canonicalJson(ingredients));
+  return sha256Hex(`${KEY_FORMAT}\0${canonicalJson(ingredients)}`);
 }
 
 /** Digest standing for a secret value: the value itself is never stored or printed. */

@@ -1,10 +1,9 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { STATE_DIR } from './state-dir.js';
+import { ensureStateDir } from './state-dir.js';
 
 
-const SCHEMA_VERSION = 4;
+const SCHEMA_VERSION = 5;
 
 /**
  * Opens (creating if needed) the workspace state database. WAL so that a
@@ -12,12 +11,7 @@ const SCHEMA_VERSION = 4;
  * one checkout wait instead of failing.
  */
 export function openStateDb(root: string): Database.Database {
-  const dir = path.join(root, STATE_DIR);
-  if (!fs.existsSync(dir)) {
-    fs.mkdirSync(dir, { recursive: true });
-    // Checkout-local state never belongs in version control.
-    fs.writeFileSync(path.join(dir, '.gitignore'), '*\n');
-  }
+  const dir = ensureStateDir(root);
   const db = new Database(path.join(dir, 'state.db'));
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
@@ -80,6 +74,10 @@ export function openStateDb(root: string): Database.Database {
         built INTEGER NOT NULL, cached INTEGER NOT NULL, PRIMARY KEY (bench_id, scenario, rep)
       ) WITHOUT ROWID;
     `);
+  }
+  if (version < 5) {
+    // Version 5: the paths a node created without declaring them (write-scan.ts), never its inputs.
+    db.exec('ALTER TABLE node_state ADD COLUMN written TEXT;');
   }
   if (version < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
   return db;

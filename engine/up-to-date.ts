@@ -125,7 +125,7 @@ export function proveByHashing(
   env: NodeJS.ProcessEnv,
   stats: StatCache,
 ): { inputStamp: string | null; context: string } | undefined {
-  const inputs = expandInputs(root, node, stats);
+  const inputs = expandInputs(root, node, stats, known.written);
   if (inputs.unmatched.length > 0) return undefined;
   const ingredients: Ingredients = {
     ...declaredIngredients(node, depDigests, env), inputs: inputs.files, toolchain: {}, resolved: {}, uses: {},

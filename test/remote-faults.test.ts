@@ -262,7 +262,7 @@ function inspect(home: string, layout: Layout): Inspection {
     }
     seen.ac++;
     try {
-      const missing = referencedBlobs(parseRemoteEntry(bytes)).filter((b) => !artifacts.has(`cas/${b.digest}`));
+      const missing = referencedBlobs(parseRemoteEntry(bytes, key)).filter((b) => !artifacts.has(`cas/${b.digest}`));
       if (missing.length > 0) seen.poisoned.push(`${rel}: names blob ${missing[0]!.digest} the server does not have`);
     } catch (e) {
       seen.poisoned.push(`${rel}: ${(e as Error).message}`);

@@ -148,6 +148,33 @@ describe.each(REMOTES)('remote cache: $name', (remote) => {
     expect(got.stdout).toMatch(/gen: remote cache sent unusable data/);
     expect(fs.readFileSync(path.join(b, 'out/gen.txt'), 'utf8')).toBe('to be corrupted\n');
   });
+
+  it('carries npm scripts without declared outputs: their undeclared files and unsealed digests', async () => {
+    const npmCheckout = (version: string) => {
+      const dir = tempDir('kiln-remote-npm-');
+      writeFiles(dir, {
+        'package.json': JSON.stringify({ name: 'root', private: true, workspaces: ['packages/*'] }),
+        'packages/lib/src.txt': `${version}\n`,
+        'packages/lib/package.json': JSON.stringify({ name: 'lib', scripts: { build: 'mkdir -p dist && cp src.txt dist/out.txt' } }),
+        'packages/app/package.json': JSON.stringify({ name: 'app', dependencies: { lib: '*' }, scripts: { build: 'mkdir -p dist && cat ../lib/dist/out.txt > dist/app.txt' } }),
+      });
+      return dir;
+    };
+    const build = (dir: string) => buildWithSummary(dir, ['--npm', 'build'], { KILN_CACHE_DIR: tempDir(), ...remote.env(server) });
+    const version = `v-${remote.name.length}-${Date.now()}`;
+    const a = await build(npmCheckout(version));
+    expect(statuses(a.summary).built).toEqual(['app#build', 'lib#build']);
+    const b = npmCheckout(version);
+    const got = await build(b);
+    expect(got.summary.nodes.map((n) => [n.id, n.status, n.cache])).toEqual([
+      ['app#build', 'cached', 'remote'],
+      ['lib#build', 'cached', 'remote'],
+    ]);
+    expect(fs.readFileSync(path.join(b, 'packages/app/dist/app.txt'), 'utf8')).toBe(`${version}\n`);
+    // A checkout at another lib source gets no hit for app, though nothing of app changed.
+    const c = await build(npmCheckout(`${version}-other`));
+    expect(statuses(c.summary).built).toEqual(['app#build', 'lib#build']);
+  });
 });
 
 function sha256OfFile(file: string): string {

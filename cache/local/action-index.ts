@@ -17,7 +17,22 @@ export interface ActionEntry {
   outputs: OutputEntry[];
   log: BlobRef | null;
   durationMs: number;
+  /**
+   * What dependents hash for this node: the manifest's digest, or for an
+   * unsealed entry a digest of the key too (see entryOutputDigest).
+   */
   outputDigest: string;
+  /**
+   * The outputs may not hold all the node wrote (it declares none, or wrote
+   * outside them), so dependents key on this key, not on these bytes alone.
+   */
+  unsealed?: true;
+  /**
+   * Paths (node-dir-relative) the node created without declaring them,
+   * cached as its outputs because it declares none: restored like declared
+   * outputs, never inputs of the node itself.
+   */
+  undeclared?: string[];
 }
 
 export interface IndexedAction {

@@ -43,6 +43,18 @@ export function manifestDigest(outputs: OutputEntry[]): string {
   return sha256Hex(canonicalJson(essence));
 }
 
+/**
+ * The digest dependents hash for an entry. For an unsealed entry (outputs
+ * that may not hold all the node wrote: it declares none, or wrote outside
+ * them) it covers the key the entry was built under as well, so a dependent
+ * is never restored from a build that saw other dependency content: no
+ * early cutoff there, as turbo (which always hashes dependency task hashes).
+ */
+export function entryOutputDigest(outputs: OutputEntry[], unsealedKey?: string): string {
+  const manifest = manifestDigest(outputs);
+  return unsealedKey === undefined ? manifest : sha256Hex(canonicalJson(['kiln-unsealed', unsealedKey, manifest]));
+}
+
 /** Stores every declared output (recursively for directories) in the CAS and describes them. */
 export async function collectOutputs(
   cache: Pick<LocalCache, 'putFile'>,
@@ -89,26 +101,35 @@ export async function collectOutputs(
   );
   // Refuse now what restoreOutputs would refuse later, rather than cache an entry no one can restore.
   validateManifest(outputs, roots);
-  return { ok: true, entry: { outputs, outputDigest: manifestDigest(outputs) } };
+  return { ok: true, entry: { outputs, outputDigest: entryOutputDigest(outputs) } };
 }
 
 /**
- * Replaces the declared outputs under `nodeDirAbs` with those of `entry`.
- * The entry may come from a remote cache, so all of it is validated before
- * anything on disk is touched.
+ * Replaces the declared outputs under `nodeDirAbs` with those of `entry`,
+ * and writes its undeclared ones. The entry may come from a remote cache,
+ * so all of it is validated before anything on disk is touched. An
+ * undeclared root is removed first only where `mayReplace` says this
+ * checkout saw kiln create it: a remote entry cannot make a restore delete
+ * a directory of sources; elsewhere its files are written over what is there.
  */
 export async function restoreOutputs(
   cache: Pick<LocalCache, 'restoreBlob'>,
   nodeDirAbs: string,
   declared: string[],
-  entry: Pick<ActionEntry, 'outputs'>,
+  entry: Pick<ActionEntry, 'outputs' | 'undeclared'>,
   tmpDir: string,
+  mayReplace: (undeclaredRoot: string) => boolean = () => false,
 ): Promise<void> {
-  const roots = declared.map(normaliseDeclared);
+  const undeclared = (entry.undeclared ?? []).map(normaliseDeclared);
+  if (undeclared.some((u) => UNRESTORABLE.has(u.split('/')[0]!) || u.split('/').includes('node_modules'))) {
+    throw new UnsafeOutputError(`undeclared outputs ${JSON.stringify(entry.undeclared)} reach into node_modules or kiln's state`);
+  }
+  const roots = [...declared.map(normaliseDeclared), ...undeclared];
   validateManifest(entry.outputs, roots);
 
   // Synchronous where the work is a syscall or two: a restore of 1,000 nodes otherwise waits on the thread pool.
-  for (const root of roots) rmSync(join(nodeDirAbs, root), { recursive: true, force: true });
+  const replaced = [...declared.map(normaliseDeclared), ...undeclared.filter(mayReplace)];
+  for (const root of replaced) rmSync(join(nodeDirAbs, root), { recursive: true, force: true });
   const outputs = [...entry.outputs].sort(byPath);
   const made = new Set<string>();
   const mkdirOnce = (abs: string) => {
@@ -126,6 +147,9 @@ export async function restoreOutputs(
     },
   );
 }
+
+/** Top-level names an undeclared output may never be: kiln's state, VCS internals. */
+const UNRESTORABLE = new Set(['.kiln', '.git']);
 
 /** Absolute on any platform a cache might be shared with (posix root or Windows drive). */
 const isAbsolutePath = (path: string): boolean => path.startsWith('/') || /^[a-zA-Z]:/.test(path);

@@ -33,7 +33,7 @@ export class BazelHttpCache implements RemoteCache {
     if (!res.ok) return this.http.fail(res, 'GET', `ac/${key}`);
     const bytes = await readLimited(res, MAX_ENTRY_BYTES, 'action entry');
     this.traffic.bytesDown += bytes.length;
-    const entry = parseRemoteEntry(bytes);
+    const entry = parseRemoteEntry(bytes, key);
     for (const blob of referencedBlobs(entry)) {
       if (local.hasBlob(blob.digest)) continue;
       const got = await this.http.request('GET', `cas/${blob.digest}`);

@@ -1,6 +1,6 @@
 import * as v from 'valibot';
 import type { ActionEntry } from '../local/action-index.js';
-import { manifestDigest } from '../local/outputs.js';
+import { entryOutputDigest } from '../local/outputs.js';
 import { UntrustedContentError } from './remote.js';
 
 /** An action entry is a small JSON manifest; anything bigger is not one. */
@@ -24,15 +24,18 @@ const ENTRY = v.strictObject({
   log: v.nullable(BLOB),
   durationMs: v.pipe(v.number(), v.minValue(0)),
   outputDigest: DIGEST,
+  unsealed: v.optional(v.literal(true)),
+  undeclared: v.optional(v.array(v.pipe(v.string(), v.minLength(1)))),
 });
 
 /**
  * Parses an action entry received from a remote. Its shape is checked, and
- * its outputDigest must be the digest of its own manifest: dependents hash
- * that digest into their keys, so a remote must not be able to claim one
- * that its outputs do not have. Paths are checked again on restore.
+ * its outputDigest must be the digest of its own manifest (and of `key`,
+ * for an unsealed entry): dependents hash that digest into their keys, so a
+ * remote must not be able to claim one that its outputs do not have. Paths
+ * are checked again on restore.
  */
-export function parseRemoteEntry(bytes: Buffer): ActionEntry {
+export function parseRemoteEntry(bytes: Buffer, key: string): ActionEntry {
   let json: unknown;
   try {
     json = JSON.parse(bytes.toString('utf8'));
@@ -48,7 +51,7 @@ export function parseRemoteEntry(bytes: Buffer): ActionEntry {
     }
     if (o.type === 'symlink' && o.target === undefined) throw new UntrustedContentError(`action entry symlink '${o.path}' has no target`);
   }
-  if (manifestDigest(entry.outputs) !== entry.outputDigest) {
+  if (entryOutputDigest(entry.outputs, entry.unsealed ? key : undefined) !== entry.outputDigest) {
     throw new UntrustedContentError('action entry outputDigest does not match its outputs');
   }
   return entry;

@@ -117,7 +117,7 @@ export class TurboCache implements RemoteCache {
     if (failed) throw failed;
     if (!entrySeen) throw new UntrustedContentError(`artifact ${key} has no ${ENTRY_FILE}`);
     if (entryBytes > MAX_ENTRY_BYTES) throw new UntrustedContentError(`artifact ${key}: ${ENTRY_FILE} is over ${MAX_ENTRY_BYTES} bytes`);
-    const entry = parseRemoteEntry(Buffer.concat(entryChunks));
+    const entry = parseRemoteEntry(Buffer.concat(entryChunks), key);
     for (const blob of referencedBlobs(entry)) {
       if (!local.hasBlob(blob.digest)) throw new UntrustedContentError(`artifact ${key} lacks blob ${blob.digest}`);
     }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Result } from '../diagnostic.js';
 import { RACY_MARGIN_MS, stampUnchanged, statLine } from '../fingerprint.js';
 import { sha256Hex } from '../hash/sha256.js';
+import { ensureStateDir } from '../state-dir.js';
 import { readVersion } from '../version.js';
 import { rules } from '../../rules/index.js';
 import type { LoadTrace } from './load.js';
@@ -59,7 +60,7 @@ export async function loadWorkspaceCached(
     // Checked by hashing: stamp it so the next build only stats (written once, when the files are old enough).
     if (valid === 'hashed') {
       const stamp = stampFiles(root, memo.files);
-      if (stamp !== undefined) writeSnapshot(memoFile, { ...memo, stamp });
+      if (stamp !== undefined) writeSnapshot(root, memoFile, { ...memo, stamp });
     }
     return { ok: true, value: { ...memo.workspace, root, toolchains: new Map(memo.workspace.toolchains) } };
   }
@@ -71,7 +72,7 @@ export async function loadWorkspaceCached(
     const { root: _root, toolchains, ...rest } = loaded.value;
     const files = Object.fromEntries([...trace.texts].map(([rel, text]) => [rel, sha256Hex(text)]));
     const stamp = stampFiles(root, files);
-    writeSnapshot(memoFile, {
+    writeSnapshot(root, memoFile, {
       loader: loaderId,
       rootFile: path.basename(rootFile),
       files,
@@ -147,9 +148,9 @@ function readSnapshot(file: string): Snapshot | undefined {
   }
 }
 
-function writeSnapshot(file: string, snapshot: Snapshot): void {
+function writeSnapshot(root: string, file: string, snapshot: Snapshot): void {
   try {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
+    ensureStateDir(root, path.dirname(file));
     const tmp = `${file}.${process.pid}.tmp`;
     fs.writeFileSync(tmp, JSON.stringify(snapshot));
     fs.renameSync(tmp, file);

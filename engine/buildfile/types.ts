@@ -43,6 +43,14 @@ export interface NodeDecl {
   uses: UseRef[];
   /** Rule-specific attributes, validated against the rule's schema. */
   attrs: Record<string, unknown>;
+  /**
+   * Set where a command may write into its node dir without declaring it (an
+   * npm script): the dir is scanned before and after the command runs
+   * (write-scan.ts), except `skip` (node-dir-relative: nested packages).
+   * What the `siblings` (the other scripts of the package) created is not
+   * an input either; nodes of one dir run one at a time.
+   */
+  writeScan?: { skip: string[]; siblings: string[] };
   /** Position of the node's id key. */
   pos: SourcePos;
   /** Positions of each attribute key of the node (common and rule-specific), for later located errors. */

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { WorkspaceSpec } from '../cli/args.js';
-import { STATE_DIR } from '../state-dir.js';
+import { ensureStateDir, STATE_DIR } from '../state-dir.js';
 
 /** A daemon nobody asks for this long exits (`kiln daemon start --idle-timeout` overrides). */
 export const DEFAULT_IDLE_MINUTES = 180;
@@ -10,7 +10,7 @@ export const DEFAULT_IDLE_MINUTES = 180;
 /** Starts `kiln daemon serve` for the workspace, detached, logging to .kiln/daemon.log; does not wait for it. */
 export function spawnDaemon(spec: WorkspaceSpec, idleMinutes: number): ChildProcess {
   const root = path.dirname(spec.rootFile);
-  fs.mkdirSync(path.join(root, STATE_DIR), { recursive: true });
+  ensureStateDir(root);
   const log = fs.openSync(path.join(root, STATE_DIR, 'daemon.log'), 'a');
   const workspace = spec.npm
     ? ['--npm', spec.npm.scripts, ...(spec.npm.outputs !== undefined ? ['--npm-outputs', spec.npm.outputs] : [])]

@@ -45,15 +45,17 @@ function compiled(glob: string): { match: Matcher; base: string; isGlob: boolean
  * Expands a node's input globs and digests every matched file. Each pattern
  * is walked from its static base only ('src' for 'src/**'). The node's own
  * outputs are never its inputs (a rule rewriting its outputs would
- * otherwise change its own key).
+ * otherwise change its own key), nor are the paths its last run created
+ * without declaring them (`written`, from its state: see write-scan.ts).
  */
-export function expandInputs(root: string, node: NodeDecl, stats: StatCache): ExpandedInputs {
+export function expandInputs(root: string, node: NodeDecl, stats: StatCache, written: readonly string[] = []): ExpandedInputs {
   const positive = node.inputs.filter((p) => !p.glob.startsWith('!'));
   if (positive.length === 0) return { files: {}, unmatched: [], stamp: '' };
   const excluded = node.inputs.filter((p) => p.glob.startsWith('!')).map((p) => compiled(p.glob.slice(1)).match);
-  const outputs = new Set(node.outputs);
+  const products = written.length === 0 ? node.outputs : [...node.outputs, ...written];
+  const outputs = new Set(products);
   const isExcluded = (rel: string) =>
-    outputs.has(rel) || node.outputs.some((o) => rel.startsWith(`${o}/`)) || excluded.some((m) => m(rel));
+    outputs.has(rel) || products.some((o) => rel.startsWith(`${o}/`)) || excluded.some((m) => m(rel));
   const cwd = path.join(root, node.dir);
   const found = new Set<string>();
   const unmatched: InputPattern[] = [];

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { Diagnostic } from '../../diagnostic.js';
 import type { NpmStep } from '../../../rules/npm-script.js';
 import { located } from '../hint.js';
@@ -23,7 +24,10 @@ export const scriptNodeId = (pkg: string, script: string): string => `${pkg}#${s
  *   of packages keeps its order when a middle one has nothing to build.
  * - inputs: every file of the package dir except node_modules, the outputs
  *   of its imported scripts, nested workspace packages and what .gitignore
- *   files ignore; package.json is one of them, so its edits rebuild.
+ *   files ignore; package.json is one of them, so its edits rebuild. Also
+ *   the files of every package passed through on the way to its deps: a
+ *   `lint` that reads a shared config package without a lint script must
+ *   rerun when that config changes (turbo misses this: vercel/turborepo#4041).
  * - attrs: the script, its pre/post scripts, the package's name and version
  *   (all in the key; see rules/npm-script.ts).
  */
@@ -35,41 +39,57 @@ export function importNpmWorkspace(root: string, config: NpmImport, diagnostics:
       diagnostics.push(located(config.pos, `no workspace package has a '${script}' script`, `scripts found: ${scriptNames(packages)}`));
     }
   }
-  const targets = new Map<string, DepRef[]>();
+  const targets = new Map<string, Targets>();
   const inProgress = new Set<string>();
-  /** The nodes a dependency on `script` of `pkg` stands for, at `pos`. */
-  const targetsOf = (pkg: WorkspacePackage, script: string, pos: DepRef['pos']): DepRef[] => {
+  /** The nodes a dependency on `script` of `pkg` stands for, at `pos`, and the packages passed through to reach them. */
+  const targetsOf = (pkg: WorkspacePackage, script: string, pos: DepRef['pos']): Targets => {
     const id = scriptNodeId(pkg.name, script);
-    if (Object.hasOwn(pkg.scripts, script)) return [{ id, pos }];
-    let refs = targets.get(id);
-    if (!refs) {
-      if (inProgress.has(id)) return []; // a cycle through packages without the script: nothing to order
+    if (Object.hasOwn(pkg.scripts, script)) return { refs: [{ id, pos }], through: [] };
+    let found = targets.get(id);
+    if (!found) {
+      if (inProgress.has(id)) return { refs: [], through: [pkg] }; // a cycle through packages without the script: nothing to order
       inProgress.add(id);
-      refs = depsOf(pkg, script);
+      const deps = depsOf(pkg, script);
+      found = { refs: deps.refs, through: [pkg, ...deps.through.filter((p) => p !== pkg)] };
       inProgress.delete(id);
-      targets.set(id, refs);
+      targets.set(id, found);
     }
-    return refs;
+    return found;
   };
-  const depsOf = (pkg: WorkspacePackage, script: string): DepRef[] => {
+  const depsOf = (pkg: WorkspacePackage, script: string): Targets => {
     const refs = new Map<string, DepRef>();
+    const through = new Set<WorkspacePackage>();
+    const add = (t: Targets) => {
+      for (const ref of t.refs) if (!refs.has(ref.id)) refs.set(ref.id, ref);
+      for (const p of t.through) through.add(p);
+    };
     for (const d of config.scripts.get(script)!.dependsOn) {
       if (d.upstream) {
         for (const dep of pkg.deps) {
           const target = byName.get(dep.name);
           if (!target || target === pkg) continue;
-          const pos = jsonKeyPos(pkg.file, pkg.text, [dep.field, dep.name]);
-          for (const ref of targetsOf(target, d.script, pos)) if (!refs.has(ref.id)) refs.set(ref.id, ref);
+          add(targetsOf(target, d.script, jsonKeyPos(pkg.file, pkg.text, [dep.field, dep.name])));
         }
       } else if (d.script !== script) {
-        const pos = jsonKeyPos(pkg.file, pkg.text, ['scripts', script]);
-        for (const ref of targetsOf(pkg, d.script, pos)) if (!refs.has(ref.id)) refs.set(ref.id, ref);
+        add(targetsOf(pkg, d.script, jsonKeyPos(pkg.file, pkg.text, ['scripts', script])));
       }
     }
-    return [...refs.values()];
+    return { refs: [...refs.values()], through: [...through].filter((p) => p !== pkg) };
   };
 
   const readGitignore = gitignoreReader(root, trace);
+  /** What of a package dir is not its content: installs, its scripts' outputs, nested packages, what git ignores. */
+  const packageExcludes = (p: WorkspacePackage): string[] => {
+    const outputs = [...config.scripts].filter(([script]) => Object.hasOwn(p.scripts, script)).flatMap(([, c]) => c.outputs);
+    return [
+      ...new Set([
+        'node_modules/**',
+        ...outputs.flatMap((o) => [o, `${o}/**`]),
+        ...nestedPackages(p, packages).flatMap((d) => [d, `${d}/**`]),
+        ...gitignoreExcludes(p.dir, readGitignore),
+      ]),
+    ];
+  };
   const nodes: ParsedNode[] = [];
   for (const pkg of packages) {
     const scripts = [...config.scripts].filter(([script]) => Object.hasOwn(pkg.scripts, script));
@@ -79,21 +99,21 @@ export function importNpmWorkspace(root: string, config: NpmImport, diagnostics:
       diagnostics.push(located(jsonKeyPos(pkg.file, pkg.text, ['name']), `package name '${pkg.name}' does not make a valid node id ('${id0}')`, 'npm package names are lower case letters, digits and - . _ with an optional @scope/'));
       continue;
     }
-    const excludes = [
-      'node_modules/**',
-      ...scripts.flatMap(([, c]) => c.outputs.flatMap((o) => [o, `${o}/**`])),
-      ...nestedPackages(pkg, packages).flatMap((d) => [d, `${d}/**`]),
-      ...gitignoreExcludes(pkg.dir, readGitignore),
-    ];
+    const nested = nestedPackages(pkg, packages);
     for (const [script, c] of scripts) {
       const pos = jsonKeyPos(pkg.file, pkg.text, ['scripts', script]);
-      const inputs: InputPattern[] = [{ glob: '**', required: false, pos }, ...[...new Set(excludes)].map((g) => ({ glob: `!${g}`, required: false, pos }))];
+      const deps = depsOf(pkg, script);
+      const inputs: InputPattern[] = [pkg, ...deps.through].flatMap((p) => {
+        // Paths of a passed-through package are written from this package's dir: '../config/**'.
+        const prefix = p === pkg ? '' : `${path.posix.relative(pkg.dir, p.dir)}/`;
+        return [`${prefix}**`, ...packageExcludes(p).map((g) => `!${prefix}${g}`)].map((glob) => ({ glob, required: false, pos }));
+      });
       nodes.push({
         decl: {
           id: scriptNodeId(pkg.name, script),
           rule: 'npm-script',
           dir: pkg.dir,
-          deps: depsOf(pkg, script),
+          deps: deps.refs,
           inputs,
           outputs: c.outputs,
           env: [],
@@ -101,6 +121,7 @@ export function importNpmWorkspace(root: string, config: NpmImport, diagnostics:
           toolchain: [],
           uses: [],
           attrs: { package: pkg.name, version: pkg.version, script, steps: lifecycle(pkg, script) },
+          writeScan: { skip: nested, siblings: scripts.filter(([other]) => other !== script).map(([other]) => scriptNodeId(pkg.name, other)) },
           pos,
           fieldPos: {},
         },
@@ -110,6 +131,12 @@ export function importNpmWorkspace(root: string, config: NpmImport, diagnostics:
     }
   }
   return nodes;
+}
+
+/** The nodes a dependency stands for, and the packages without the script passed through to reach them. */
+interface Targets {
+  refs: DepRef[];
+  through: WorkspacePackage[];
 }
 
 /** What `npm run SCRIPT` runs: `preSCRIPT`, `SCRIPT`, `postSCRIPT`, those present. */

@@ -104,7 +104,7 @@ class Explainer {
     }
     const ownMeta = resolved.value.resolution?.meta ?? {};
     if (!state) return { stale: true, lines: [`${id}: will build: never built in this checkout`], meta: ownMeta };
-    const gathered = await gatherIngredients(this.ws, node, depDigests, this.stats, this.toolchains, process.env, resolved.value);
+    const gathered = await gatherIngredients(this.ws, node, depDigests, this.stats, this.toolchains, process.env, resolved.value, state.written);
     if ('error' in gathered) return { stale: true, lines: [`${id}: cannot build: ${formatDiagnostic(gathered.error)}`], meta: ownMeta };
     const key = computeKey(gathered.ingredients);
     if (key !== state.key) {

@@ -1,0 +1,105 @@
+import fs from 'node:fs';
+import path from 'node:path';
+
+/**
+ * What a command wrote into its node dir, found by scanning the dir before
+ * and after it ran (stat only). This is how kiln learns the files an npm
+ * script writes that no output declares: they must not become inputs of
+ * the script's next run (it would never settle), and a node that declares
+ * no outputs caches what it created.
+ */
+export interface Writes {
+  /** Paths that did not exist before: the topmost of each new subtree (`dist`, not `dist/a.js`). */
+  created: string[];
+  /** Files that existed before and were rewritten (a formatter, a codegen step writing sources). */
+  modified: string[];
+}
+
+/** Node-dir-relative path → a line that changes when the entry is rewritten, replaced or retyped. */
+export type TreeScan = Map<string, string>;
+
+/** Never scanned at any depth: package installs, kiln's state, VCS internals. */
+const NEVER_SCANNED = new Set(['node_modules', '.git', '.kiln']);
+
+/**
+ * Every file, directory and symlink under `nodeDirAbs`, except what
+ * `skip` names (node-dir-relative: declared outputs, nested packages) and
+ * dirs named in NEVER_SCANNED. Iterative, lstat-based (a symlink is an
+ * entry, not followed).
+ */
+export function scanTree(nodeDirAbs: string, skip: (rel: string) => boolean): TreeScan {
+  const scan: TreeScan = new Map();
+  const stack = [''];
+  while (stack.length > 0) {
+    const dir = stack.pop()!;
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(path.join(nodeDirAbs, dir), { withFileTypes: true });
+    } catch {
+      continue; // removed while scanning: what the next scan sees is what counts
+    }
+    for (const e of entries) {
+      const rel = dir === '' ? e.name : `${dir}/${e.name}`;
+      if (skip(rel) || (e.isDirectory() && NEVER_SCANNED.has(e.name))) continue;
+      if (e.isDirectory()) {
+        scan.set(rel, 'dir');
+        stack.push(rel);
+        continue;
+      }
+      let st: fs.Stats;
+      try {
+        st = fs.lstatSync(path.join(nodeDirAbs, rel));
+      } catch {
+        continue;
+      }
+      scan.set(rel, `${st.mode}:${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.ino}`);
+    }
+  }
+  return scan;
+}
+
+/** What changed between two scans of one dir. Deletions are not writes anyone must declare. */
+export function diffScans(before: TreeScan, after: TreeScan): Writes {
+  const created: string[] = [];
+  const modified: string[] = [];
+  for (const [rel, line] of after) {
+    const was = before.get(rel);
+    if (was === undefined) {
+      const parent = path.posix.dirname(rel);
+      // Only the top of a new subtree: its parent existed before (or is the node dir).
+      if (parent === '.' || before.get(parent) === 'dir') created.push(rel);
+    } else if (was !== line && line !== 'dir') {
+      modified.push(rel);
+    }
+  }
+  return { created: created.sort(), modified: modified.sort() };
+}
+
+/** Runs `command` between two scans of `nodeDirAbs`, and says what it wrote. */
+export async function scanWrites<T>(nodeDirAbs: string, skip: (rel: string) => boolean, command: () => Promise<T>): Promise<{ outcome: T; writes: Writes }> {
+  const before = scanTree(nodeDirAbs, skip);
+  const outcome = await command();
+  return { outcome, writes: diffScans(before, scanTree(nodeDirAbs, skip)) };
+}
+
+/**
+ * Runs tasks one node dir at a time: two scripts of one package running at
+ * once would each see the other's writes as their own (and cache them), and
+ * one's key could be taken while the other is half way through writing.
+ * Tasks in different dirs still run in parallel.
+ */
+export class DirQueue {
+  private readonly tails = new Map<string, Promise<unknown>>();
+
+  async exclusive<T>(dir: string, task: () => Promise<T>): Promise<T> {
+    const previous = this.tails.get(dir) ?? Promise.resolve();
+    const mine = previous.then(task, task);
+    const tail = mine.catch(() => undefined);
+    this.tails.set(dir, tail);
+    try {
+      return await mine;
+    } finally {
+      if (this.tails.get(dir) === tail) this.tails.delete(dir);
+    }
+  }
+}

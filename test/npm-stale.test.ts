@@ -1,0 +1,152 @@
+// Never stale on the npm path: scripts that declare no outputs, write
+// undeclared files into their own package, or read packages that have no
+// such script. Every check compares output bytes, not only statuses.
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { buildWithSummary, statuses, tempDir, writeFiles } from './kiln.js';
+
+const pkg = (json: Record<string, unknown>) => `${JSON.stringify(json)}\n`;
+
+/** The workspace of issue 14's recipe: app's build copies lib's dist, nothing declares outputs. */
+function recipe(extra: Record<string, string> = {}): { dir: string; build: (...args: string[]) => ReturnType<typeof buildWithSummary> } {
+  const dir = tempDir('kiln-stale-');
+  const cacheDir = path.join(tempDir('kiln-stale-cache-'), 'cache');
+  writeFiles(dir, {
+    'package.json': pkg({ name: 'root', private: true, workspaces: ['packages/*'] }),
+    'packages/lib/src.txt': 'v1\n',
+    'packages/lib/package.json': pkg({ name: 'lib', version: '1.0.0', scripts: { build: 'mkdir -p dist && cp src.txt dist/out.txt' } }),
+    'packages/app/package.json': pkg({
+      name: 'app',
+      version: '1.0.0',
+      dependencies: { lib: '1.0.0' },
+      scripts: { build: 'mkdir -p dist && cat ../lib/dist/out.txt > dist/app.txt' },
+    }),
+    ...extra,
+  });
+  return { dir, build: (...args) => buildWithSummary(dir, ['--npm', 'build', '--cache-dir', cacheDir, '--logs', 'none', ...args]) };
+}
+
+const read = (dir: string, rel: string) => fs.readFileSync(path.join(dir, rel), 'utf8');
+
+describe('npm scripts without declared outputs', () => {
+  for (const variant of ['no .gitignore', 'dist/ in .gitignore', '--npm-outputs dist']) {
+    it(`never serves a stale dependent and settles after one build (${variant})`, async () => {
+      const { dir, build } = recipe(variant === 'dist/ in .gitignore' ? { '.gitignore': 'dist/\n' } : {});
+      const args = variant === '--npm-outputs dist' ? ['--npm-outputs', 'dist'] : [];
+      const edit = (v: string) => fs.writeFileSync(path.join(dir, 'packages/lib/src.txt'), `${v}\n`);
+
+      expect(statuses((await build(...args)).summary).built).toEqual(['app#build', 'lib#build']);
+      expect(statuses((await build(...args)).summary).built).toEqual([]);
+      edit('v2');
+      expect(statuses((await build(...args)).summary).built).toEqual(['app#build', 'lib#build']);
+      edit('v3');
+      const v3 = await build(...args);
+      expect(v3.exitCode, v3.stderr).toBe(0);
+      expect(statuses(v3.summary).built).toEqual(['app#build', 'lib#build']);
+      expect(read(dir, 'packages/app/dist/app.txt')).toBe('v3\n');
+      expect(statuses((await build(...args)).summary).built).toEqual([]);
+
+      // Back to v2: both come from the cache, and app's bytes are v2's again.
+      edit('v2');
+      const back = await build(...args);
+      expect(statuses(back.summary).cached).toEqual(['app#build', 'lib#build']);
+      expect(read(dir, 'packages/lib/dist/out.txt')).toBe('v2\n');
+      expect(read(dir, 'packages/app/dist/app.txt')).toBe('v2\n');
+
+      // Every output deleted: restored, undeclared ones included, byte for byte.
+      fs.rmSync(path.join(dir, 'packages/lib/dist'), { recursive: true });
+      fs.rmSync(path.join(dir, 'packages/app/dist'), { recursive: true });
+      const restored = await build(...args);
+      expect(statuses(restored.summary).cached).toEqual(['app#build', 'lib#build']);
+      expect(read(dir, 'packages/app/dist/app.txt')).toBe('v2\n');
+      expect(statuses((await build(...args)).summary).built).toEqual([]);
+    });
+  }
+
+  it('says which files a script wrote that no output declares, and how to declare them', async () => {
+    const { build } = recipe();
+    const cold = await build();
+    const lib = cold.summary.nodes.find((n) => n.id === 'lib#build')!;
+    expect(lib.notes).toEqual([
+      'wrote dist, which no output declares: cached and restored as undeclared outputs',
+      'declare them as outputs (e.g. "outputs": ["dist/**"] in turbo.json, or outputs: in kiln.yaml) so dependents get early cutoff',
+    ]);
+    expect(cold.stdout).toContain('wrote dist, which no output declares');
+  });
+
+  it('keys a task on packages it depends on that have no such script (the lint recipe)', async () => {
+    const dir = tempDir('kiln-stale-lint-');
+    const cacheDir = path.join(tempDir('kiln-stale-cache-'), 'cache');
+    writeFiles(dir, {
+      'package.json': pkg({ name: 'root', private: true, workspaces: ['packages/*'] }),
+      'packages/config/package.json': pkg({ name: 'config', version: '1.0.0', dependencies: { base: '*' } }),
+      'packages/config/rules.txt': 'rules-v1\n',
+      // Two packages deep: config passes through to base, which has no lint script either.
+      'packages/base/package.json': pkg({ name: 'base', version: '1.0.0' }),
+      'packages/base/level.txt': 'warn\n',
+      'packages/app/package.json': pkg({
+        name: 'app',
+        version: '1.0.0',
+        dependencies: { config: '1.0.0' },
+        scripts: { lint: 'mkdir -p out && cat ../config/rules.txt ../base/level.txt > out/lint.txt' },
+      }),
+    });
+    const lint = () => buildWithSummary(dir, ['--npm', 'lint', '--cache-dir', cacheDir, '--logs', 'none']);
+    expect(statuses((await lint()).summary).built).toEqual(['app#lint']);
+    fs.writeFileSync(path.join(dir, 'packages/config/rules.txt'), 'rules-v2\n');
+    expect(statuses((await lint()).summary).built).toEqual(['app#lint']);
+    expect(read(dir, 'packages/app/out/lint.txt')).toBe('rules-v2\nwarn\n');
+    fs.writeFileSync(path.join(dir, 'packages/base/level.txt'), 'error\n');
+    expect(statuses((await lint()).summary).built).toEqual(['app#lint']);
+    expect(read(dir, 'packages/app/out/lint.txt')).toBe('rules-v2\nerror\n');
+    expect(statuses((await lint()).summary).built).toEqual([]);
+    // Back to rules-v1: replayed from the cache with v1's bytes.
+    fs.writeFileSync(path.join(dir, 'packages/config/rules.txt'), 'rules-v1\n');
+    fs.writeFileSync(path.join(dir, 'packages/base/level.txt'), 'warn\n');
+    const back = await lint();
+    expect(statuses(back.summary).cached).toEqual(['app#lint']);
+    expect(read(dir, 'packages/app/out/lint.txt')).toBe('rules-v1\nwarn\n');
+  });
+
+  it('settles a script that rewrites its own sources, and reruns it when they are edited again', async () => {
+    const { dir, build } = recipe({
+      // A formatter: rewrites src.txt (upper case) and creates nothing.
+      'packages/lib/package.json': pkg({ name: 'lib', version: '1.0.0', scripts: { build: "tr a-z A-Z < src.txt > src.tmp && mv src.tmp src.txt" } }),
+      'packages/app/package.json': pkg({ name: 'app', version: '1.0.0', dependencies: { lib: '1.0.0' }, scripts: { build: 'mkdir -p dist && cat ../lib/src.txt > dist/app.txt' } }),
+    });
+    const cold = await build();
+    expect(statuses(cold.summary).built).toEqual(['app#build', 'lib#build']);
+    expect(cold.summary.nodes.find((n) => n.id === 'lib#build')!.notes).toEqual(['rewrote src.txt, which it also reads']);
+    expect(read(dir, 'packages/app/dist/app.txt')).toBe('V1\n');
+    expect(statuses((await build()).summary).built).toEqual([]);
+    fs.writeFileSync(path.join(dir, 'packages/lib/src.txt'), 'v4\n');
+    expect(statuses((await build()).summary).built).toEqual(['app#build', 'lib#build']);
+    expect(read(dir, 'packages/app/dist/app.txt')).toBe('V4\n');
+    expect(statuses((await build()).summary).built).toEqual([]);
+  });
+
+  it('runs two scripts of one package one at a time, so neither caches the other’s writes', async () => {
+    const dir = tempDir('kiln-stale-pair-');
+    const cacheDir = path.join(tempDir('kiln-stale-cache-'), 'cache');
+    writeFiles(dir, {
+      'package.json': pkg({ name: 'root', private: true, workspaces: ['packages/*'] }),
+      'packages/one/package.json': pkg({
+        name: 'one',
+        scripts: { build: 'mkdir -p dist && sleep 0.3 && echo b > dist/b.txt', lint: 'mkdir -p lint && sleep 0.3 && echo l > lint/l.txt' },
+      }),
+    });
+    const run = () => buildWithSummary(dir, ['--npm', 'build,lint', '-j', '2', '--cache-dir', cacheDir, '--logs', 'none']);
+    const cold = await run();
+    expect(statuses(cold.summary).built).toEqual(['one#build', 'one#lint']);
+    const notes = Object.fromEntries(cold.summary.nodes.map((n) => [n.id, n.notes?.[0]]));
+    expect(notes['one#build']).toMatch(/^wrote dist,/);
+    expect(notes['one#lint']).toMatch(/^wrote lint,/);
+    // Restoring each node restores its own files only.
+    fs.rmSync(path.join(dir, 'packages/one/dist'), { recursive: true });
+    const restored = await run();
+    expect(statuses(restored.summary).cached).toEqual(['one#build', 'one#lint']);
+    expect(read(dir, 'packages/one/dist/b.txt')).toBe('b\n');
+    expect(read(dir, 'packages/one/lint/l.txt')).toBe('l\n');
+  });
+});

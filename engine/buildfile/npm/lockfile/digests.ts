@@ -77,8 +77,15 @@ function closureDigests(lock: Lock): (key: string) => string {
   const stack: Visit[] = [];
   let counter = 0;
   const finish = (members: Visit[]): void => {
+    const only = members.length === 1 ? members[0]! : undefined;
+    if (only && !only.deps.some(([, key]) => key === only.key)) {
+      done.set(only.key, sha256Hex(JSON.stringify([only.label, only.deps.map(([name, key]) => `${name} ${done.get(key)!}`).sort()])));
+      open.delete(only.key);
+      return;
+    }
+    // A cycle: each member's digest covers the whole component, members named by label inside it.
     const labels = new Map(members.map((m) => [m.key, m.label]));
-    const edge = ([name, key]: Edge): string => JSON.stringify([name, labels.has(key) ? `~${labels.get(key)!}` : done.get(key)!]);
+    const edge = ([name, key]: Edge): string => (labels.has(key) ? JSON.stringify([name, labels.get(key)]) : `${name} ${done.get(key)!}`);
     const component = sha256Hex(members.map((m) => JSON.stringify([m.label, m.deps.map(edge).sort()])).sort().join('\n'));
     for (const m of members) {
       done.set(m.key, sha256Hex(`${component}\n${m.label}`));
@@ -88,7 +95,8 @@ function closureDigests(lock: Lock): (key: string) => string {
   return (start) => {
     const path: Visit[] = [];
     const enter = (key: string): void => {
-      const visit = { key, ...lock.node(key), index: counter, low: counter, at: stack.length, next: 0 };
+      const { label, deps } = lock.node(key);
+      const visit: Visit = { key, label, deps, index: counter, low: counter, at: stack.length, next: 0 };
       counter++;
       open.set(key, visit);
       stack.push(visit);

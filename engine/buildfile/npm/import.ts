@@ -8,13 +8,13 @@ import type { DepRef, InputPattern } from '../types.js';
 import type { NpmImport } from './config.js';
 import { gitignoreExcludes, gitignoreReader } from './gitignore.js';
 import { jsonKeyPos } from './json-pos.js';
-import { readNpmWorkspace, type WorkspacePackage } from './packages.js';
+import { readWorkspace, type WorkspacePackage } from './packages.js';
 
 /** The id of a package's script node, as Turborepo writes tasks: `@scope/pkg#build`. */
 export const scriptNodeId = (pkg: string, script: string): string => `${pkg}#${script}`;
 
 /**
- * Turns the packages of the npm workspace at `root` into nodes, one per
+ * Turns the packages of the npm, pnpm or yarn workspace at `root` into nodes, one per
  * package and imported script that the package has (packages without the
  * script get none, as in turbo):
  *
@@ -32,7 +32,7 @@ export const scriptNodeId = (pkg: string, script: string): string => `${pkg}#${s
  *   (all in the key; see rules/npm-script.ts).
  */
 export function importNpmWorkspace(root: string, config: NpmImport, diagnostics: Diagnostic[], trace: LoadTrace): ParsedNode[] {
-  const packages = readNpmWorkspace(root, diagnostics, trace);
+  const packages = readWorkspace(root, diagnostics, trace)?.packages ?? [];
   const byName = new Map(packages.map((p) => [p.name, p]));
   for (const [script] of config.scripts) {
     if (!packages.some((p) => Object.hasOwn(p.scripts, script))) {
@@ -66,7 +66,7 @@ export function importNpmWorkspace(root: string, config: NpmImport, diagnostics:
     for (const d of config.scripts.get(script)!.dependsOn) {
       if (d.upstream) {
         for (const dep of pkg.deps) {
-          const target = byName.get(dep.name);
+          const target = dep.workspace !== undefined ? byName.get(dep.workspace) : undefined;
           if (!target || target === pkg) continue;
           add(targetsOf(target, d.script, jsonKeyPos(pkg.file, pkg.text, [dep.field, dep.name])));
         }

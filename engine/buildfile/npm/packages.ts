@@ -8,8 +8,11 @@ import { listDir } from '../snapshot.js';
 import type { LoadTrace } from '../load.js';
 import { escapes, isAbsolute, joinRel } from '../paths.js';
 import { jsonKeyPos, parseJson } from './json-pos.js';
+import { detectPackageManager, type PackageManager } from './manager.js';
+import { readPnpmWorkspaceGlobs, type WorkspaceGlobs } from './pnpm-workspace.js';
+import { isRecord } from './yaml-data.js';
 
-/** One package of an npm workspace, as its package.json declares it. */
+/** One package of a workspace, as its package.json declares it. */
 export interface WorkspacePackage {
   name: string;
   version: string;
@@ -19,37 +22,91 @@ export interface WorkspacePackage {
   file: string;
   text: string;
   scripts: Record<string, string>;
-  /** Every package it depends on (dependencies, devDependencies, peer and optional), workspace or not, and the field naming it. */
-  deps: { name: string; field: string }[];
+  /**
+   * Every package it depends on (dependencies, devDependencies, peer and
+   * optional), workspace or not: the key, the field naming it, the specifier
+   * written, and the name of the workspace package it links to, if any.
+   */
+  deps: WorkspaceDep[];
 }
 
-/** The dependency fields npm links workspace packages through, in the order turbo reads them. */
+/** One dependency of a workspace package. */
+export interface WorkspaceDep {
+  name: string;
+  field: string;
+  spec: string;
+  /** The workspace package this dependency links to: a `workspace:` specifier's target, else the package of the same name. */
+  workspace?: string;
+}
+
+/** A workspace: its packages, the package manager that owns it and that manager's lockfile, as read. */
+export interface NodeWorkspace {
+  packageManager: PackageManager;
+  /** The lockfile (workspace-relative) and its text, when there is one; the text is in the load trace. */
+  lockfile?: { file: string; text: string };
+  /** The root package.json's `resolutions` (yarn): yarn berry locks an overridden dependency under the override. */
+  resolutions: Record<string, string>;
+  packages: WorkspacePackage[];
+}
+
+/** The dependency fields workspace packages are linked through, in the order turbo reads them. */
 const DEP_FIELDS = ['dependencies', 'devDependencies', 'peerDependencies', 'optionalDependencies'];
 
+const ROOT_FILE = 'package.json';
+
 /**
- * Reads the workspace packages listed by the root package.json's
- * `workspaces` globs (an array, or `{packages: [...]}`; `!` excludes), as
- * npm does: each glob names package dirs, a dir counts when it has a
- * package.json. Every file read goes into `trace` (and each glob with its
- * matches) so the workspace memo notices an added, removed or edited package.
- * Mistakes are located in the package.json they are in.
+ * Reads the workspace at `root` whichever manager owns it (see
+ * detectPackageManager): the packages pnpm-workspace.yaml's `packages` globs
+ * list for pnpm, else those of the root package.json's `workspaces` (an
+ * array, or `{packages: [...]}`), as npm and both yarns read them; `!`
+ * excludes; a dir counts when it has a package.json. Also reads the
+ * manager's lockfile, so the lockfile digests need no second read. Every
+ * file read goes into `trace` (and each glob with its matches, each file
+ * looked for and missing) so the workspace memo notices an added, removed or
+ * edited package, lockfile or manager. Mistakes are located in the file they
+ * are in; `workspace:` specifiers must name a workspace package.
  */
-export function readNpmWorkspace(root: string, diagnostics: Diagnostic[], trace: LoadTrace): WorkspacePackage[] {
-  const rootFile = 'package.json';
-  const rootJson = readPackageJson(root, rootFile, diagnostics, trace);
-  if (!rootJson) return [];
+export function readWorkspace(root: string, diagnostics: Diagnostic[], trace: LoadTrace): NodeWorkspace | undefined {
+  const rootJson = readPackageJson(root, ROOT_FILE, diagnostics, trace);
+  if (!rootJson) return undefined;
+  const detected = detectPackageManager(root, ROOT_FILE, rootJson.text, rootJson.json.packageManager, diagnostics, trace);
+  if (!detected) return undefined;
+  const { packageManager } = detected;
+  const source = packageManager === 'pnpm' ? readPnpmWorkspaceGlobs(root, diagnostics, trace) : packageJsonGlobs(rootJson, diagnostics);
+  if (!source) return undefined;
+  const packages = readPackages(root, source, diagnostics, trace);
+  linkWorkspaceDeps(packages, packageManager, diagnostics);
+  const resolutions = isRecord(rootJson.json.resolutions) ? stringValues(rootJson.json.resolutions) : {};
+  if (detected.lockfile === undefined) return { packageManager, resolutions, packages };
+  const read = readText(path.join(root, detected.lockfile));
+  if ('error' in read) {
+    diagnostics.push({ message: `cannot read ${detected.lockfile}: ${read.error}` });
+    return undefined;
+  }
+  trace.texts.set(detected.lockfile, read.text);
+  return { packageManager, lockfile: { file: detected.lockfile, text: read.text }, resolutions, packages };
+}
+
+/** The root package.json's `workspaces` globs (npm and yarn), or a located diagnostic. */
+function packageJsonGlobs(rootJson: { text: string; json: Record<string, unknown> }, diagnostics: Diagnostic[]): WorkspaceGlobs | undefined {
   const globs = workspaceGlobs(rootJson.json.workspaces);
   if (!globs) {
-    const hint = 'npm workspaces are listed in the root package.json, e.g. "workspaces": ["packages/*"]';
-    diagnostics.push(located(jsonKeyPos(rootFile, rootJson.text, ['workspaces']), "expected 'workspaces' to be a list of globs", hint));
-    return [];
+    const hint = 'npm and yarn workspaces are listed in the root package.json, e.g. "workspaces": ["packages/*"]';
+    diagnostics.push(located(jsonKeyPos(ROOT_FILE, rootJson.text, ['workspaces']), "expected 'workspaces' to be a list of globs", hint));
+    return undefined;
   }
+  return { globs, posOf: (glob) => jsonKeyPos(ROOT_FILE, rootJson.text, ['workspaces', glob]) };
+}
+
+/** The packages in the dirs the globs match, sorted by dir; each name once. */
+function readPackages(root: string, source: WorkspaceGlobs, diagnostics: Diagnostic[], trace: LoadTrace): WorkspacePackage[] {
+  const { globs } = source;
   const excluded = globs.filter((g) => g.startsWith('!')).map((g) => picomatch(joinRel('', g.slice(1))));
   const dirs = new Set<string>();
   for (const glob of globs.filter((g) => !g.startsWith('!'))) {
     const pattern = joinRel(glob, 'package.json');
     if (isAbsolute(glob) || escapes(pattern)) {
-      diagnostics.push(located(jsonKeyPos(rootFile, rootJson.text, ['workspaces', glob]), `workspace '${glob}' is outside the workspace root`));
+      diagnostics.push(located(source.posOf(glob), `workspace '${glob}' is outside the workspace root`));
       continue;
     }
     for (const m of packageJsonsMatching(root, pattern, trace)) {
@@ -74,6 +131,38 @@ export function readNpmWorkspace(root: string, diagnostics: Diagnostic[], trace:
     packages.push(pkg);
   }
   return packages;
+}
+
+/**
+ * Sets each dependency's `workspace`: a `workspace:` specifier (pnpm, yarn)
+ * must name a workspace package, by the dependency's name (`workspace:*`,
+ * `workspace:^1.2.0`), an alias (pnpm's `workspace:lib@*`) or a path (pnpm:
+ * from the package's dir; yarn: from the root); any other specifier links to
+ * the workspace package of the same name, as npm links by name.
+ */
+function linkWorkspaceDeps(packages: WorkspacePackage[], packageManager: PackageManager, diagnostics: Diagnostic[]): void {
+  const byName = new Map(packages.map((p) => [p.name, p]));
+  const byDir = new Map(packages.map((p) => [p.dir, p]));
+  for (const pkg of packages) {
+    for (const dep of pkg.deps) {
+      if (!dep.spec.startsWith('workspace:')) {
+        if (byName.has(dep.name)) dep.workspace = dep.name;
+        continue;
+      }
+      const target = dep.spec.slice('workspace:'.length);
+      const alias = target.lastIndexOf('@');
+      const isPath = target.startsWith('.') || target.startsWith('/') || (alias <= 0 && target.includes('/'));
+      const linked = isPath
+        ? byDir.get(joinRel(packageManager === 'pnpm' ? pkg.dir : '', target))
+        : byName.get(alias > 0 ? target.slice(0, alias) : dep.name);
+      if (linked) {
+        dep.workspace = linked.name;
+        continue;
+      }
+      const hint = isPath ? 'the path must be a workspace package dir' : `workspace packages: ${[...byName.keys()].sort().join(', ') || 'none'}`;
+      diagnostics.push(located(jsonKeyPos(pkg.file, pkg.text, [dep.field, dep.name]), `'${dep.name}': "${dep.spec}" names no workspace package`, hint));
+    }
+  }
 }
 
 /** Never searched for packages, as for build files. */
@@ -119,7 +208,7 @@ function readPackageJson(
 ): { text: string; json: Record<string, unknown> } | undefined {
   const read = readText(path.join(root, file));
   if ('error' in read) {
-    diagnostics.push({ message: `cannot read ${file}: ${read.error}`, hint: 'an npm workspace root has a package.json with "workspaces"' });
+    diagnostics.push({ message: `cannot read ${file}: ${read.error}`, hint: 'a workspace root has a package.json' });
     return undefined;
   }
   trace.texts.set(file, read.text);
@@ -152,7 +241,7 @@ function toPackage(dir: string, file: string, text: string, json: Record<string,
       }
     }
   }
-  const deps = new Map<string, string>();
+  const deps = new Map<string, WorkspaceDep>();
   for (const field of DEP_FIELDS) {
     const value = json[field];
     if (value === undefined) continue;
@@ -160,10 +249,15 @@ function toPackage(dir: string, file: string, text: string, json: Record<string,
       diagnostics.push(located(at(field), `expected "${field}" to be an object of package name to version`));
       continue;
     }
-    for (const name of Object.keys(value)) if (!deps.has(name)) deps.set(name, field);
+    for (const [name, spec] of Object.entries(value)) {
+      if (typeof spec !== 'string') diagnostics.push(located(at(field, name), `expected the version of '${name}' to be a string`));
+      else if (!deps.has(name)) deps.set(name, { name, field, spec });
+    }
   }
   const version = typeof json.version === 'string' ? json.version : '';
-  return { name: json.name, version, dir, file, text, scripts, deps: [...deps].map(([name, field]) => ({ name, field })) };
+  return { name: json.name, version, dir, file, text, scripts, deps: [...deps.values()] };
 }
 
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const stringValues = (record: Record<string, unknown>): Record<string, string> =>
+  Object.fromEntries(Object.entries(record).filter((e): e is [string, string] => typeof e[1] === 'string'));
+

@@ -24,7 +24,8 @@ import { rules } from '../rules/index.js';
 import type { DepView, NodeContext, Rule } from '../rules/rule.js';
 import { CorruptBlobError, LocalCache } from '../cache/local/store.js';
 import type { ActionEntry } from '../cache/local/action-index.js';
-import { collectOutputs, entryOutputDigest, restoreOutputs, UnsafeOutputError } from '../cache/local/outputs.js';
+import { collectOutputs, entryOutputDigest, outputSpec, removeOutputs, restoreOutputs, UnsafeOutputError } from '../cache/local/outputs.js';
+import { OutputSpec } from '../cache/local/output-spec.js';
 import type { RemoteSetup } from '../cache/remote/config.js';
 
 export interface BuildOptions {
@@ -182,6 +183,8 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
       finish(node, { key, status: 'cached', cache: source, durationMs: elapsed(), outputDigest, error: null }, log, true);
     };
 
+    // Never cached (turbo's cache: false): always runs.
+    if (node.noCache && !opts.dryRun) return execute(node, rule, { ...ctx, resolved: resolved.value }, stamped, gather, nodeStart);
     // Up to date: this checkout's outputs are still what kiln left for this key.
     if (known && known.key === key && outputsUnchanged(nodeDir, known.fingerprint)) {
       // Found the slow way (a file touched but unchanged, a stamp too fresh to trust): next time the fast way.
@@ -244,7 +247,7 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
     if (!fs.existsSync(nodeDir)) return failUser(node, missingDir(node));
     history.forgetNodeState(node.id);
     // Undeclared outputs are removed like declared ones: a build must not find a previous build's leftovers.
-    for (const o of [...node.outputs, ...stamped.written]) fs.rmSync(path.join(nodeDir, o), { recursive: true, force: true });
+    removeOutputs(nodeDir, outputSpec([...node.outputs, ...stamped.written]));
     report({ type: 'node-start', id: node.id });
     const chunks: Buffer[] = [];
     const depDirs = new Map([...ctx.deps].map(([depId, v]) => [depId, v.dir]));
@@ -267,13 +270,17 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
     let collected;
     const storeStart = timeline.now();
     try {
-      collected = await collectOutputs(localCache(), nodeDir, outputRoots);
+      collected = await collectOutputs(localCache(), nodeDir, outputRoots, node.lenientOutputs === true);
     } catch (e) {
       if (e instanceof UnsafeOutputError) return failed(`unsafe output: ${e.message}`);
       throw e;
     }
     if (!collected.ok) {
       return failed(`declared output${collected.missing.length > 1 ? 's' : ''} not produced: ${collected.missing.join(', ')}`);
+    }
+    if (collected.missing.length > 0) {
+      const none = collected.entry.outputs.length === 0;
+      notes.set(node.id, [...(notes.get(node.id) ?? []), `${none ? 'produced none of its declared outputs' : 'did not produce declared outputs'}: ${collected.missing.join(', ')}`]);
     }
     const wroteUndeclared = writes !== undefined && (writes.created.length > 0 || writes.modified.length > 0);
     if (wroteUndeclared) notes.set(node.id, [...(notes.get(node.id) ?? []), ...undeclaredWriteNotes(node, writes)]);
@@ -285,6 +292,10 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
       ...(unsealed ? { unsealed: true as const } : {}),
       ...(undeclared.length > 0 ? { undeclared } : {}),
     };
+    if (node.noCache) {
+      finish(node, { key, status: 'built', cache: null, durationMs, outputDigest, error: null }, log);
+      return;
+    }
     localCache().putAction(key, entry);
     timeline.span(node.id, 'store', storeStart);
     timeline.addBytes(node.id, outputBytes(entry));
@@ -406,8 +417,9 @@ function undeclaredWriteNotes(node: NodeDecl, writes: Writes): string[] {
 
 /** Declared outputs and the node's writeScan skips: what the write scan does not look at. */
 function scanSkip(node: NodeDecl): (rel: string) => boolean {
-  const skipped = [...node.outputs, ...(node.writeScan?.skip ?? [])];
-  return (rel) => skipped.some((s) => rel === s || rel.startsWith(`${s}/`));
+  const outputs = OutputSpec.of(node.outputs);
+  const skipped = node.writeScan?.skip ?? [];
+  return (rel) => outputs.isProduct(rel) || skipped.some((s) => rel === s || rel.startsWith(`${s}/`));
 }
 
 function missingDir(node: NodeDecl): Diagnostic {

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { OutputSpec } from '../cache/local/output-spec.js';
 
 /**
  * Cheap stamps of files and directories as they are on disk (stat only, no
@@ -27,15 +28,39 @@ export function statLine(rel: string, st: fs.Stats): string {
  * and need no restore, so the no-op path costs stats only.
  */
 export function fingerprintOutputs(nodeDirAbs: string, outputs: string[]): string {
+  const spec = OutputSpec.of(outputs);
   const lines: string[] = [];
-  const visit = (rel: string): void => {
-    const st = statOf(nodeDirAbs, rel, 'lstat');
-    lines.push(st ? statLine(rel, st) : missingLine(rel));
-    if (st?.isDirectory()) for (const name of fs.readdirSync(path.join(nodeDirAbs, rel)).sort()) visit(`${rel}/${name}`);
-  };
-  for (const o of outputs) visit(o);
-  return lines.join('\n');
+  const stamp = (rel: string, st: fs.Stats | undefined) => lines.push(st ? statLine(rel, st) : missingLine(rel));
+  // Plain outputs: every entry below them. Globs: their matches, and the dirs walked below their
+  // bases (an added match changes one), except when a glob's base is the node dir itself
+  // ('*.tsbuildinfo'): then only the matches, or every added source file would change the stamp.
+  const walkRoot = spec.globBases.includes('');
+  const stack: { rel: string; plain: boolean }[] = [
+    ...spec.plain.map((rel) => ({ rel, plain: true })),
+    ...(walkRoot ? [''] : spec.globBases.filter((b) => !spec.plain.some((p) => b === p || b.startsWith(`${p}/`)))).map((rel) => ({ rel, plain: false })),
+  ];
+  while (stack.length > 0) {
+    const { rel, plain } = stack.pop()!;
+    const st = rel === '' ? undefined : statOf(nodeDirAbs, rel, 'lstat');
+    if (plain || spec.matches(rel) || (!walkRoot && (st === undefined || st.isDirectory()))) {
+      if (rel !== '') stamp(rel, st);
+    }
+    if (rel !== '' && !st?.isDirectory()) continue;
+    let names: string[];
+    try {
+      names = fs.readdirSync(path.join(nodeDirAbs, rel));
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      if (plain || !NEVER_OUTPUT_DIRS.has(name)) stack.push({ rel: rel === '' ? name : `${rel}/${name}`, plain });
+    }
+  }
+  return lines.sort().join('\n');
 }
+
+/** Never outputs, never looked into for glob outputs. */
+const NEVER_OUTPUT_DIRS = new Set(['node_modules', '.kiln', '.git']);
 
 /** Whether the outputs still match their fingerprint (see stampUnchanged). */
 export function outputsUnchanged(nodeDirAbs: string, fingerprint: string): boolean {

@@ -3,6 +3,7 @@ import type { Diagnostic } from './diagnostic.js';
 import { expandInputs } from './hash/inputs.js';
 import type { StatCache } from './hash/stat-cache.js';
 import { secretDigest, type Ingredients } from './key.js';
+import { selectEnv } from './env-patterns.js';
 import type { Toolchains } from './toolchain.js';
 import type { Resolved } from './node-context.js';
 import { rules } from '../rules/index.js';
@@ -65,7 +66,7 @@ export function declaredIngredients(
     attrs: node.attrs,
     outputs: node.outputs,
     deps: depDigests,
-    env: Object.fromEntries(node.env.map((n) => [n, env[n] ?? null])),
+    env: selectEnv(node.env, env),
     secretEnv: Object.fromEntries(node.secretEnv.map((n) => [n, env[n] === undefined ? null : secretDigest(n, env[n]!)])),
   };
 }

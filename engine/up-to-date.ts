@@ -30,10 +30,10 @@ export function contextSignature(node: NodeDecl, ingredients: Omit<Ingredients, 
 /**
  * Whether a node can be proven up to date from stats alone, before any rule
  * hook runs: nodes whose key depends on a resolve step, dependency metadata
- * or toolchain versions take the full path.
+ * or toolchain versions take the full path; uncached nodes always run.
  */
 export function stampCheckable(node: NodeDecl, rule: Rule): boolean {
-  return !rule.resolve && node.uses.length === 0 && node.toolchain.length === 0;
+  return !rule.resolve && node.uses.length === 0 && node.toolchain.length === 0 && !node.noCache;
 }
 
 /**

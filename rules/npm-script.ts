@@ -20,7 +20,8 @@ export interface NpmStep {
  * A package.json script of an npm workspace package, as the npm-workspaces
  * importer declares it (see engine/buildfile/npm/). The script text and its
  * pre/post scripts are attributes, so they enter the key; the package.json
- * itself is an input file of the node.
+ * itself is an input file of the node, and the lockfile counts through
+ * `externalDeps`: only the resolved dependencies of the package change it.
  *
  * The steps run through `sh -c` directly, not through `npm run`: npm spends
  * 0.35-1 s per script reading the workspace before it starts the command.
@@ -37,6 +38,8 @@ export const npmScriptRule: Rule = {
     version: v.optional(v.string(), ''),
     script: TEXT,
     steps: v.pipe(v.array(STEP), v.minLength(1)),
+    /** Package name → digest of its resolved external dependencies (the lockfile's part for it): its own and those of packages passed through. */
+    externalDeps: v.optional(v.record(v.string(), v.string()), {}),
     timeout: TIMEOUT_SCHEMA,
   },
   required: ['package', 'script', 'steps'],

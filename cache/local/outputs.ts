@@ -1,11 +1,12 @@
 import { lstat, readdir, readlink } from 'node:fs/promises';
-import { mkdirSync, rmSync, symlinkSync, type Stats } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, symlinkSync, type Dirent, type Stats } from 'node:fs';
 import { dirname, join, posix } from 'node:path';
 import PQueue from 'p-queue';
 import { canonicalJson } from '../../engine/hash/canonical.js';
 import { sha256Hex } from '../../engine/hash/sha256.js';
 import type { ActionEntry, OutputEntry } from './action-index.js';
 import { isDigest } from './cas.js';
+import { isGlob, OutputSpec } from './output-spec.js';
 import type { LocalCache } from './store.js';
 
 /** A manifest (or declared output list) that would write outside its node's outputs. */
@@ -16,8 +17,13 @@ export class UnsafeOutputError extends Error {
   }
 }
 
+/**
+ * What collectOutputs found. `missing` names the plain outputs that are
+ * absent and the globs that matched nothing: a failure unless collected
+ * leniently (npm scripts, as turbo: a warning).
+ */
 export type CollectedOutputs =
-  | { ok: true; entry: Omit<ActionEntry, 'log' | 'durationMs'> }
+  | { ok: true; entry: Omit<ActionEntry, 'log' | 'durationMs'>; missing: string[] }
   | { ok: false; missing: string[] };
 
 /** Blob copies run concurrently (each stored one ends in an fsync), bounded to stay clear of fd limits. */
@@ -55,40 +61,58 @@ export function entryOutputDigest(outputs: OutputEntry[], unsealedKey?: string):
   return unsealedKey === undefined ? manifest : sha256Hex(canonicalJson(['kiln-unsealed', unsealedKey, manifest]));
 }
 
-/** Stores every declared output (recursively for directories) in the CAS and describes them. */
+/**
+ * Stores every declared output in the CAS and describes them: plain paths
+ * recursively, globs by what they match under their static bases (a
+ * directory only where the glob matches it). `lenient`: missing outputs
+ * are reported, not a failure.
+ */
 export async function collectOutputs(
   cache: Pick<LocalCache, 'putFile'>,
   nodeDirAbs: string,
   declared: string[],
+  lenient = false,
 ): Promise<CollectedOutputs> {
-  const roots = declared.map(normaliseDeclared);
+  const spec = outputSpec(declared);
   const found = new Map<string, OutputEntry>();
   const missing: string[] = [];
 
-  const walk = async (rel: string, st: Stats): Promise<void> => {
+  const walk = async (rel: string, st: Stats, take: (rel: string) => boolean): Promise<void> => {
     const abs = join(nodeDirAbs, rel);
+    const taken = take(rel);
     if (st.isSymbolicLink()) {
-      found.set(rel, { path: rel, type: 'symlink', target: await readlink(abs) });
+      if (taken) found.set(rel, { path: rel, type: 'symlink', target: await readlink(abs) });
     } else if (st.isFile()) {
-      found.set(rel, { path: rel, type: 'file', executable: (st.mode & 0o111) !== 0 });
+      if (taken) found.set(rel, { path: rel, type: 'file', executable: (st.mode & 0o111) !== 0 });
     } else if (st.isDirectory()) {
-      // Every directory gets an entry, so empty ones survive a restore.
-      found.set(rel, { path: rel, type: 'dir' });
-      for (const name of await readdir(abs)) await walk(`${rel}/${name}`, await lstat(join(abs, name)));
-    } else {
+      // Every directory taken gets an entry, so empty ones survive a restore.
+      if (taken) found.set(rel, { path: rel, type: 'dir' });
+      for (const name of await readdir(abs)) {
+        const child = rel === '' ? name : `${rel}/${name}`;
+        if (!NEVER_OUTPUTS.has(name)) await walk(child, await lstat(join(abs, name)), take);
+      }
+    } else if (taken) {
       throw new Error(`output ${rel} is not a file, directory or symlink`);
     }
   };
-
-  for (const root of roots) {
-    const st = await lstat(join(nodeDirAbs, root)).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return undefined;
+  const lstatOrUndefined = (rel: string) =>
+    lstat(join(nodeDirAbs, rel)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return undefined;
       throw err;
     });
-    if (st) await walk(root, st);
+
+  for (const root of spec.plain) {
+    const st = await lstatOrUndefined(root);
+    if (st) await walk(root, st, () => true);
     else missing.push(root);
   }
-  if (missing.length > 0) return { ok: false, missing };
+  const before = found.size;
+  for (const base of spec.globBases) {
+    const st = await lstatOrUndefined(base);
+    if (st) await walk(base, st, (rel) => !found.has(rel) && spec.matches(rel));
+  }
+  if (spec.globBases.length > 0 && found.size === before) missing.push(...declared.filter((d) => isGlob(d) && !d.startsWith('!')));
+  if (missing.length > 0 && !lenient) return { ok: false, missing };
 
   const outputs = [...found.values()].sort(byPath);
   await eachBounded(
@@ -100,8 +124,8 @@ export async function collectOutputs(
     },
   );
   // Refuse now what restoreOutputs would refuse later, rather than cache an entry no one can restore.
-  validateManifest(outputs, roots);
-  return { ok: true, entry: { outputs, outputDigest: entryOutputDigest(outputs) } };
+  validateManifest(outputs, spec);
+  return { ok: true, entry: { outputs, outputDigest: entryOutputDigest(outputs) }, missing };
 }
 
 /**
@@ -121,15 +145,14 @@ export async function restoreOutputs(
   mayReplace: (undeclaredRoot: string) => boolean = () => false,
 ): Promise<void> {
   const undeclared = (entry.undeclared ?? []).map(normaliseDeclared);
-  if (undeclared.some((u) => UNRESTORABLE.has(u.split('/')[0]!) || u.split('/').includes('node_modules'))) {
+  if (undeclared.some((u) => u.split('/').some((segment) => NEVER_OUTPUTS.has(segment)))) {
     throw new UnsafeOutputError(`undeclared outputs ${JSON.stringify(entry.undeclared)} reach into node_modules or kiln's state`);
   }
-  const roots = [...declared.map(normaliseDeclared), ...undeclared];
-  validateManifest(entry.outputs, roots);
+  const spec = outputSpec([...declared, ...undeclared]);
+  validateManifest(entry.outputs, spec);
 
   // Synchronous where the work is a syscall or two: a restore of 1,000 nodes otherwise waits on the thread pool.
-  const replaced = [...declared.map(normaliseDeclared), ...undeclared.filter(mayReplace)];
-  for (const root of replaced) rmSync(join(nodeDirAbs, root), { recursive: true, force: true });
+  removeOutputs(nodeDirAbs, outputSpec([...declared, ...undeclared.filter(mayReplace)]));
   const outputs = [...entry.outputs].sort(byPath);
   const made = new Set<string>();
   const mkdirOnce = (abs: string) => {
@@ -148,8 +171,38 @@ export async function restoreOutputs(
   );
 }
 
-/** Top-level names an undeclared output may never be: kiln's state, VCS internals. */
-const UNRESTORABLE = new Set(['.kiln', '.git']);
+/** Names never output (nor looked into for glob outputs): installs, kiln's state, VCS internals. */
+const NEVER_OUTPUTS = new Set(['node_modules', '.kiln', '.git']);
+
+/** The spec of a declared list, its plain paths checked and normalised. */
+export function outputSpec(declared: readonly string[]): OutputSpec {
+  return OutputSpec.of(declared.map((d) => (isGlob(d) ? d : normaliseDeclared(d))));
+}
+
+/**
+ * Removes the outputs `declared` names, before a run or a restore: plain
+ * paths whole, glob outputs file by file (what a glob excludes, such as
+ * `.next/cache`, stays).
+ */
+export function removeOutputs(nodeDirAbs: string, spec: OutputSpec): void {
+  for (const root of spec.plain) rmSync(join(nodeDirAbs, root), { recursive: true, force: true });
+  const stack = spec.globBases.filter((b) => !spec.plain.some((p) => b === p || b.startsWith(`${p}/`)));
+  while (stack.length > 0) {
+    const dir = stack.pop()!;
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(join(nodeDirAbs, dir), { withFileTypes: true });
+    } catch {
+      continue;
+    }
+    for (const e of entries) {
+      const rel = dir === '' ? e.name : `${dir}/${e.name}`;
+      if (NEVER_OUTPUTS.has(e.name)) continue;
+      if (e.isDirectory()) stack.push(rel);
+      else if (spec.matches(rel)) rmSync(join(nodeDirAbs, rel), { force: true });
+    }
+  }
+}
 
 /** Absolute on any platform a cache might be shared with (posix root or Windows drive). */
 const isAbsolutePath = (path: string): boolean => path.startsWith('/') || /^[a-zA-Z]:/.test(path);
@@ -173,16 +226,14 @@ function normaliseDeclared(path: string): string {
   return normal;
 }
 
-function validateManifest(outputs: unknown, roots: string[]): asserts outputs is OutputEntry[] {
+function validateManifest(outputs: unknown, spec: OutputSpec): asserts outputs is OutputEntry[] {
   if (!Array.isArray(outputs)) throw new UnsafeOutputError('output manifest is not a list');
   const types = new Map<string, string>();
   const links = new Map<string, string>();
   for (const o of outputs as Partial<OutputEntry>[]) {
     assertPlainPath(o?.path, 'output');
     const path = o.path;
-    if (!roots.some((r) => path === r || path.startsWith(`${r}/`))) {
-      throw new UnsafeOutputError(`output ${path} is not under a declared output`);
-    }
+    if (!spec.matches(path)) throw new UnsafeOutputError(`output ${path} is not under a declared output`);
     if (o.type !== 'file' && o.type !== 'dir' && o.type !== 'symlink') {
       throw new UnsafeOutputError(`output ${path} has unknown type ${JSON.stringify(o.type)}`);
     }

@@ -5,8 +5,9 @@ import { checkWorkspace } from './checks.js';
 import { readContents } from './file.js';
 import { expandInclude, readText, type IncludeGlob, type PendingFile } from './include.js';
 import type { ParsedNode } from './node.js';
-import type { NpmImport } from './npm/config.js';
+import { importSource, type NpmImport } from './npm/config.js';
 import { importNpmWorkspace } from './npm/import.js';
+import { readTurboSource } from './npm/turbo-source.js';
 import { SourceFile } from './source.js';
 
 /** What a load read: every file's text, every glob's matches, the files it found absent and the dirs it listed (see snapshot.ts). */
@@ -54,11 +55,22 @@ export function loadWorkspace(rootFileAbs: string, trace: LoadTrace = { texts: n
   }
   for (const f of queue) trace.texts.set(f.rel, f.text);
   // Imported nodes come after the hand-written ones, which may depend on them.
-  if (npm) parsed.push(...importNpmWorkspace(root, npm, diagnostics, trace));
+  let warnings: Diagnostic[] = [];
+  if (npm) {
+    const config = npm;
+    const imported = importNpmWorkspace(
+      root,
+      (packages, d, t) => importSource(config, readTurboSource(root, packages, [...config.scripts.keys()], d, t, 'definitions'), d),
+      diagnostics,
+      trace,
+    );
+    parsed.push(...imported.nodes);
+    warnings = imported.warnings;
+  }
   const nodes = checkWorkspace(parsed, toolchains, diagnostics);
   const files = queue.map((f) => f.rel);
   if (diagnostics.length > 0) return fail(...sortByPosition(diagnostics, files));
-  return ok({ root, files, nodes, toolchains, ...(remote ? { remote } : {}), ...(history ? { history } : {}), ...(bench ? { bench } : {}) });
+  return ok({ root, files, nodes, toolchains, ...(warnings.length > 0 ? { warnings } : {}), ...(remote ? { remote } : {}), ...(history ? { history } : {}), ...(bench ? { bench } : {}) });
 }
 
 function sortByPosition(diagnostics: Diagnostic[], files: string[]): Diagnostic[] {

@@ -1,5 +1,5 @@
 import type { Scenario } from '../bench/scenario.js';
-import type { SourcePos } from '../diagnostic.js';
+import type { Diagnostic, SourcePos } from '../diagnostic.js';
 
 /** One input pattern of a node, as declared. */
 export interface InputPattern {
@@ -31,12 +31,22 @@ export interface NodeDecl {
   description?: string;
   deps: DepRef[];
   inputs: InputPattern[];
-  /** Output paths (files or directories) relative to the node dir, normalised, never escaping it. */
+  /**
+   * Output paths (files or directories) relative to the node dir, normalised,
+   * never escaping it; for imported npm scripts also globs (`dist/**`,
+   * `!dist/cache/**`, `*.tsbuildinfo`: cache/local/output-spec.ts).
+   */
   outputs: string[];
+  /** A declared output the command did not produce is a warning, not a failure (npm scripts, as in turbo). */
+  lenientOutputs?: true;
   /** Env var names whose values are hashed into the key and passed to the command. */
   env: string[];
   /** Env var names passed to the command; only a digest of the value enters the key, never printed. */
   secretEnv: string[];
+  /** Env var names or `NAME_*` patterns passed to the command and never hashed (turbo's passThroughEnv). */
+  passEnv?: string[];
+  /** Never cached, always run (turbo's `cache: false`). */
+  noCache?: true;
   /** Names of workspace toolchains whose version output enters the key. */
   toolchain: string[];
   /** Dependency metadata this node consumes: its values enter the key and the command's env. */
@@ -101,6 +111,8 @@ export interface BenchDecl {
 }
 
 export interface Workspace {
+  /** What the loader read but does not do as written (turbo.json settings kiln does not honour): shown with every command. */
+  warnings?: Diagnostic[];
   /** Absolute path of the workspace root (the directory of the root kiln.yaml). */
   root: string;
   /** Build files loaded, relative to root, root file first. */

@@ -1,4 +1,6 @@
+import fs from 'node:fs';
 import path from 'node:path';
+import { ensureStateDir, STATE_DIR } from '../state-dir.js';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UserError } from '../diagnostic.js';
 import { defaultCacheDir, findNpmWorkspaceRoot, findRootBuildFile } from '../workspace-root.js';
@@ -11,6 +13,7 @@ const GLOBAL_OPTIONS = {
   'cache-dir': { type: 'string' },
   npm: { type: 'string' },
   'npm-outputs': { type: 'string' },
+  'strict-outputs': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies Options;
 
@@ -21,6 +24,8 @@ export interface GlobalValues {
   /** Build the npm workspace around the current dir without a kiln.yaml: these scripts (comma-separated). */
   npm?: string;
   'npm-outputs'?: string;
+  /** A task that produced none of its declared outputs fails (else, as in turbo, a warning). */
+  'strict-outputs'?: boolean;
   help?: boolean;
 }
 
@@ -75,34 +80,81 @@ export function positiveInt(command: string, name: string, raw: string): number 
   return n;
 }
 
-/** The root package.json for --npm: the npm workspace around the current dir. */
+/** The root package.json of the JS workspace around the current dir, for --npm and kiln.yaml-less use. */
 export function resolveNpmRoot(): string {
   const found = findNpmWorkspaceRoot(process.cwd());
   if (!found) {
     throw new UserError([
-      { message: `--npm: no package.json with "workspaces" in ${process.cwd()} or its parents`, hint: 'run kiln in an npm workspace, or write a kiln.yaml' },
+      {
+        message: `--npm: no package.json with "workspaces" (nor a pnpm-workspace.yaml) in ${process.cwd()} or its parents`,
+        hint: 'run kiln in an npm, pnpm or yarn workspace, or write a kiln.yaml',
+      },
     ]);
   }
   return found;
 }
 
 /**
- * Which workspace a command means: a root kiln.yaml, or with `--npm` the
- * npm workspace around the current dir (its root package.json) and the
- * scripts to import. Plain data, resolved without loading anything heavy:
- * the build command hands it to the daemon before deciding to load.
+ * Which workspace a command means: a root kiln.yaml, or a JS workspace
+ * (npm, pnpm or yarn; with or without turbo.json) without one: with
+ * `--npm`, or when no kiln.yaml is found. Plain data, resolved without
+ * loading anything heavy: the build command hands it to the daemon before
+ * deciding to load.
  */
 export interface WorkspaceSpec {
-  /** The root kiln.yaml, or the root package.json with --npm. */
+  /** The root kiln.yaml, or the JS workspace's root package.json. */
   rootFile: string;
-  npm?: { scripts: string; outputs?: string };
+  /** The JS workspace's tasks (`--npm`; turbo.json's, or build, when absent), outputs and strictness. */
+  npm?: { scripts?: string; outputs?: string; strictOutputs?: true };
 }
 
-export function resolveWorkspaceSpec(values: GlobalValues): WorkspaceSpec {
+/** Where a kiln.yaml-less build records its flags, so why, graph, clean and daemon use the same graph without repeating them. */
+const LAST_JS_SPEC = 'js-workspace.json';
+
+/**
+ * The workspace of a command. `use: 'as-given'` (build, daemon serve) takes
+ * the flags as they are; otherwise, in a JS workspace without flags, the
+ * flags of the last build there are used.
+ */
+export function resolveWorkspaceSpec(values: GlobalValues, use: 'as-given' | 'last-build' = 'last-build'): WorkspaceSpec {
   const { npm } = values;
-  if (values['npm-outputs'] !== undefined && npm === undefined) {
-    throw new UserError([{ message: '--npm-outputs needs --npm', hint: 'e.g. --npm build --npm-outputs dist' }]);
+  const jsFlags = npm !== undefined || values['npm-outputs'] !== undefined || values['strict-outputs'] === true;
+  if (!jsFlags && values.file === undefined) {
+    const buildFile = findRootBuildFile(process.cwd());
+    const jsRoot = buildFile ? undefined : findNpmWorkspaceRoot(process.cwd());
+    if (jsRoot) return { rootFile: jsRoot, npm: use === 'last-build' ? (lastJsSpec(path.dirname(jsRoot)) ?? {}) : {} };
   }
-  if (npm === undefined) return { rootFile: resolveRootFile(values) };
-  return { rootFile: resolveNpmRoot(), npm: { scripts: npm, ...(values['npm-outputs'] !== undefined ? { outputs: values['npm-outputs'] } : {}) } };
+  if (!jsFlags) return { rootFile: resolveRootFile(values) };
+  if (values['npm-outputs'] !== undefined && npm === undefined && values.file !== undefined) {
+    throw new UserError([{ message: '--npm-outputs is for workspaces without a kiln.yaml', hint: 'set outputs under import: in kiln.yaml' }]);
+  }
+  return {
+    rootFile: resolveNpmRoot(),
+    npm: {
+      ...(npm !== undefined ? { scripts: npm } : {}),
+      ...(values['npm-outputs'] !== undefined ? { outputs: values['npm-outputs'] } : {}),
+      ...(values['strict-outputs'] ? { strictOutputs: true as const } : {}),
+    },
+  };
+}
+
+/** Records the JS workspace flags a build loaded fine with (see LAST_JS_SPEC). */
+export function rememberJsSpec(spec: WorkspaceSpec): void {
+  if (!spec.npm) return;
+  const root = path.dirname(spec.rootFile);
+  try {
+    fs.writeFileSync(path.join(ensureStateDir(root), LAST_JS_SPEC), JSON.stringify(spec.npm));
+  } catch {
+    // A read-only checkout still builds; its other commands then take the defaults.
+  }
+}
+
+function lastJsSpec(root: string): WorkspaceSpec['npm'] | undefined {
+  try {
+    const raw = JSON.parse(fs.readFileSync(path.join(root, STATE_DIR, LAST_JS_SPEC), 'utf8')) as Record<string, unknown>;
+    const text = (k: string) => (typeof raw[k] === 'string' ? { [k]: raw[k] as string } : {});
+    return { ...text('scripts'), ...text('outputs'), ...(raw.strictOutputs === true ? { strictOutputs: true as const } : {}) };
+  } catch {
+    return undefined;
+  }
 }

@@ -13,7 +13,11 @@ export function spawnDaemon(spec: WorkspaceSpec, idleMinutes: number): ChildProc
   ensureStateDir(root);
   const log = fs.openSync(path.join(root, STATE_DIR, 'daemon.log'), 'a');
   const workspace = spec.npm
-    ? ['--npm', spec.npm.scripts, ...(spec.npm.outputs !== undefined ? ['--npm-outputs', spec.npm.outputs] : [])]
+    ? [
+        ...(spec.npm.scripts !== undefined ? ['--npm', spec.npm.scripts] : []),
+        ...(spec.npm.outputs !== undefined ? ['--npm-outputs', spec.npm.outputs] : []),
+        ...(spec.npm.strictOutputs ? ['--strict-outputs'] : []),
+      ]
     : ['-f', spec.rootFile];
   const child = spawn(process.execPath, [process.argv[1]!, 'daemon', 'serve', ...workspace, '--idle-timeout', String(idleMinutes)], {
     cwd: root,

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import type { InputPattern, NodeDecl } from '../buildfile/types.js';
+import { OutputSpec } from '../../cache/local/output-spec.js';
 import { missingLine, statLine } from '../fingerprint.js';
 import { RACY_MARGIN_MS } from '../fingerprint.js';
 import type { StatCache } from './stat-cache.js';
@@ -52,10 +53,9 @@ export function expandInputs(root: string, node: NodeDecl, stats: StatCache, wri
   const positive = node.inputs.filter((p) => !p.glob.startsWith('!'));
   if (positive.length === 0) return { files: {}, unmatched: [], stamp: '' };
   const excluded = node.inputs.filter((p) => p.glob.startsWith('!')).map((p) => compiled(p.glob.slice(1)).match);
-  const products = written.length === 0 ? node.outputs : [...node.outputs, ...written];
-  const outputs = new Set(products);
-  const isExcluded = (rel: string) =>
-    outputs.has(rel) || products.some((o) => rel.startsWith(`${o}/`)) || excluded.some((m) => m(rel));
+  const products = OutputSpec.of(written.length === 0 ? node.outputs : [...node.outputs, ...written]);
+  const outputs = new Set(products.productDirs);
+  const isExcluded = (rel: string) => products.isProduct(rel) || excluded.some((m) => m(rel));
   const cwd = path.join(root, node.dir);
   const found = new Set<string>();
   const unmatched: InputPattern[] = [];

@@ -5,82 +5,116 @@ import { located } from '../hint.js';
 import type { LoadTrace } from '../load.js';
 import { NODE_ID, type ParsedNode } from '../node.js';
 import type { DepRef, InputPattern } from '../types.js';
-import type { NpmImport } from './config.js';
 import { gitignoreExcludes, gitignoreReader } from './gitignore.js';
 import { jsonKeyPos } from './json-pos.js';
+import { lockfileDigests } from './lockfile/digests.js';
 import { readWorkspace, type WorkspacePackage } from './packages.js';
+import { fromPackage, type TaskDef, type TaskSource } from './tasks.js';
+import type { TaskRef } from './turbo-task.js';
 
 /** The id of a package's script node, as Turborepo writes tasks: `@scope/pkg#build`. */
 export const scriptNodeId = (pkg: string, script: string): string => `${pkg}#${script}`;
 
+/** Makes the task source once the workspace's packages are known (turbo.json has one file per package). */
+export type SourceFactory = (packages: WorkspacePackage[], diagnostics: Diagnostic[], trace: LoadTrace) => TaskSource | undefined;
+
 /**
- * Turns the packages of the npm, pnpm or yarn workspace at `root` into nodes, one per
- * package and imported script that the package has (packages without the
- * script get none, as in turbo):
+ * Turns the packages of the npm, pnpm or yarn workspace at `root` into
+ * nodes, one per package and task that the package has a script for and
+ * the source defines: the requested tasks and, as turbo does, those their
+ * dependsOn reach.
  *
  * - deps: for `^build`, the `build` nodes of the package's workspace
- *   dependencies; for `build`, the package's own. A package lacking the
- *   script is passed through (its dependencies' nodes are used), so a chain
- *   of packages keeps its order when a middle one has nothing to build.
+ *   dependencies; for `build`, the package's own; for `web#build`, that
+ *   package's. A package lacking the script is passed through (its
+ *   dependencies' nodes are used), so a chain of packages keeps its order
+ *   when a middle one has nothing to build.
  * - inputs: every file of the package dir except node_modules, the outputs
- *   of its imported scripts, nested workspace packages and what .gitignore
- *   files ignore; package.json is one of them, so its edits rebuild. Also
- *   the files of every package passed through on the way to its deps: a
- *   `lint` that reads a shared config package without a lint script must
- *   rerun when that config changes (turbo misses this: vercel/turborepo#4041).
- * - attrs: the script, its pre/post scripts, the package's name and version
- *   (all in the key; see rules/npm-script.ts).
+ *   of its tasks, nested workspace packages and what .gitignore files
+ *   ignore (or the task's own input globs, plus package.json); the files
+ *   of every package passed through on the way to its deps: a `lint` that
+ *   reads a shared config package without a lint script must rerun when
+ *   that config changes (turbo misses this: vercel/turborepo#4041); the
+ *   source's global inputs.
+ * - attrs: the script, its pre/post scripts, the package's name and
+ *   version, and the lockfile digest of its external dependencies and
+ *   those of the packages passed through (all in the key; see
+ *   rules/npm-script.ts).
  */
-export function importNpmWorkspace(root: string, config: NpmImport, diagnostics: Diagnostic[], trace: LoadTrace): ParsedNode[] {
-  const packages = readWorkspace(root, diagnostics, trace)?.packages ?? [];
+export function importNpmWorkspace(
+  root: string,
+  makeSource: SourceFactory,
+  diagnostics: Diagnostic[],
+  trace: LoadTrace,
+): { nodes: ParsedNode[]; warnings: Diagnostic[] } {
+  const workspace = readWorkspace(root, diagnostics, trace);
+  const packages = workspace?.packages ?? [];
+  const source = makeSource(packages, diagnostics, trace);
+  if (!workspace || !source) return { nodes: [], warnings: [] };
+  const lockDigests = lockfileDigests(workspace, diagnostics);
   const byName = new Map(packages.map((p) => [p.name, p]));
-  for (const [script] of config.scripts) {
-    if (!packages.some((p) => Object.hasOwn(p.scripts, script))) {
-      diagnostics.push(located(config.pos, `no workspace package has a '${script}' script`, `scripts found: ${scriptNames(packages)}`));
+  for (const task of source.requested) {
+    if (!packages.some((p) => Object.hasOwn(p.scripts, task))) {
+      diagnostics.push(located(source.pos, `no workspace package has a '${task}' script`, `scripts found: ${scriptNames(packages)}`));
     }
   }
+
+  /** The task's node of `pkg`, or the nodes it passes through to when the package has no such script. */
   const targets = new Map<string, Targets>();
   const inProgress = new Set<string>();
-  /** The nodes a dependency on `script` of `pkg` stands for, at `pos`, and the packages passed through to reach them. */
-  const targetsOf = (pkg: WorkspacePackage, script: string, pos: DepRef['pos']): Targets => {
-    const id = scriptNodeId(pkg.name, script);
-    if (Object.hasOwn(pkg.scripts, script)) return { refs: [{ id, pos }], through: [] };
+  const wanted: [WorkspacePackage, string][] = [];
+  const targetsOf = (pkg: WorkspacePackage, task: string, pos: DepRef['pos']): Targets => {
+    const id = scriptNodeId(pkg.name, task);
+    const def = source.definition(pkg, task);
+    if (Object.hasOwn(pkg.scripts, task) && def) {
+      if (!targets.has(id)) {
+        targets.set(id, { refs: [], through: [] });
+        wanted.push([pkg, task]);
+      }
+      return { refs: [{ id, pos }], through: [] };
+    }
     let found = targets.get(id);
     if (!found) {
       if (inProgress.has(id)) return { refs: [], through: [pkg] }; // a cycle through packages without the script: nothing to order
       inProgress.add(id);
-      const deps = depsOf(pkg, script);
+      const deps = def ? depsOf(pkg, task, def) : { refs: [], through: [] };
       found = { refs: deps.refs, through: [pkg, ...deps.through.filter((p) => p !== pkg)] };
       inProgress.delete(id);
       targets.set(id, found);
     }
     return found;
   };
-  const depsOf = (pkg: WorkspacePackage, script: string): Targets => {
+  const depsOf = (pkg: WorkspacePackage, task: string, def: TaskDef): Targets => {
     const refs = new Map<string, DepRef>();
     const through = new Set<WorkspacePackage>();
     const add = (t: Targets) => {
       for (const ref of t.refs) if (!refs.has(ref.id)) refs.set(ref.id, ref);
       for (const p of t.through) through.add(p);
     };
-    for (const d of config.scripts.get(script)!.dependsOn) {
-      if (d.upstream) {
-        for (const dep of pkg.deps) {
-          const target = dep.workspace !== undefined ? byName.get(dep.workspace) : undefined;
-          if (!target || target === pkg) continue;
-          add(targetsOf(target, d.script, jsonKeyPos(pkg.file, pkg.text, [dep.field, dep.name])));
-        }
-      } else if (d.script !== script) {
-        add(targetsOf(pkg, d.script, jsonKeyPos(pkg.file, pkg.text, ['scripts', script])));
-      }
+    for (const d of def.dependsOn) {
+      for (const [target, pos] of refTargets(pkg, task, d)) add(targetsOf(target, d.task, pos));
     }
     return { refs: [...refs.values()], through: [...through].filter((p) => p !== pkg) };
   };
+  /** The packages a dependsOn entry of `pkg`'s `task` names, with where each is written. */
+  const refTargets = (pkg: WorkspacePackage, task: string, d: TaskRef): [WorkspacePackage, DepRef['pos']][] => {
+    if (d.kind === 'upstream') {
+      return pkg.deps
+        .map((dep) => [dep.workspace !== undefined ? byName.get(dep.workspace) : undefined, jsonKeyPos(pkg.file, pkg.text, [dep.field, dep.name])] as const)
+        .filter((t): t is [WorkspacePackage, DepRef['pos']] => t[0] !== undefined && t[0] !== pkg);
+    }
+    if (d.kind === 'self') return d.task === task ? [] : [[pkg, jsonKeyPos(pkg.file, pkg.text, ['scripts', task])]];
+    const named = byName.get(d.pkg!);
+    if (!named) diagnostics.push(located(d.pos, `'${d.pkg}#${d.task}' names no workspace package '${d.pkg}'`, `packages: ${[...byName.keys()].slice(0, 8).join(', ')}`));
+    return named ? [[named, d.pos]] : [];
+  };
+
+  for (const task of source.requested) for (const pkg of packages) targetsOf(pkg, task, source.pos);
 
   const readGitignore = gitignoreReader(root, trace);
-  /** What of a package dir is not its content: installs, its scripts' outputs, nested packages, what git ignores. */
+  /** What of a package dir is not its content: installs, its tasks' outputs, nested packages, what git ignores. */
   const packageExcludes = (p: WorkspacePackage): string[] => {
-    const outputs = [...config.scripts].filter(([script]) => Object.hasOwn(p.scripts, script)).flatMap(([, c]) => c.outputs);
+    const outputs = Object.keys(p.scripts).flatMap((s) => source.definition(p, s)?.outputs ?? []).filter((o) => !o.startsWith('!'));
     return [
       ...new Set([
         'node_modules/**',
@@ -90,47 +124,65 @@ export function importNpmWorkspace(root: string, config: NpmImport, diagnostics:
       ]),
     ];
   };
+  /** The default inputs of package `p`, written from the dir of `from`. */
+  const packageInputs = (p: WorkspacePackage, from: WorkspacePackage): string[] => {
+    const prefix = p === from ? '' : `${path.posix.relative(from.dir, p.dir)}/`;
+    return [`${prefix}**`, ...packageExcludes(p).map((g) => `!${prefix}${g}`)];
+  };
+
   const nodes: ParsedNode[] = [];
-  for (const pkg of packages) {
-    const scripts = [...config.scripts].filter(([script]) => Object.hasOwn(pkg.scripts, script));
-    if (scripts.length === 0) continue;
-    const id0 = scriptNodeId(pkg.name, scripts[0]![0]);
-    if (!NODE_ID.test(id0)) {
-      diagnostics.push(located(jsonKeyPos(pkg.file, pkg.text, ['name']), `package name '${pkg.name}' does not make a valid node id ('${id0}')`, 'npm package names are lower case letters, digits and - . _ with an optional @scope/'));
+  const idsByPackage = new Map<WorkspacePackage, string[]>();
+  // Worklist: a node's dependsOn may reach tasks nobody requested (turbo runs those too).
+  for (let i = 0; i < wanted.length; i++) {
+    const [pkg, task] = wanted[i]!;
+    const def = source.definition(pkg, task)!;
+    const id = scriptNodeId(pkg.name, task);
+    const pos = jsonKeyPos(pkg.file, pkg.text, ['scripts', task]);
+    if (!NODE_ID.test(id)) {
+      diagnostics.push(located(jsonKeyPos(pkg.file, pkg.text, ['name']), `package name '${pkg.name}' does not make a valid node id ('${id}')`, 'npm package names are lower case letters, digits and - . _ with an optional @scope/'));
       continue;
     }
-    const nested = nestedPackages(pkg, packages);
-    for (const [script, c] of scripts) {
-      const pos = jsonKeyPos(pkg.file, pkg.text, ['scripts', script]);
-      const deps = depsOf(pkg, script);
-      const inputs: InputPattern[] = [pkg, ...deps.through].flatMap((p) => {
-        // Paths of a passed-through package are written from this package's dir: '../config/**'.
-        const prefix = p === pkg ? '' : `${path.posix.relative(pkg.dir, p.dir)}/`;
-        return [`${prefix}**`, ...packageExcludes(p).map((g) => `!${prefix}${g}`)].map((glob) => ({ glob, required: false, pos }));
-      });
-      nodes.push({
-        decl: {
-          id: scriptNodeId(pkg.name, script),
-          rule: 'npm-script',
-          dir: pkg.dir,
-          deps: deps.refs,
-          inputs,
-          outputs: c.outputs,
-          env: [],
-          secretEnv: [],
-          toolchain: [],
-          uses: [],
-          attrs: { package: pkg.name, version: pkg.version, script, steps: lifecycle(pkg, script) },
-          writeScan: { skip: nested, siblings: scripts.filter(([other]) => other !== script).map(([other]) => scriptNodeId(pkg.name, other)) },
-          pos,
-          fieldPos: {},
-        },
-        outputPos: c.outputs.map(() => config.pos),
-        toolchainPos: [],
-      });
+    if (def.persistent) {
+      diagnostics.push(located(def.pos, `task '${id}' is persistent (a long-running process such as a dev server)`, 'kiln build runs tasks that finish: run it with npm or turbo, after kiln builds what it needs'));
+      continue;
     }
+    const deps = depsOf(pkg, task, def);
+    const globs = [
+      ...(def.inputs.default ? packageInputs(pkg, pkg) : def.inputs.globs.length > 0 ? ['package.json'] : []),
+      ...def.inputs.globs,
+      ...deps.through.flatMap((p) => packageInputs(p, pkg)),
+      ...source.globalInputs.map((g) => fromPackage(pkg.dir, g)),
+    ];
+    const externalDeps = Object.fromEntries(
+      [pkg, ...deps.through].flatMap((p) => (lockDigests.has(p.dir) ? [[p.name, lockDigests.get(p.dir)!]] : [])),
+    );
+    idsByPackage.set(pkg, [...(idsByPackage.get(pkg) ?? []), id]);
+    nodes.push({
+      decl: {
+        id,
+        rule: 'npm-script',
+        dir: pkg.dir,
+        deps: deps.refs,
+        inputs: [...new Set(globs)].map((glob): InputPattern => ({ glob, required: false, pos })),
+        outputs: def.outputs,
+        ...(source.strictOutputs ? {} : { lenientOutputs: true as const }),
+        ...(def.cache ? {} : { noCache: true as const }),
+        env: [...new Set([...source.globalEnv, ...def.env])],
+        passEnv: [...new Set([...source.globalPassThroughEnv, ...def.passThroughEnv])],
+        secretEnv: [],
+        toolchain: [],
+        uses: [],
+        attrs: { package: pkg.name, version: pkg.version, script: task, steps: lifecycle(pkg, task), externalDeps },
+        writeScan: { skip: nestedPackages(pkg, packages), siblings: [] },
+        pos,
+        fieldPos: {},
+      },
+      outputPos: def.outputs.map(() => def.pos),
+      toolchainPos: [],
+    });
   }
-  return nodes;
+  for (const node of nodes) node.decl.writeScan!.siblings = (idsByPackage.get(packages.find((p) => p.dir === node.decl.dir)!) ?? []).filter((id) => id !== node.decl.id);
+  return { nodes, warnings: source.warnings };
 }
 
 /** The nodes a dependency stands for, and the packages without the script passed through to reach them. */

@@ -17,7 +17,7 @@ export interface TurboTask {
     default: boolean;
     globs: TurboGlob[];
   };
-  /** Env patterns in the key (`NEXT_PUBLIC_*`, `!SECRET`): see matchEnv. */
+  /** Env patterns in the key (`NEXT_PUBLIC_*`, `!SECRET`): see engine/env-patterns.ts. */
   env: string[];
   /** Env patterns the command may read, unhashed. */
   passThroughEnv: string[];
@@ -73,36 +73,6 @@ export function checkPackageConfigs(packageConfigs: ReadonlyMap<string, PackageT
     if (cycle && cycle[0] === name) diagnostics.push({ pos: config.pos, message: `extends goes round in a circle: ${[...cycle, name].join(' -> ')}`, hint: 'remove one of these extends' });
   }
 }
-
-/**
- * Which variables of `env` a list of turbo env patterns selects: `*` matches
- * any run of characters, a leading `!` excludes, `\` makes the next character
- * literal (`FOO\*` is the variable `FOO*`). A variable is selected when an
- * including pattern matches it and no excluding one does. Sorted.
- */
-export function matchEnv(patterns: readonly string[], env: Readonly<Record<string, string | undefined>>): string[] {
-  const include: RegExp[] = [];
-  const exclude: RegExp[] = [];
-  for (const p of patterns) {
-    const negated = p.startsWith('!');
-    (negated ? exclude : include).push(envPattern(negated ? p.slice(1) : p));
-  }
-  return Object.keys(env)
-    .filter((name) => env[name] !== undefined && include.some((r) => r.test(name)) && !exclude.some((r) => r.test(name)))
-    .sort();
-}
-
-function envPattern(p: string): RegExp {
-  let source = '';
-  for (let i = 0; i < p.length; i++) {
-    const c = p[i]!;
-    if (c === '\\' && i + 1 < p.length) source += escapeRegExp(p[++i]!);
-    else source += c === '*' ? '.*' : escapeRegExp(c);
-  }
-  return new RegExp(`^${source}$`);
-}
-
-const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 function rootEntry(config: TurboConfig, pkg: string, task: string): TaskEntry | undefined {
   const scoped = config.tasks.get(`${pkg}#${task}`);

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { UserError } from '../../diagnostic.js';
 import { daemonInfoFile } from '../../state-dir.js';
-import { parseCommand, positiveInt, resolveCacheDir, resolveWorkspaceSpec } from '../args.js';
+import { parseCommand, positiveInt, rememberJsSpec, resolveCacheDir, resolveWorkspaceSpec } from '../args.js';
 import type { LogMode } from '../progress.js';
 
 // Only light modules load before the daemon is asked: when it answers, the
@@ -58,7 +58,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   const jobs = values.jobs ? positiveInt('build', 'jobs', values.jobs) : os.availableParallelism();
   const live = Boolean(process.stdout.isTTY) && !process.env.CI;
-  const spec = resolveWorkspaceSpec(values);
+  const spec = resolveWorkspaceSpec(values, 'as-given');
   const root = path.dirname(spec.rootFile);
   // The daemon answers plain builds of nodes it proved up to date; anything else builds here.
   const daemonable = !values['dry-run'] && !values.profile && !values.override && !values.offline && !values['remote-cache'] && !values['remote-read-only'];
@@ -93,6 +93,7 @@ export async function run(argv: string[]): Promise<number> {
       import('../../summary.js'),
     ]);
   const ws = await loadSpec(spec);
+  rememberJsSpec(spec);
   const selected = selectForCommand(ws, positionals);
   const remote = await remoteFor(ws, values);
   const overrides = parseOverrides(ws, values.override ?? []);

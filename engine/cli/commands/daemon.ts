@@ -39,7 +39,8 @@ export async function run(argv: string[]): Promise<number> {
   if (rest.length > 0 || !action || !['start', 'stop', 'status', 'serve'].includes(action)) {
     throw new UserError([{ message: `daemon: expected start, stop or status${action ? `, got '${[action, ...rest].join(' ')}'` : ''}`, hint: "run 'kiln daemon --help'" }]);
   }
-  const spec = resolveWorkspaceSpec(values);
+  // `serve` is spawned with the exact flags of the spec it serves.
+  const spec = resolveWorkspaceSpec(values, action === 'serve' ? 'as-given' : 'last-build');
   const root = path.dirname(spec.rootFile);
   const idleMinutes = values['idle-timeout'] === undefined ? DEFAULT_IDLE_MINUTES : Number(values['idle-timeout']);
   if (!(idleMinutes > 0)) throw new UserError([{ message: `daemon: --idle-timeout expects minutes > 0, got '${values['idle-timeout']}'` }]);

@@ -18,14 +18,14 @@ export function findRootBuildFile(cwd: string): string | undefined {
 }
 
 /**
- * The root package.json of the npm workspace around `cwd`: the nearest one
- * from `cwd` up to the repository root that lists `workspaces`, as npm
- * finds it.
+ * The root package.json of the JS workspace around `cwd`: the nearest one
+ * from `cwd` up to the repository root that lists `workspaces` (npm, yarn)
+ * or stands beside a pnpm-workspace.yaml, as the package managers find it.
  */
 export function findNpmWorkspaceRoot(cwd: string): string | undefined {
   for (let dir = path.resolve(cwd); ; dir = path.dirname(dir)) {
     const candidate = path.join(dir, 'package.json');
-    if (hasWorkspaces(candidate)) return candidate;
+    if (hasWorkspaces(candidate) || (fs.existsSync(path.join(dir, 'pnpm-workspace.yaml')) && fs.existsSync(candidate))) return candidate;
     if (fs.existsSync(path.join(dir, '.git')) || path.dirname(dir) === dir) return undefined;
   }
 }

@@ -5,56 +5,18 @@
 // npm: alias); b -> left-pad; d -> a (a workspace link). The manager first
 // resolves wrappy to 1.0.1 (an override), then updates it within its range
 // to 1.0.2: exactly a and e (through once) get new digests.
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Diagnostic } from '../engine/diagnostic.js';
 import { lockfileDigests } from '../engine/buildfile/npm/lockfile/digests.js';
 import { readWorkspace } from '../engine/buildfile/npm/packages.js';
 import { tempDir, writeFiles } from './kiln.js';
-
-const SERVERS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'servers');
-const PMS = path.join(SERVERS, 'pms');
-const BIN = {
-  pnpm: path.join(PMS, 'pnpm/node_modules/pnpm/bin/pnpm.cjs'),
-  yarn1: path.join(PMS, 'yarn1/node_modules/yarn/bin/yarn.js'),
-  yarn4: path.join(PMS, 'yarn4/node_modules/@yarnpkg/cli-dist/bin/yarn.js'),
-};
-/** Caches shared by the runs of this file, outside any workspace. */
-const CACHE = path.join(os.tmpdir(), 'kiln-test-pm-cache');
+import { installManagers, runManager as run } from './pms.js';
 
 const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
 
-beforeAll(() => {
-  // Idempotent, and what `npm test` runs first: here so that running this file alone works too.
-  execFileSync('bash', [path.join(SERVERS, 'install-pms.sh')], { stdio: 'inherit' });
-}, 120_000);
-
-/** Runs a package manager in `dir`, offline from kiln's own config, failing with its output. */
-function run(dir: string, command: string[]): void {
-  const [tool, ...args] = command;
-  const file = tool === 'npm' ? 'npm' : process.execPath;
-  const argv = tool === 'npm' ? args : [BIN[tool as keyof typeof BIN], ...args];
-  const env = {
-    ...process.env,
-    CI: '',
-    npm_config_cache: path.join(CACHE, 'npm'),
-    npm_config_store_dir: path.join(CACHE, 'pnpm-store'),
-    YARN_CACHE_FOLDER: path.join(CACHE, tool === 'yarn4' ? 'yarn4' : 'yarn1'),
-    YARN_ENABLE_GLOBAL_CACHE: 'false',
-    YARN_ENABLE_TELEMETRY: '0',
-    YARN_ENABLE_IMMUTABLE_INSTALLS: 'false',
-  };
-  try {
-    execFileSync(file, argv, { cwd: dir, env, stdio: 'pipe', timeout: 120_000 });
-  } catch (err) {
-    const e = err as { stdout?: Buffer; stderr?: Buffer; message: string };
-    throw new Error(`${command.join(' ')} failed: ${e.message}\n${e.stdout?.toString() ?? ''}${e.stderr?.toString() ?? ''}`);
-  }
-}
+beforeAll(installManagers, 120_000);
 
 function digestsOf(dir: string): Record<string, string> {
   const diagnostics: Diagnostic[] = [];

@@ -174,13 +174,14 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
     // A missing node dir surfaces as unmatched inputs: name the real cause.
     if ('error' in stamped) return failUser(node, fs.existsSync(nodeDir) ? stamped.error : missingDir(node));
     const { key } = stamped;
-    const cached = (outputDigest: string, log: Buffer | null, source: 'local' | 'remote' = 'local') => {
+    const cached = (outputDigest: string, log: Buffer | null, source: 'local' | 'remote' | 'up to date' = 'local') => {
       // A local hit the remote never received (built while it was down) is uploaded now.
-      if (source === 'local' && !opts.dryRun && remote?.owes(key, localCache())) {
+      if (source !== 'remote' && !opts.dryRun && remote?.owes(key, localCache())) {
         const entry = localCache().getAction(key);
         if (entry) remote.upload(id, key, entry, localCache());
       }
-      finish(node, { key, status: 'cached', cache: source, durationMs: elapsed(), outputDigest, error: null }, log, true);
+      const how = source === 'up to date' ? { cache: 'local' as const, upToDate: true as const } : { cache: source };
+      finish(node, { key, status: 'cached', ...how, durationMs: elapsed(), outputDigest, error: null }, log, true);
     };
 
     // Never cached (turbo's cache: false): always runs.
@@ -191,7 +192,7 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
       if (!opts.dryRun && (known.inputStamp !== stamped.inputStamp || known.context !== stamped.context)) {
         history.restamp(id, stamped.inputStamp, stamped.context);
       }
-      return cached(known.outputDigest, known.log ? await localCache().readLog(known.log) : null);
+      return cached(known.outputDigest, known.log ? await localCache().readLog(known.log) : null, 'up to date');
     }
     let entry = localCache().getAction(key);
     if (opts.dryRun) {
@@ -323,7 +324,7 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
         meta.set(node.id, {});
         const durationMs = Math.round((performance.now() - startedAt) * 10) / 10;
         const settle = (log: Buffer | null) =>
-          finish(node, { key: known.key, status: 'cached', cache: 'local', durationMs, outputDigest: known.outputDigest, error: null }, log, true);
+          finish(node, { key: known.key, status: 'cached', cache: 'local', upToDate: true, durationMs, outputDigest: known.outputDigest, error: null }, log, true);
         if (known.log) replays.push(localCache().readLog(known.log).then(settle));
         else settle(null);
       },

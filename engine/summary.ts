@@ -8,7 +8,10 @@ export interface NodeSummary {
   rule: string;
   key: string | null;
   status: 'built' | 'cached' | 'failed' | 'skipped';
+  /** Where a cached node's outputs came from: the local or remote cache, or (with upToDate) the outputs were already in place. */
   cache: 'local' | 'remote' | null;
+  /** Present and true for a cached node whose outputs were already on disk as kiln left them: nothing was restored. */
+  upToDate?: true;
   durationMs: number;
   outputDigest: string | null;
   error: string | null;

@@ -301,3 +301,42 @@ describe('the other commands without a kiln.yaml', () => {
     expect(execFileSync('git', ['status', '--porcelain'], { cwd: dir, encoding: 'utf8' })).not.toContain('.kiln');
   });
 });
+
+describe('kiln init', () => {
+  it('writes a kiln.yaml with the outputs each package wrote in the last build, and nothing where turbo.json says it all', async () => {
+    const dir = tempDir('kiln-init-');
+    const cacheDir = path.join(tempDir('kiln-init-cache-'), 'cache');
+    writeFiles(dir, {
+      'package.json': json({ name: 'root', private: true, workspaces: ['packages/*'] }),
+      'packages/a/package.json': json({ name: 'a', scripts: { build: 'mkdir -p dist && echo a > dist/a.js', test: 'true' } }),
+      'packages/b/package.json': json({ name: 'b', dependencies: { a: '*' }, scripts: { build: 'mkdir -p dist && echo b > dist/b.js' } }),
+      'packages/site/package.json': json({ name: 'site', scripts: { build: 'mkdir -p .next && echo s > .next/page.html' } }),
+      'packages/types/package.json': json({ name: 'types', scripts: { build: 'true' } }),
+    });
+    expect((await buildWithSummary(dir, ['--cache-dir', cacheDir])).exitCode).toBe(0);
+    const init = await kiln(dir, ['init']);
+    expect(init.exitCode, init.stderr).toBe(0);
+    const text = read(dir, 'kiln.yaml');
+    expect(text).toContain('      build:   # 4 packages');
+    expect(text).toContain('        outputs: ["dist/**"]   # 2 of 4 packages');
+    expect(text).toContain('      test:   # 1 packages; after the package\'s own build\n        dependsOn: [build]');
+    expect(text).toContain('      "site":\n        build: {outputs: [".next/**"]}');
+    expect(text).toContain('      "types":\n        build: {outputs: []}');
+    // The file it wrote builds, and the outputs it declares are restored.
+    const built = await buildWithSummary(dir, ['--cache-dir', cacheDir]);
+    expect(built.exitCode, built.stderr).toBe(0);
+    expect(built.summary.nodes.every((n) => (n.notes ?? []).every((note) => !note.includes('no output declares')))).toBe(true);
+    fs.rmSync(path.join(dir, 'packages/site/.next'), { recursive: true });
+    expect(statuses((await buildWithSummary(dir, ['--cache-dir', cacheDir])).summary).built).toEqual([]);
+    expect(read(dir, 'packages/site/.next/page.html')).toBe('s\n');
+    const again = await kiln(dir, ['init']);
+    expect(again.exitCode).toBe(2);
+    expect(again.stderr).toContain('kiln.yaml exists');
+
+    const turbo = turboRepo();
+    const said = await kiln(turbo, ['init']);
+    expect(said.stdout).toContain('turbo.json configures the tasks here');
+    expect(fs.existsSync(path.join(turbo, 'kiln.yaml'))).toBe(false);
+  });
+});
+

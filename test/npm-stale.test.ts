@@ -37,7 +37,11 @@ describe('npm scripts without declared outputs', () => {
       const edit = (v: string) => fs.writeFileSync(path.join(dir, 'packages/lib/src.txt'), `${v}\n`);
 
       expect(statuses((await build(...args)).summary).built).toEqual(['app#build', 'lib#build']);
-      expect(statuses((await build(...args)).summary).built).toEqual([]);
+      const noop = await build(...args);
+      expect(statuses(noop.summary).built).toEqual([]);
+      // Up to date (nothing restored) is told apart from restored, in the summary and the log.
+      expect(noop.summary.nodes.map((n) => [n.cache, n.upToDate])).toEqual([['local', true], ['local', true]]);
+      expect(noop.stdout).toContain('cached  lib#build (up to date)');
       edit('v2');
       expect(statuses((await build(...args)).summary).built).toEqual(['app#build', 'lib#build']);
       edit('v3');
@@ -59,6 +63,8 @@ describe('npm scripts without declared outputs', () => {
       fs.rmSync(path.join(dir, 'packages/app/dist'), { recursive: true });
       const restored = await build(...args);
       expect(statuses(restored.summary).cached).toEqual(['app#build', 'lib#build']);
+      expect(restored.summary.nodes.map((n) => [n.cache, n.upToDate])).toEqual([['local', undefined], ['local', undefined]]);
+      expect(restored.stdout).toContain('cached  lib#build (restored: local)');
       expect(read(dir, 'packages/app/dist/app.txt')).toBe('v2\n');
       expect(statuses((await build(...args)).summary).built).toEqual([]);
     });

@@ -8,6 +8,7 @@ type CommandModule = { run(argv: string[]): Promise<number> };
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
   build: { summary: 'build targets (default: every node)', load: () => import('./commands/build.js') },
+  init: { summary: 'write a kiln.yaml for the JS workspace here, from what its scripts wrote', load: () => import('./commands/init.js') },
   why: { summary: 'explain why a node would rebuild', load: () => import('./commands/why.js') },
   graph: { summary: 'print the build graph (dot or json)', load: () => import('./commands/graph.js') },
   cache: { summary: 'local cache: stats | verify | gc --max-size SIZE | serve', load: () => import('./commands/cache.js') },
@@ -31,9 +32,12 @@ ${Object.entries(COMMANDS)
 global options (any command):
   -f, --file FILE       root build file (default: outermost kiln.yaml up to the repo root)
   --cache-dir DIR       local cache (default: $KILN_CACHE_DIR or ~/.cache/kiln)
-  --npm SCRIPT[,...]    no kiln.yaml: build these package.json scripts of the
-                        npm workspace around the current dir (see BUILD.md)
-  --npm-outputs PATHS   with --npm: each script's outputs, e.g. dist
+  --npm SCRIPT[,...]    no kiln.yaml: these package.json scripts of the npm,
+                        pnpm or yarn workspace around the current dir (default:
+                        build; turbo.json configures them where there is one;
+                        other commands reuse the last build's)
+  --npm-outputs GLOBS   no kiln.yaml nor turbo.json: each script's outputs, e.g. 'dist/**'
+  --strict-outputs      a script that produced none of its declared outputs fails
   -h, --help            help for a command
   --version             print kiln's version
 

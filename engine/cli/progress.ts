@@ -173,7 +173,9 @@ function elapsed(ms: number): string {
 function nodeLine(n: NodeSummary, done: number, total: number): string {
   const detail =
     n.status === 'cached'
-      ? `(${n.cache})`
+      ? n.upToDate
+        ? '(up to date)'
+        : `(restored: ${n.cache})`
       : n.status === 'built'
         ? `(${formatMs(n.durationMs)})`
         : n.error

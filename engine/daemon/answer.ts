@@ -37,7 +37,7 @@ export async function answerUpToDate(
     if (!selected.has(n.id)) continue;
     const known = states.get(n.id)!;
     const row: NodeSummary = {
-      id: n.id, rule: n.rule, key: known.key, status: 'cached', cache: 'local', durationMs: 0, outputDigest: known.outputDigest, error: null,
+      id: n.id, rule: n.rule, key: known.key, status: 'cached', cache: 'local', upToDate: true, durationMs: 0, outputDigest: known.outputDigest, error: null,
     };
     rows.set(n.id, row);
     const log = known.log && req.logs === 'full' ? await (cache ??= LocalCache.open(req.cacheDir)).readLog(known.log) : null;

@@ -340,3 +340,80 @@ describe('kiln init', () => {
   });
 });
 
+
+describe('shapes found in real repositories', () => {
+  it('solid: package-specific turbo tasks, a pkg#task dependency, **/dist/** outputs, a root named like a package', async () => {
+    const dir = tempDir('kiln-solid-');
+    const cacheDir = path.join(tempDir('kiln-solid-cache-'), 'cache');
+    writeFiles(dir, {
+      'package.json': json({ name: 'solid-js', private: true, packageManager: 'pnpm@10.34.9' }),
+      'pnpm-workspace.yaml': 'packages:\n  - packages/*\n',
+      '.gitignore': 'node_modules\ndist\ntypes\nsrc/jsx.d.ts\n',
+      'turbo.json': json({
+        tasks: {
+          build: { dependsOn: ['^build'], outputs: ['dist/**'] },
+          'solid-js#build': { dependsOn: ['^build'], outputs: ['dist/**', '**/dist/**'] },
+          'solid-js#types': { outputs: ['types/**', 'src/jsx.d.ts'] },
+          'solid-element#build': { dependsOn: ['^build', 'solid-js#types'], outputs: ['dist/**'] },
+        },
+      }),
+      'packages/solid/package.json': json({
+        name: 'solid-js',
+        version: '1.0.0',
+        scripts: {
+          build: 'mkdir -p dist store/dist web/dist && cat src/core.txt > dist/solid.js && echo store > store/dist/store.js && echo web > web/dist/web.js',
+          types: 'mkdir -p types && cat src/core.txt > types/index.d.ts && echo jsx > src/jsx.d.ts',
+        },
+      }),
+      'packages/solid/src/core.txt': 'core v1\n',
+      'packages/element/package.json': json({
+        name: 'solid-element',
+        version: '1.0.0',
+        dependencies: { 'solid-js': 'workspace:*' },
+        scripts: { build: 'mkdir -p dist && cat ../solid/types/index.d.ts ../solid/dist/solid.js > dist/element.js' },
+      }),
+    });
+    const build = () => buildWithSummary(dir, ['--cache-dir', cacheDir, '--logs', 'none']);
+    const cold = await build();
+    expect(cold.exitCode, cold.stderr + cold.stdout).toBe(0);
+    expect(statuses(cold.summary).built).toEqual(['solid-element#build', 'solid-js#build', 'solid-js#types']);
+    const graph = JSON.parse((await kiln(dir, ['graph', '--format', 'json'])).stdout) as { nodes: { id: string; deps: string[] }[] };
+    expect(graph.nodes.find((n) => n.id === 'solid-element#build')!.deps.sort()).toEqual(['solid-js#build', 'solid-js#types']);
+    expect(read(dir, 'packages/element/dist/element.js')).toBe('core v1\ncore v1\n');
+    expect(statuses((await build()).summary).built).toEqual([]);
+    // Every dist, nested ones included, comes back from the cache.
+    for (const d of ['dist', 'store/dist', 'web/dist', 'types']) fs.rmSync(path.join(dir, 'packages/solid', d), { recursive: true });
+    const restored = await build();
+    expect(statuses(restored.summary).built).toEqual([]);
+    expect(read(dir, 'packages/solid/store/dist/store.js')).toBe('store\n');
+    expect(read(dir, 'packages/solid/web/dist/web.js')).toBe('web\n');
+    fs.writeFileSync(path.join(dir, 'packages/solid/src/core.txt'), 'core v2\n');
+    expect(statuses((await build()).summary).built).toEqual(['solid-element#build', 'solid-js#build', 'solid-js#types']);
+    expect(read(dir, 'packages/element/dist/element.js')).toBe('core v2\ncore v2\n');
+  });
+
+  it('headlessui: one output list for all packages, one package writing elsewhere: a note, not a failure', async () => {
+    const dir = tempDir('kiln-hui-');
+    const cacheDir = path.join(tempDir('kiln-hui-cache-'), 'cache');
+    writeFiles(dir, {
+      'package.json': json({ name: 'root', private: true, workspaces: ['packages/*', 'playgrounds/*'] }),
+      'packages/react/package.json': json({ name: '@headlessui/react', scripts: { build: 'mkdir -p dist && echo react > dist/index.js' } }),
+      'playgrounds/react/package.json': json({ name: 'playground-react', dependencies: { '@headlessui/react': '*' }, scripts: { build: 'mkdir -p .next && cat ../../packages/react/dist/index.js > .next/page.html' } }),
+    });
+    const build = () => buildWithSummary(dir, ['--npm', 'build', '--npm-outputs', 'dist', '--cache-dir', cacheDir, '--logs', 'none']);
+    const cold = await build();
+    expect(cold.exitCode, cold.stderr + cold.stdout).toBe(0);
+    expect(statuses(cold.summary).built).toEqual(['@headlessui/react#build', 'playground-react#build']);
+    expect(cold.summary.nodes.find((n) => n.id === 'playground-react#build')!.notes).toEqual([
+      'produced none of its declared outputs: dist',
+      'wrote .next, outside its declared outputs: not cached',
+      'declare them as outputs (e.g. "outputs": [".next/**"] in turbo.json, or outputs: in kiln.yaml) so dependents get early cutoff',
+    ]);
+    expect(statuses((await build()).summary).built).toEqual([]);
+    // Strictness applies when a script runs: in a fresh checkout with an empty cache.
+    fs.rmSync(path.join(dir, '.kiln'), { recursive: true });
+    const strict = await buildWithSummary(dir, ['--npm', 'build', '--npm-outputs', 'dist', '--strict-outputs', '--cache-dir', `${cacheDir}-strict`, '--logs', 'none']);
+    expect(strict.exitCode).toBe(1);
+    expect(strict.summary.nodes.find((n) => n.id === 'playground-react#build')!.error).toBe('declared output not produced: dist');
+  });
+});

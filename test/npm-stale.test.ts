@@ -30,9 +30,16 @@ function recipe(extra: Record<string, string> = {}): { dir: string; build: (...a
 const read = (dir: string, rel: string) => fs.readFileSync(path.join(dir, rel), 'utf8');
 
 describe('npm scripts without declared outputs', () => {
-  for (const variant of ['no .gitignore', 'dist/ in .gitignore', '--npm-outputs dist']) {
+  const VARIANTS: Record<string, Record<string, string>> = {
+    'no .gitignore': {},
+    'dist/ in .gitignore': { '.gitignore': 'dist/\n' },
+    '--npm-outputs dist': {},
+    'turbo.json without outputs': { 'turbo.json': JSON.stringify({ tasks: { build: { dependsOn: ['^build'] } } }) },
+    'turbo.json with outputs': { 'turbo.json': JSON.stringify({ tasks: { build: { dependsOn: ['^build'], outputs: ['dist/**'] } } }) },
+  };
+  for (const [variant, files] of Object.entries(VARIANTS)) {
     it(`never serves a stale dependent and settles after one build (${variant})`, async () => {
-      const { dir, build } = recipe(variant === 'dist/ in .gitignore' ? { '.gitignore': 'dist/\n' } : {});
+      const { dir, build } = recipe(files);
       const args = variant === '--npm-outputs dist' ? ['--npm-outputs', 'dist'] : [];
       const edit = (v: string) => fs.writeFileSync(path.join(dir, 'packages/lib/src.txt'), `${v}\n`);
 

@@ -4,21 +4,11 @@ import type { LocalCache } from '../cache/local/store.js';
 import type { RemoteSetup } from '../cache/remote/config.js';
 import { RemoteError, UntrustedContentError } from '../cache/remote/remote.js';
 import type { Reporter } from './events.js';
+import type { RemoteStats } from './summary.js';
 import type { Timeline } from './timeline.js';
 
 /** Uploads in flight at once: enough to hide latency, few enough not to starve the build. */
 const UPLOAD_CONCURRENCY = 4;
-
-/** Remote cache figures of one build, as written in the run summary. */
-export interface RemoteStats {
-  url: string;
-  hits: number;
-  misses: number;
-  uploads: number;
-  bytesDown: number;
-  bytesUp: number;
-  errors: number;
-}
 
 /**
  * A remote cache as one build uses it. The first transport failure is

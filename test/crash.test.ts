@@ -395,7 +395,7 @@ nodes:
   big:
     rule: run
     outputs: [out/big.bin]
-    cmd: mkdir -p out && head -c 32000000 /dev/zero > out/big.bin
+    cmd: mkdir -p out && head -c 128000000 /dev/zero > out/big.bin
 `,
     });
     const first = await buildWithSummary(ws, [], { KILN_CACHE_DIR: cacheDir });

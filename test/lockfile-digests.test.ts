@@ -4,7 +4,7 @@
 // 1,000 packages. test/lockfile-managers.test.ts runs the real managers.
 import { describe, expect, it } from 'vitest';
 import type { Diagnostic } from '../engine/diagnostic.js';
-import type { LoadTrace } from '../engine/buildfile/load.js';
+import type { LoadTrace } from '../engine/buildfile/load-trace.js';
 import { lockfileDigests } from '../engine/buildfile/npm/lockfile/digests.js';
 import { readWorkspace } from '../engine/buildfile/npm/packages.js';
 import { tempDir, writeFiles } from './kiln.js';

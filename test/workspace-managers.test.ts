@@ -3,7 +3,7 @@
 // specifiers link, and what goes into the load trace. Real files in temp dirs.
 import { describe, expect, it } from 'vitest';
 import type { Diagnostic } from '../engine/diagnostic.js';
-import type { LoadTrace } from '../engine/buildfile/load.js';
+import type { LoadTrace } from '../engine/buildfile/load-trace.js';
 import { readWorkspace } from '../engine/buildfile/npm/packages.js';
 import { tempDir, writeFiles } from './kiln.js';
 

@@ -4,7 +4,7 @@ import type { Workspace } from '../buildfile/types.js';
 import { didYouMean, UserError, type Diagnostic } from '../diagnostic.js';
 import { STATE_DIR } from '../state-dir.js';
 import { selectTargets } from '../targets.js';
-import { DEFAULT_RUNS, isScenarioKind, SCENARIO_KINDS, type Located, type Scenario } from './scenario.js';
+import { DEFAULT_RUNS, isScenarioKind, SCENARIO_KINDS, type Located, type Scenario } from '../buildfile/scenario.js';
 import { untouchable } from './touch.js';
 
 /** Scenario choices from the command line. */

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { scenarioResult, type BenchResult, type HostFacts, type Rep } from './result.js';
-import type { ScenarioKind } from './scenario.js';
+import type { ScenarioKind } from '../buildfile/scenario.js';
 
 interface BenchRow {
   id: number;

@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { summarize } from '../stats.js';
-import type { ScenarioKind } from './scenario.js';
+import type { ScenarioKind } from '../buildfile/scenario.js';
 
 /** One timed `kiln build` of a scenario. */
 export interface Rep {

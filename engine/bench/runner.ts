@@ -6,7 +6,7 @@ import { cleanOutputs } from '../clean-outputs.js';
 import { History } from '../history.js';
 import { childBuild, type ChildOutcome } from './child-build.js';
 import { scenarioResult, type Rep, type ScenarioResult } from './result.js';
-import type { Scenario } from './scenario.js';
+import type { Scenario } from '../buildfile/scenario.js';
 import { Toucher } from './touch.js';
 
 export interface BenchContext {

@@ -1,6 +1,6 @@
 import { isMap, isScalar, isSeq } from 'yaml';
 import type { Node as YamlNode } from 'yaml';
-import { isScenarioKind, parsePercent, SCENARIO_KINDS, type Located, type ScenarioKind } from '../bench/scenario.js';
+import { isScenarioKind, parsePercent, SCENARIO_KINDS, type Located, type ScenarioKind } from './scenario.js';
 import { suggest } from './hint.js';
 import { escapes, isAbsolute, normalise } from './paths.js';
 import type { Entry, SourceFile } from './source.js';

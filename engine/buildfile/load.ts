@@ -3,20 +3,14 @@ import { fail, ok, type Diagnostic, type Result } from '../diagnostic.js';
 import type { BenchDecl, HistoryDecl, RemoteDecl, ToolchainDecl, Workspace } from './types.js';
 import { checkWorkspace } from './checks.js';
 import { readContents } from './file.js';
-import { expandInclude, readText, type IncludeGlob, type PendingFile } from './include.js';
+import { expandInclude, readText, type PendingFile } from './include.js';
+import type { LoadTrace } from './load-trace.js';
 import type { ParsedNode } from './node.js';
 import { importSource, type NpmImport } from './npm/config.js';
 import { importNpmWorkspace } from './npm/import.js';
 import { readTurboSource } from './npm/turbo-source.js';
 import { SourceFile } from './source.js';
 
-/** What a load read: every file's text, every glob's matches, the files it found absent and the dirs it listed (see snapshot.ts). */
-export interface LoadTrace {
-  texts: Map<string, string>;
-  globs: IncludeGlob[];
-  absent: string[];
-  dirs: { dir: string; entries: string[] }[];
-}
 
 /**
  * Loads the root build file and everything it includes, validating all of

@@ -6,7 +6,7 @@ import { sha256Hex } from '../hash/sha256.js';
 import { ensureStateDir } from '../state-dir.js';
 import { readVersion } from '../version.js';
 import { rules } from '../../rules/index.js';
-import type { LoadTrace } from './load.js';
+import { listDir, type LoadTrace } from './load-trace.js';
 import type { ToolchainDecl, Workspace } from './types.js';
 
 /** Bump when the snapshot layout or the meaning of a validated Workspace changes. */
@@ -126,18 +126,6 @@ function stampFiles(root: string, files: Record<string, string>): string | undef
     lines.push(statLine(rel, st));
   }
   return lines.join('\n');
-}
-
-/** A directory's entries, sorted, directories marked with a trailing `/`; none when it cannot be read. */
-export function listDir(root: string, rel: string): string[] {
-  try {
-    return fs
-      .readdirSync(path.join(root, rel), { withFileTypes: true })
-      .map((e) => (e.isDirectory() ? `${e.name}/` : e.name))
-      .sort();
-  } catch {
-    return [];
-  }
 }
 
 function readSnapshot(file: string): Snapshot | undefined {

@@ -1,4 +1,4 @@
-import type { Scenario } from '../bench/scenario.js';
+import type { Scenario } from './scenario.js';
 import type { Diagnostic, SourcePos } from '../diagnostic.js';
 
 /** One input pattern of a node, as declared. */

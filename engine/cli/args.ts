@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ensureStateDir, STATE_DIR } from '../state-dir.js';
+import type { WorkspaceSpec } from '../workspace-spec.js';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UserError } from '../diagnostic.js';
 import { defaultCacheDir, findNpmWorkspaceRoot, findRootBuildFile } from '../workspace-root.js';
@@ -92,20 +93,6 @@ export function resolveNpmRoot(): string {
     ]);
   }
   return found;
-}
-
-/**
- * Which workspace a command means: a root kiln.yaml, or a JS workspace
- * (npm, pnpm or yarn; with or without turbo.json) without one: with
- * `--npm`, or when no kiln.yaml is found. Plain data, resolved without
- * loading anything heavy: the build command hands it to the daemon before
- * deciding to load.
- */
-export interface WorkspaceSpec {
-  /** The root kiln.yaml, or the JS workspace's root package.json. */
-  rootFile: string;
-  /** The JS workspace's tasks (`--npm`; turbo.json's, or build, when absent), outputs and strictness. */
-  npm?: { scripts?: string; outputs?: string; strictOutputs?: true };
 }
 
 /** Where a kiln.yaml-less build records its flags, so why, graph, clean and daemon use the same graph without repeating them. */

@@ -1,5 +1,5 @@
 import type { Workspace } from '../buildfile/types.js';
-import { createProgress, type ProgressOut } from '../cli/progress.js';
+import { createProgress, type ProgressOut } from '../progress/progress.js';
 import type { History, NodeState } from '../history.js';
 import { notSelected, writeSummary, type NodeSummary, type RunSummary } from '../summary.js';
 import { LocalCache } from '../../cache/local/store.js';

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { isAlive } from '../pid.js';
-import type { WorkspaceSpec } from '../cli/args.js';
+import type { WorkspaceSpec } from '../workspace-spec.js';
 import { readDaemonInfo } from './protocol.js';
 import { DEFAULT_IDLE_MINUTES, spawnDaemon } from './spawn.js';
 

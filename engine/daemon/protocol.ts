@@ -4,7 +4,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { WorkspaceSpec } from '../cli/args.js';
+import type { WorkspaceSpec } from '../workspace-spec.js';
 import { daemonInfoFile } from '../state-dir.js';
 import { readVersion } from '../version.js';
 

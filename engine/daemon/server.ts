@@ -3,8 +3,7 @@ import net from 'node:net';
 import path from 'node:path';
 import type Database from 'better-sqlite3';
 import { memoSources } from '../buildfile/snapshot.js';
-import type { WorkspaceSpec } from '../cli/args.js';
-import { loadSpec } from '../cli/workspace.js';
+import { loadSpec, type WorkspaceSpec } from '../workspace-spec.js';
 import type { NodeDecl, Workspace } from '../buildfile/types.js';
 import { stampPaths } from '../fingerprint.js';
 import { History, type NodeState } from '../history.js';
@@ -16,7 +15,7 @@ import { RACY_MARGIN_MS } from '../fingerprint.js';
 import { StatCache } from '../hash/stat-cache.js';
 import { initXxhash } from '../hash/xxhash.js';
 import { rules } from '../../rules/index.js';
-import { createProgress } from '../cli/progress.js';
+import { createProgress } from '../progress/progress.js';
 import { answerUpToDate } from './answer.js';
 import {
   codeStamp, readDaemonInfo, socketPathFor, type BuildRequest, type DaemonInfo, type Request, type Response,
@@ -223,13 +222,12 @@ export class Daemon {
     this.db?.close();
     this.db = openStateDb(this.root);
     this.history = new History(this.db);
-    let ws: Workspace;
-    try {
-      ws = await loadSpec(this.spec);
-    } catch {
+    const loaded = await loadSpec(this.spec);
+    if (!loaded.ok) {
       this.notReady = 'the build files do not load; a build will report why';
       return;
     }
+    const ws = loaded.value;
     const sources = memoSources(this.root, STATE_DIR);
     if (!sources) {
       this.notReady = 'the workspace memo is unreadable';

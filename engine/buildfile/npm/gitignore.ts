@@ -1,7 +1,7 @@
 import path from 'node:path';
 import picomatch from 'picomatch';
 import { readText } from '../include.js';
-import type { LoadTrace } from '../load.js';
+import type { LoadTrace } from '../load-trace.js';
 
 /** The pattern lines of a workspace-relative .gitignore (none when absent). */
 export type GitignoreReader = (file: string) => string[];

@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Diagnostic } from '../../diagnostic.js';
 import type { NpmStep } from '../../../rules/npm-script.js';
 import { located } from '../hint.js';
-import type { LoadTrace } from '../load.js';
+import type { LoadTrace } from '../load-trace.js';
 import { NODE_ID, type ParsedNode } from '../node.js';
 import type { DepRef, InputPattern } from '../types.js';
 import { gitignoreExcludes, gitignoreReader } from './gitignore.js';

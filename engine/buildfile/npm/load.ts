@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { fail, ok, type Diagnostic, type Result } from '../../diagnostic.js';
 import { checkWorkspace } from '../checks.js';
-import type { LoadTrace } from '../load.js';
+import type { LoadTrace } from '../load-trace.js';
 import type { Workspace } from '../types.js';
 import { located } from '../hint.js';
 import { outputPath, outputProblem, SCRIPT_NAME } from './config.js';

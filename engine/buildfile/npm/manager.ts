@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Diagnostic } from '../../diagnostic.js';
 import { located } from '../hint.js';
-import type { LoadTrace } from '../load.js';
+import type { LoadTrace } from '../load-trace.js';
 import { jsonKeyPos } from './json-pos.js';
 
 /** The package managers whose workspaces kiln imports. */

@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Diagnostic, SourcePos } from '../../diagnostic.js';
 import { located } from '../hint.js';
 import { readText } from '../include.js';
-import type { LoadTrace } from '../load.js';
+import type { LoadTrace } from '../load-trace.js';
 import { PNPM_WORKSPACE } from './manager.js';
 import { isRecord, parseYamlData } from './yaml-data.js';
 

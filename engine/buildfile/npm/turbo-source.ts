@@ -2,7 +2,7 @@ import path from 'node:path';
 import { located } from '../hint.js';
 import type { Diagnostic } from '../../diagnostic.js';
 import { readText } from '../include.js';
-import type { LoadTrace } from '../load.js';
+import type { LoadTrace } from '../load-trace.js';
 import type { WorkspacePackage } from './packages.js';
 import { fromPackage, type TaskDef, type TaskSource } from './tasks.js';
 import { readPackageTurboJson, readTurboJson, type PackageTurboConfig } from './turbo-json.js';

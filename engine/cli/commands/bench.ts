@@ -8,7 +8,7 @@ import { formatBench, formatBenchList, formatComparison } from '../../bench/repo
 import { hostFacts, type BenchResult } from '../../bench/result.js';
 import { planScenarios } from '../../bench/plan.js';
 import { runScenario } from '../../bench/runner.js';
-import { DEFAULT_NOISE_MS, DEFAULT_THRESHOLD_PCT, parsePercent } from '../../bench/scenario.js';
+import { DEFAULT_NOISE_MS, DEFAULT_THRESHOLD_PCT, parsePercent } from '../../buildfile/scenario.js';
 import { Toucher } from '../../bench/touch.js';
 import { UserError } from '../../diagnostic.js';
 import { openStateDb } from '../../state-db.js';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { UserError } from '../../diagnostic.js';
 import { daemonInfoFile } from '../../state-dir.js';
 import { parseCommand, positiveInt, rememberJsSpec, resolveCacheDir, resolveWorkspaceSpec } from '../args.js';
-import type { LogMode } from '../progress.js';
+import type { LogMode } from '../../progress/progress.js';
 
 // Only light modules load before the daemon is asked: when it answers, the
 // build engine, the rules and SQLite are never loaded at all.
@@ -84,15 +84,15 @@ export async function run(argv: string[]): Promise<number> {
     vouched = answered.vouched;
   }
 
-  const [{ runBuild }, { loadSpec, selectForCommand }, { remoteFor, parseOverrides }, { createProgress, intervalFromEnv }, { writeSummary }] =
+  const [{ runBuild }, { loadSpecForCommand, selectForCommand }, { remoteFor, parseOverrides }, { createProgress, intervalFromEnv }, { writeSummary }] =
     await Promise.all([
       import('../../build.js'),
       import('../workspace.js'),
       import('../build-options.js'),
-      import('../progress.js'),
+      import('../../progress/progress.js'),
       import('../../summary.js'),
     ]);
-  const ws = await loadSpec(spec);
+  const ws = await loadSpecForCommand(spec);
   rememberJsSpec(spec);
   const selected = selectForCommand(ws, positionals);
   const remote = await remoteFor(ws, values);

@@ -4,7 +4,8 @@ import { exchange, readDaemonInfo, type DaemonInfo, type DaemonStatus } from '..
 import { DEFAULT_IDLE_MINUTES, spawnDaemon } from '../../daemon/spawn.js';
 import { isAlive } from '../../pid.js';
 import { STATE_DIR } from '../../state-dir.js';
-import { parseCommand, resolveWorkspaceSpec, type WorkspaceSpec } from '../args.js';
+import { parseCommand, resolveWorkspaceSpec } from '../args.js';
+import type { WorkspaceSpec } from '../../workspace-spec.js';
 
 const USAGE = `usage: kiln daemon start | stop | status   [--npm SCRIPTS [--npm-outputs DIRS]]
 

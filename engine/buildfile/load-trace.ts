@@ -1,0 +1,23 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { IncludeGlob } from './include.js';
+
+/** What a load read: every file's text, every glob's matches, the files it found absent and the dirs it listed (see snapshot.ts). */
+export interface LoadTrace {
+  texts: Map<string, string>;
+  globs: IncludeGlob[];
+  absent: string[];
+  dirs: { dir: string; entries: string[] }[];
+}
+
+/** A directory's entries, sorted, directories marked with a trailing `/`; none when it cannot be read. */
+export function listDir(root: string, rel: string): string[] {
+  try {
+    return fs
+      .readdirSync(path.join(root, rel), { withFileTypes: true })
+      .map((e) => (e.isDirectory() ? `${e.name}/` : e.name))
+      .sort();
+  } catch {
+    return [];
+  }
+}

@@ -394,7 +394,7 @@ function upstreamHeads(nodes: NodeDecl[], meta: MetaByNode): UpstreamHead[] {
   const heads: UpstreamHead[] = [];
   for (const n of nodes) {
     const m = meta.get(n.id);
-    if (n.rule === 'git' && m?.commit) heads.push({ node: n.id, url: m.url ?? '', ref: m.ref ?? '', commit: m.commit });
+    if (rules.get(n.rule)?.upstream && m?.commit) heads.push({ node: n.id, url: m.url ?? '', ref: m.ref ?? '', commit: m.commit });
   }
   return heads;
 }

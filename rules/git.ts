@@ -45,6 +45,7 @@ export const gitRule: Rule = {
   },
   required: ['url', 'ref'],
   overridable: true,
+  upstream: true,
   resolve,
   run,
 };

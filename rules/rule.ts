@@ -72,6 +72,13 @@ export interface Rule {
   /** Whether `--override NODE=REF|PATH` applies to this rule. */
   overridable?: boolean;
   /**
+   * The node stands for an upstream project at a commit, which its
+   * resolution's meta names (`url`, `ref`, `commit`): `kiln chase` walks its
+   * new commits, `kiln bisect` searches them, and a run's history row says
+   * which commits it built. The engine asks this, never a rule's name.
+   */
+  upstream?: boolean;
+  /**
    * Runs before the key, every build (cached or not): learns what the node
    * stands for beyond its input files (a git ref's tree, normalised patches).
    * A `diagnostic` is a build-file mistake only the rule can see (attributes

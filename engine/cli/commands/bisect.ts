@@ -6,6 +6,7 @@ import { depViews } from '../../node-context.js';
 import type { NodeSummary } from '../../summary.js';
 import { parseCommand, positiveInt, resolveCacheDir } from '../args.js';
 import { loadForCommand, selectForCommand } from '../workspace.js';
+import { rules } from '../../../rules/index.js';
 import { remoteFor } from '../build-options.js';
 
 const USAGE = `usage: kiln bisect NODE --good SHA --bad SHA [--project ID]
@@ -42,7 +43,7 @@ export async function run(argv: string[]): Promise<number> {
     const guess = didYouMean(target, ws.nodes.map((n) => n.id));
     throw new UserError([{ message: `bisect: no node '${target}'`, ...(guess ? { hint: `did you mean '${guess}'?` } : {}) }]);
   }
-  const upstreamIds = [...depViews(ws, node, new Map()).keys(), node.id].filter((id) => ws.nodes.find((n) => n.id === id)!.rule === 'git');
+  const upstreamIds = [...depViews(ws, node, new Map()).keys(), node.id].filter((id) => rules.get(ws.nodes.find((n) => n.id === id)!.rule)?.upstream);
   const projectId = values.project ?? (upstreamIds.length === 1 ? upstreamIds[0] : undefined);
   if (!projectId || !upstreamIds.includes(projectId)) {
     throw new UserError([

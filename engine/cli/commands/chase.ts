@@ -6,6 +6,7 @@ import { firstParentRange, resolveProject, type UpstreamCommit } from '../../cha
 import { openStateDb } from '../../state-db.js';
 import { parseCommand, positiveInt, resolveCacheDir } from '../args.js';
 import { loadForCommand, selectForCommand } from '../workspace.js';
+import { rules } from '../../../rules/index.js';
 import { remoteFor } from '../build-options.js';
 
 const USAGE = `usage: kiln chase [targets...] [options]
@@ -37,7 +38,7 @@ export async function run(argv: string[]): Promise<number> {
   if (values['every-commit'] && values['head-only']) throw new UserError([{ message: 'chase: choose --every-commit or --head-only' }]);
   const ws = await loadForCommand(values);
   const selected = selectForCommand(ws, positionals);
-  const gitNodes = ws.nodes.filter((n) => n.rule === 'git');
+  const gitNodes = ws.nodes.filter((n) => rules.get(n.rule)?.upstream);
   for (const p of values.project ?? []) {
     if (!gitNodes.some((n) => n.id === p)) {
       const guess = didYouMean(p, gitNodes.map((n) => n.id));

@@ -1,16 +1,6 @@
 import fs from 'node:fs';
 import type { NodeDecl } from './buildfile/types.js';
-
-/** Remote cache figures of one build, as written in the run summary. */
-export interface RemoteStats {
-  url: string;
-  hits: number;
-  misses: number;
-  uploads: number;
-  bytesDown: number;
-  bytesUp: number;
-  errors: number;
-}
+import type { RemoteStats } from '../cache/remote/session.js';
 
 /** The run summary, format version 1 (DESIGN.md section 3). Scripts read it: keep it stable. */
 export interface NodeSummary {

@@ -1,5 +1,5 @@
 import type { Workspace } from '../buildfile/types.js';
-import { runBuild } from '../build.js';
+import { runBuild } from '../pipeline/run-build.js';
 import type { RunSummary } from '../summary.js';
 import type { RemoteSetup } from '../../cache/remote/config.js';
 

@@ -1,15 +1,16 @@
 import type { Workspace } from '../buildfile/types.js';
 import { createProgress, type ProgressOut } from '../progress/progress.js';
 import type { History, NodeState } from '../history.js';
-import { notSelected, writeSummary, type NodeSummary, type RunSummary } from '../summary.js';
+import { finishRun } from '../pipeline/finish-run.js';
+import { notSelected, type NodeSummary } from '../summary.js';
 import { LocalCache } from '../../cache/local/store.js';
 import type { BuildRequest } from './protocol.js';
 
 /**
  * What `kiln build` would have done for a request whose nodes the daemon
  * proved up to date: every selected node cached, its log replayed as the
- * client asked, the summary file written and the run recorded in history,
- * the terminal output rendered by the same progress code a build uses.
+ * client asked, and the run finished as a build's is (finishRun: summary
+ * file, history row, pruning), rendered by the same progress code.
  */
 export async function answerUpToDate(
   ws: Workspace,
@@ -44,22 +45,15 @@ export async function answerUpToDate(
     report({ type: 'node-done', node: row, log, replayed: true });
   }
   cache?.close();
-  const summary: RunSummary = {
-    version: 1,
-    command: 'build',
-    startedAt: startedAt.toISOString(),
-    durationMs: Math.round(performance.now() - t0),
-    nodes: ws.nodes.map((n) => rows.get(n.id) ?? notSelected(n)),
-  };
-  report({ type: 'end', summary });
-  if (req.summary) writeSummary(req.summary, summary);
-  history.recordRun(summary, {
-    args: req.args,
-    exitCode: 0,
-    workers: req.jobs,
-    upstream: [],
-    timing: () => ({ startMs: 0, lane: 0, bytes: 0, spans: [] }),
-    depsOf,
-  });
+  finishRun(
+    { command: 'build', startedAt, t0, dryRun: false, nodes: ws.nodes.map((n) => rows.get(n.id) ?? notSelected(n)), exitCode: 0 },
+    {
+      history,
+      ...(ws.history ? { keepRuns: ws.history.keepRuns } : {}),
+      facts: { args: req.args, workers: req.jobs, upstream: [], timing: () => ({ startMs: 0, lane: 0, bytes: 0, spans: [] }), depsOf },
+    },
+    report,
+    req.summary,
+  );
   return { exitCode: 0, stdout };
 }

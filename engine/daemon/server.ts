@@ -357,7 +357,7 @@ export class Daemon {
     send: (r: Response) => void,
     signal: AbortSignal,
   ): Promise<Response> {
-    const [{ runBuild }, { writeSummary }] = await Promise.all([import('../build.js'), import('../summary.js')]);
+    const { runBuild } = await import('../pipeline/run-build.js');
     const report = createProgress({ live: req.live, logs: req.logs, out: { write: (text) => send({ kind: 'output', text }), columns: req.columns } });
     this.answered++;
     this.built++;
@@ -368,10 +368,10 @@ export class Daemon {
         {
           selected, jobs: req.jobs, keepGoing: req.keepGoing, dryRun: false, cacheDir: req.cacheDir, env: req.env, signal,
           command: 'build', args: req.args, offline: false, overrides: new Map(), vouched,
+          ...(req.summary ? { summaryFile: req.summary } : {}),
         },
         report,
       );
-      if (req.summary) writeSummary(req.summary, outcome.summary);
       return { kind: 'answer', exitCode: signal.aborted ? 130 : outcome.exitCode, stdout: '' };
     } finally {
       this.building = false;

@@ -84,14 +84,12 @@ export async function run(argv: string[]): Promise<number> {
     vouched = answered.vouched;
   }
 
-  const [{ runBuild }, { loadSpecForCommand, selectForCommand }, { remoteFor, parseOverrides }, { createProgress, intervalFromEnv }, { writeSummary }] =
-    await Promise.all([
-      import('../../build.js'),
-      import('../workspace.js'),
-      import('../build-options.js'),
-      import('../../progress/progress.js'),
-      import('../../summary.js'),
-    ]);
+  const [{ runBuild }, { loadSpecForCommand, selectForCommand }, { remoteFor, parseOverrides }, { createProgress, intervalFromEnv }] = await Promise.all([
+    import('../../pipeline/run-build.js'),
+    import('../workspace.js'),
+    import('../build-options.js'),
+    import('../../progress/progress.js'),
+  ]);
   const ws = await loadSpecForCommand(spec);
   rememberJsSpec(spec);
   const selected = selectForCommand(ws, positionals);
@@ -129,10 +127,10 @@ export async function run(argv: string[]): Promise<number> {
       overrides,
       ...(remote ? { remote } : {}),
       ...(vouched ? { vouched } : {}),
+      ...(values.summary ? { summaryFile: values.summary } : {}),
     },
     createProgress({ live, logs: logs as LogMode, out: process.stdout, intervalMs: intervalFromEnv(process.env) }),
   );
-  if (values.summary) writeSummary(values.summary, outcome.summary);
   if (values.profile !== undefined && outcome.runId !== undefined) {
     (await import('./trace.js')).writeProfile(ws.root, outcome.runId, values.profile);
   }

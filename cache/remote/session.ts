@@ -1,11 +1,28 @@
 import PQueue from 'p-queue';
-import type { ActionEntry } from '../cache/local/action-index.js';
-import type { LocalCache } from '../cache/local/store.js';
-import type { RemoteSetup } from '../cache/remote/config.js';
-import { RemoteError, UntrustedContentError } from '../cache/remote/remote.js';
-import type { Reporter } from './events.js';
-import type { RemoteStats } from './summary.js';
-import type { Timeline } from './timeline.js';
+import type { ActionEntry } from '../local/action-index.js';
+import type { LocalCache } from '../local/store.js';
+import type { RemoteSetup } from './config.js';
+import { RemoteError, UntrustedContentError } from './remote.js';
+
+/** Remote cache figures of one build, as the run summary reports them. */
+export interface RemoteStats {
+  url: string;
+  hits: number;
+  misses: number;
+  uploads: number;
+  bytesDown: number;
+  bytesUp: number;
+  errors: number;
+}
+
+/** What a cache session tells the build: warnings, and spans for its timeline. */
+export interface CacheObserver {
+  warn(message: string): void;
+  /** Milliseconds on the build's clock. */
+  now(): number;
+  /** A span of `node`'s timeline (an upload in one of the upload lanes). */
+  span(node: string, kind: 'upload', startMs: number, lane?: number): void;
+}
 
 /** Uploads in flight at once: enough to hide latency, few enough not to starve the build. */
 const UPLOAD_CONCURRENCY = 4;
@@ -27,8 +44,7 @@ export class RemoteSession {
 
   constructor(
     private readonly setup: RemoteSetup,
-    private readonly report: Reporter,
-    private readonly timeline: Timeline,
+    private readonly observer: CacheObserver,
   ) {
     this.stats = { url: setup.cache.description, hits: 0, misses: 0, uploads: 0, bytesDown: 0, bytesUp: 0, errors: 0 };
   }
@@ -45,7 +61,7 @@ export class RemoteSession {
     } catch (e) {
       if (e instanceof UntrustedContentError) {
         this.stats.errors++;
-        this.report({ type: 'warning', message: `${node}: remote cache sent unusable data (${e.message}); rebuilding` });
+        this.observer.warn(`${node}: remote cache sent unusable data (${e.message}); rebuilding`);
         return undefined;
       }
       if (!(e instanceof RemoteError)) throw e;
@@ -63,7 +79,7 @@ export class RemoteSession {
       if (this.disabled) return;
       const lane = this.uploadLanes.indexOf(false);
       this.uploadLanes[lane] = true;
-      const start = this.timeline.now();
+      const start = this.observer.now();
       try {
         await this.setup.cache.upload(key, entry, local);
         this.stats.uploads++;
@@ -73,11 +89,11 @@ export class RemoteSession {
         else {
           // Local trouble (a blob gc'd meanwhile, a full disk): this upload is lost, the build is not.
           this.stats.errors++;
-          this.report({ type: 'warning', message: `upload of ${key.slice(0, 12)} failed: ${(e as Error).message}` });
+          this.observer.warn(`upload of ${key.slice(0, 12)} failed: ${(e as Error).message}`);
         }
       } finally {
         this.uploadLanes[lane] = false;
-        this.timeline.span(node, 'upload', start, lane);
+        this.observer.span(node, 'upload', start, lane);
         this.syncTraffic();
       }
     });
@@ -108,7 +124,7 @@ export class RemoteSession {
     if (this.disabled) return;
     this.disabled = true;
     this.uploads.clear();
-    this.report({ type: 'warning', message: `remote cache unavailable, continuing with the local cache only: ${e.message}` });
+    this.observer.warn(`remote cache unavailable, continuing with the local cache only: ${e.message}`);
   }
 
   private syncTraffic(): void {

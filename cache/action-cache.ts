@@ -1,0 +1,129 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { ActionEntry } from './local/action-index.js';
+import type { BlobRef } from './local/cas.js';
+import { collectOutputs, restoreOutputs, UnsafeOutputError, type CollectedOutputs } from './local/outputs.js';
+import { CorruptBlobError, LocalCache } from './local/store.js';
+import type { RemoteSetup } from './remote/config.js';
+import { RemoteSession, type CacheObserver, type RemoteStats } from './remote/session.js';
+
+/** A cache hit: the entry and the tier that had it. */
+export interface CacheHit {
+  entry: ActionEntry;
+  source: 'local' | 'remote';
+}
+
+/** What the facade tells the build beyond a session's warnings: timed fetches and restores. */
+export interface ActionCacheObserver extends CacheObserver {
+  timed<T>(node: string, kind: 'fetch' | 'restore', work: () => Promise<T>): Promise<T>;
+}
+
+/**
+ * The one place a build asks "outputs for this key?" and says "these are
+ * the outputs for this key": the local store first, then the remote (whose
+ * entries are verified into the local store before they count), uploads
+ * queued in the background and owed ones caught up, entries that turn out
+ * unusable forgotten with a warning. The build sees a hit with its source,
+ * or a miss, never a tier.
+ */
+export class ActionCache {
+  private opened: LocalCache | undefined;
+  private readonly remote: RemoteSession | undefined;
+
+  constructor(
+    private readonly dir: string,
+    remote: RemoteSetup | undefined,
+    private readonly observer: ActionCacheObserver,
+  ) {
+    this.remote = remote ? new RemoteSession(remote, observer) : undefined;
+  }
+
+  /** The local store, opened on first use: a no-op build of stamped nodes never opens it. */
+  get local(): LocalCache {
+    return (this.opened ??= LocalCache.open(this.dir));
+  }
+
+  /** Remote figures for the run summary, when a remote is configured. */
+  get remoteStats(): RemoteStats | undefined {
+    return this.remote?.stats;
+  }
+
+  /** The entry for `key`: local, else (unless `localOnly`, as a dry run asks) remote, recorded locally. */
+  async get(node: string, key: string, localOnly = false): Promise<CacheHit | undefined> {
+    const local = this.local.getAction(key);
+    if (local) return { entry: local, source: 'local' };
+    if (localOnly || !this.remote) return undefined;
+    const remote = await this.observer.timed(node, 'fetch', () => this.remote!.fetch(node, key, this.local));
+    if (!remote) return undefined;
+    this.local.putAction(key, remote);
+    return { entry: remote, source: 'remote' };
+  }
+
+  /**
+   * Writes a hit's outputs into the node dir (see restoreOutputs) and reads
+   * its log. An entry that proves unusable (a corrupt blob, a manifest that
+   * would write outside the outputs) is forgotten with a warning: undefined,
+   * and the node is built instead.
+   */
+  async restore(
+    node: string,
+    key: string,
+    hit: CacheHit,
+    nodeDir: string,
+    declared: string[],
+    tmpDir: string,
+    createdHere: ReadonlySet<string>,
+  ): Promise<{ log: Buffer | null } | undefined> {
+    try {
+      // Undeclared outputs this checkout saw kiln create may be replaced whole; others are written over.
+      const mayReplace = (root: string) => createdHere.has(root) || !fs.existsSync(path.join(nodeDir, root));
+      await this.observer.timed(node, 'restore', () => restoreOutputs(this.local, nodeDir, declared, hit.entry, tmpDir, mayReplace));
+      return { log: hit.entry.log ? await this.local.readBlob(hit.entry.log.digest) : null };
+    } catch (e) {
+      if (!(e instanceof CorruptBlobError || e instanceof UnsafeOutputError)) throw e;
+      this.local.deleteAction(key);
+      this.observer.warn(`${node}: cache entry unusable (${e.message}); rebuilding`);
+      return undefined;
+    }
+  }
+
+  /** Stores what a node produced in the local store (blobs), before its entry is put. */
+  collect(nodeDir: string, declared: string[], lenient: boolean): Promise<CollectedOutputs> {
+    return collectOutputs(this.local, nodeDir, declared, lenient);
+  }
+
+  putLog(log: Buffer): Promise<BlobRef> {
+    return this.local.putBuffer(log);
+  }
+
+  readLog(digest: string): Promise<Buffer | null> {
+    return this.local.readLog(digest);
+  }
+
+  /** Records a built node's entry locally and queues its upload. */
+  put(node: string, key: string, entry: ActionEntry): void {
+    this.local.putAction(key, entry);
+    this.remote?.upload(node, key, entry, this.local);
+  }
+
+  /** Whether the remote lacks a local entry it should have (built while it was down or read-only). */
+  owes(key: string): boolean {
+    return this.remote?.owes(key, this.local) ?? false;
+  }
+
+  /** Uploads a local entry the remote is owed, if any. */
+  catchUp(node: string, key: string): void {
+    if (!this.owes(key)) return;
+    const entry = this.local.getAction(key);
+    if (entry) this.remote!.upload(node, key, entry, this.local);
+  }
+
+  /** Waits for queued uploads and closes the local store: a build's results reach the remote before kiln exits. */
+  async close(): Promise<void> {
+    try {
+      await this.remote?.drain();
+    } finally {
+      this.opened?.close();
+    }
+  }
+}

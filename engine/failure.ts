@@ -1,0 +1,38 @@
+import { formatDiagnostic, type Diagnostic } from './diagnostic.js';
+
+/**
+ * Why a node failed, as a value: rendered in one place (the summary's
+ * `error` and the log line say the same), and the build's exit code
+ * follows from the kinds present.
+ *
+ * - user: a build-file mistake only seen while building (an input glob
+ *   matching nothing, a missing node dir, a rule's own check), located.
+ * - command: the node's command (or a rule step) failed or produced what it
+ *   must not (missing or unsafe outputs).
+ * - internal: a bug or an environment failure (disk full, permissions).
+ */
+export type Failure =
+  | { kind: 'user'; diagnostic: Diagnostic }
+  | { kind: 'command'; message: string }
+  | { kind: 'internal'; message: string };
+
+export function renderFailure(f: Failure): string {
+  switch (f.kind) {
+    case 'user':
+      return formatDiagnostic(f.diagnostic);
+    case 'command':
+      return f.message;
+    case 'internal':
+      return `internal error: ${f.message}`;
+  }
+}
+
+/** A build's exit code: 2 when a build-file mistake surfaced, 1 for any other failure (or an interrupted build), else 0. */
+export function exitCodeOf(failures: Iterable<Failure>, interrupted: boolean): 0 | 1 | 2 {
+  let code: 0 | 1 | 2 = interrupted ? 1 : 0;
+  for (const f of failures) {
+    if (f.kind === 'user') return 2;
+    code = 1;
+  }
+  return code;
+}

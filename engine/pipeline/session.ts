@@ -1,0 +1,182 @@
+import type { NodeDecl, Workspace } from '../buildfile/types.js';
+import { prepareCheckoutTmp } from '../checkout-tmp.js';
+import type { Reporter } from '../events.js';
+import { renderFailure, type Failure } from '../failure.js';
+import { fingerprintOutputs } from '../fingerprint.js';
+import { StatCache } from '../hash/stat-cache.js';
+import { initXxhash } from '../hash/xxhash.js';
+import { History, type NodeState } from '../history.js';
+import type { Ingredients } from '../key.js';
+import { essentialEnv } from '../node-env.js';
+import { openStateDb } from '../state-db.js';
+import type { NodeSummary } from '../summary.js';
+import { Timeline } from '../timeline.js';
+import { Toolchains } from '../toolchain.js';
+import { ActionCache } from '../../cache/action-cache.js';
+import type { RemoteSetup } from '../../cache/remote/config.js';
+import type Database from 'better-sqlite3';
+
+export interface BuildOptions {
+  /** Node ids in scope (targets plus their transitive deps), already selected. */
+  selected: Set<string>;
+  jobs: number;
+  keepGoing: boolean;
+  dryRun: boolean;
+  cacheDir: string;
+  /** The caller's environment; nodes see only the declared part of it. */
+  env: NodeJS.ProcessEnv;
+  signal: AbortSignal;
+  command: string;
+  /** The command line as typed, for the run's history row. */
+  args: string[];
+  /** The shared cache, when one is configured. */
+  remote?: RemoteSetup;
+  /** --offline: rules use their local state (e.g. git mirrors) as is. */
+  offline: boolean;
+  /** --override NODE=REF|PATH, validated by the caller. */
+  overrides: ReadonlyMap<string, string>;
+  /** Node id → key the workspace's daemon proved and saw no change touch since: their stats are skipped. */
+  vouched?: ReadonlyMap<string, string>;
+  /** --summary FILE: where the run summary is written. */
+  summaryFile?: string;
+}
+
+/** A settled node: its summary row, and what dependents hash for it (known only for built and cached nodes). */
+export interface Settled {
+  summary: NodeSummary;
+  outputDigest: string | null;
+}
+
+/** A node's key and ingredients with the stamps that let the next build skip gathering them. */
+export interface Keyed {
+  key: string;
+  ingredients: Ingredients;
+  inputStamp: string | null;
+  context: string;
+  /** The paths excluded from the inputs as undeclared products of the node (NodeState.written). */
+  written: string[];
+}
+
+/** How a cached node got its outputs: already in place, or restored from a tier. */
+export type CachedHow = 'up to date' | 'local' | 'remote';
+
+/**
+ * Everything one build shares, opened once: the workspace and its graph
+ * index, the checkout state (stat cache, node states, history), the action
+ * cache, the timeline, and the settled nodes so far. The pipeline's stages
+ * (node-stages.ts) take it as their context; the ways a node settles
+ * (built, cached, failed, skipped) are its methods, so every node ends with
+ * exactly one status and one event.
+ */
+export class BuildSession {
+  readonly startedAt = new Date();
+  readonly t0 = performance.now();
+  readonly timeline = new Timeline(this.t0);
+  /** The graph index: node id → declaration, built once per build. */
+  readonly byId: ReadonlyMap<string, NodeDecl>;
+  readonly stats: StatCache;
+  readonly history: History;
+  readonly states: Map<string, NodeState>;
+  readonly cache: ActionCache;
+  readonly tmpDir: string;
+  /** What every rule hook sees as its environment before the node's own declared env. */
+  readonly baseEnv: Readonly<Record<string, string>>;
+  readonly toolchains: Toolchains;
+  readonly settled = new Map<string, Settled>();
+  /** Metadata published by resolved nodes, for dependents' `uses`. */
+  readonly meta = new Map<string, Record<string, string>>();
+  readonly failures: Failure[] = [];
+  /** Paths each node last created undeclared: not its inputs, nor those of the other scripts of its package. */
+  private readonly writtenBy: Map<string, string[]>;
+  private readonly notes = new Map<string, string[]>();
+  private stopping = false;
+
+  private constructor(
+    readonly ws: Workspace,
+    readonly opts: BuildOptions,
+    readonly report: Reporter,
+    readonly db: Database.Database,
+  ) {
+    this.byId = new Map(ws.nodes.map((n) => [n.id, n]));
+    this.tmpDir = prepareCheckoutTmp(ws.root);
+    this.stats = new StatCache(db);
+    this.history = new History(db);
+    this.states = this.history.loadNodeStates();
+    if (!opts.dryRun) this.history.batchWrites();
+    this.writtenBy = new Map([...this.states].map(([id, st]) => [id, st.written]));
+    this.baseEnv = Object.freeze(essentialEnv(opts.env));
+    this.toolchains = new Toolchains(ws.toolchains, this.baseEnv);
+    this.cache = new ActionCache(opts.cacheDir, opts.remote, {
+      warn: (message) => report({ type: 'warning', message }),
+      now: () => this.timeline.now(),
+      span: (node, kind, start, lane) => this.timeline.span(node, kind, start, lane),
+      timed: (node, kind, work) => this.timeline.timed(node, kind, work),
+    });
+  }
+
+  static async open(ws: Workspace, opts: BuildOptions, report: Reporter): Promise<BuildSession> {
+    await initXxhash();
+    return new BuildSession(ws, opts, report, openStateDb(ws.root));
+  }
+
+  /** Whether nodes not yet started must not start: a failure without --keep-going, or Ctrl-C. */
+  get stopped(): boolean {
+    return this.stopping || this.opts.signal.aborted;
+  }
+
+  addNotes(id: string, notes: readonly string[]): void {
+    if (notes.length > 0) this.notes.set(id, [...(this.notes.get(id) ?? []), ...notes]);
+  }
+
+  /** The undeclared products a node's inputs leave out: its own (`own`) and its package siblings'. */
+  productsFor(node: NodeDecl, own: readonly string[]): string[] {
+    return [...new Set([...own, ...(node.writeScan?.siblings ?? []).flatMap((s) => this.writtenBy.get(s) ?? [])])];
+  }
+
+  /** Settles a node with its one status; the event goes to the renderer. */
+  private settle(node: NodeDecl, s: Omit<NodeSummary, 'id' | 'rule'>, log: Buffer | null, replayed = false): void {
+    const notes = this.notes.get(node.id);
+    const summary: NodeSummary = { id: node.id, rule: node.rule, ...s, ...(notes ? { notes } : {}) };
+    this.settled.set(node.id, { summary, outputDigest: s.outputDigest });
+    if (s.status === 'failed' && !this.opts.keepGoing) this.stopping = true;
+    this.report({ type: 'node-done', node: summary, log, replayed });
+  }
+
+  built(node: NodeDecl, key: string, outputDigest: string, durationMs: number, log: Buffer | null): void {
+    this.settle(node, { key, status: 'built', cache: null, durationMs, outputDigest, error: null }, log);
+  }
+
+  cached(node: NodeDecl, key: string, outputDigest: string, how: CachedHow, durationMs: number, log: Buffer | null): void {
+    const source = how === 'up to date' ? { cache: 'local' as const, upToDate: true as const } : { cache: how };
+    this.settle(node, { key, status: 'cached', ...source, durationMs, outputDigest, error: null }, log, true);
+  }
+
+  failed(node: NodeDecl, failure: Failure, key: string | null = null, durationMs = 0, log: Buffer | null = null): void {
+    this.failures.push(failure);
+    this.settle(node, { key, status: 'failed', cache: null, durationMs, outputDigest: null, error: renderFailure(failure) }, log);
+  }
+
+  skipped(node: NodeDecl, why: string, key: string | null = null): void {
+    this.settle(node, { key, status: 'skipped', cache: null, durationMs: 0, outputDigest: null, error: why }, null);
+  }
+
+  /** The node's state for the next build: its key as the tree now stands, stamps, output fingerprint. */
+  saveState(node: NodeDecl, nodeDir: string, keyed: Keyed, outputDigest: string, outputs: string[], log: string | null, durationMs: number): void {
+    const state: NodeState = {
+      key: keyed.key, outputDigest, fingerprint: fingerprintOutputs(nodeDir, outputs), log, durationMs,
+      inputStamp: keyed.inputStamp, context: keyed.context, written: keyed.written,
+    };
+    this.history.saveNodeState(node.id, state, keyed.ingredients);
+    this.writtenBy.set(node.id, keyed.written);
+  }
+
+  /** Commits batched state writes and closes the caches; the database stays open for the run's history row. */
+  async closeCaches(): Promise<void> {
+    try {
+      await this.cache.close();
+    } finally {
+      this.history.commit();
+      this.stats.flush();
+    }
+  }
+}

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { RunSummary } from '../engine/summary.js';
+import type { RunSummary } from '../engine/pipeline/summary.js';
 import { outputTail, run, start, type ProcResult, type Started } from '../engine/proc.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));

@@ -13,10 +13,10 @@ import { build, expectCacheSource, expectStatuses, requireKiln, type BuildTarget
 import { copySources, differingOutputs, readOutputs, removeOutputs, removeState } from './mutate.js';
 import { mulberry32, shuffle } from './prng.js';
 import { outputTail, run } from '../engine/proc.js';
-import { textTable } from '../engine/text-table.js';
+import { textTable } from '../engine/report/text-table.js';
 import { formatBar, type Bar } from './report.js';
 import { startKilnServer, startNginx, startTurbo, type RunningServer } from './servers.js';
-import { summarize, type Stats } from '../engine/stats.js';
+import { summarize, type Stats } from '../engine/bench/stats.js';
 
 const TOKEN = 'kiln-bench-token';
 const TEAM = 'bench';

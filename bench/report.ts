@@ -1,6 +1,6 @@
 // The benchmark's results: one JSON shape (--json) and its text table.
-import type { Stats } from '../engine/stats.js';
-import { textTable } from '../engine/text-table.js';
+import type { Stats } from '../engine/bench/stats.js';
+import { textTable } from '../engine/report/text-table.js';
 
 export interface ScenarioResult extends Stats {
   id: string;

@@ -1,7 +1,7 @@
 import { loadWorkspaceCached } from './buildfile/snapshot.js';
 import type { Workspace } from './buildfile/types.js';
 import type { Result } from './diagnostic.js';
-import { STATE_DIR } from './state-dir.js';
+import { STATE_DIR } from './state/state-dir.js';
 
 /**
  * Which workspace a command means: a root kiln.yaml, or a JS workspace

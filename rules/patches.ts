@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as v from 'valibot';
 import { formatDiagnostic, type Diagnostic } from '../engine/diagnostic.js';
-import { sha256Hex } from '../engine/hash/sha256.js';
+import { sha256Hex } from '../engine/keys/hash/sha256.js';
 import type { DepView, NodeContext, Resolution, Rule, RuleContext, RuleOutcome } from './rule.js';
 import { attrPos, checkTreeDir, outputDir, TREE_SCHEMA, treeDep } from './tree.js';
 import { git, gitEnv } from './patches/git.js';

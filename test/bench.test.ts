@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { compareBenches, type Comparison } from '../engine/bench/compare.js';
 import { scenarioResult, type BenchResult } from '../engine/bench/result.js';
-import { loadRun } from '../engine/run-record.js';
+import { loadRun } from '../engine/state/run-record.js';
 import { kiln, KILN_MAIN, tempDir, writeFiles } from './kiln.js';
 import { startKilnServer } from './servers/start.js';
 

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { sha256Hex } from '../engine/hash/sha256.js';
+import { sha256Hex } from '../engine/keys/hash/sha256.js';
 import {
   CorruptBlobError,
   LocalCache,

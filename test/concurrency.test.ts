@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { RunSummary } from '../engine/summary.js';
+import type { RunSummary } from '../engine/pipeline/summary.js';
 import { buildWithSummary, kiln, statuses, tempDir, writeFiles } from './kiln.js';
 import { mulberry32 as prng } from '../bench/prng.js';
 

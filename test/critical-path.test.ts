@@ -1,8 +1,8 @@
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { analyzeRun, type TimedNode } from '../engine/critical-path.js';
-import { listRuns, loadNodeRuns } from '../engine/run-record.js';
+import { analyzeRun, type TimedNode } from '../engine/graph/critical-path.js';
+import { listRuns, loadNodeRuns } from '../engine/state/run-record.js';
 import { kiln, tempDir, writeFiles } from './kiln.js';
 import { GRAPH } from './report-graph.js';
 

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { listRuns, loadNodeRuns, loadRun, type NodeRunRecord } from '../engine/run-record.js';
+import { listRuns, loadNodeRuns, loadRun, type NodeRunRecord } from '../engine/state/run-record.js';
 import { builtThenRestored } from './fork-join.js';
 
 function byNode(rows: NodeRunRecord[]): Record<string, NodeRunRecord> {

@@ -4,8 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { loadWorkspace } from '../engine/buildfile/load.js';
 import { ChaseRecord } from '../engine/chase/record.js';
 import { formatDiagnostic } from '../engine/diagnostic.js';
-import { DEFAULT_KEEP_RUNS } from '../engine/history.js';
-import { listRuns } from '../engine/run-record.js';
+import { DEFAULT_KEEP_RUNS } from '../engine/state/history.js';
+import { listRuns } from '../engine/state/run-record.js';
 import { kiln, tempDir, writeFiles } from './kiln.js';
 
 const NODES = `nodes:

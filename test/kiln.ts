@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import type { RunSummary } from '../engine/summary.js';
+import type { RunSummary } from '../engine/pipeline/summary.js';
 
 export const KILN_MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../dist/engine/cli/main.js');
 

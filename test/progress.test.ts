@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Eta } from '../engine/progress/eta.js';
 import { createProgress, type ProgressOut } from '../engine/progress/progress.js';
-import type { BuildEvent } from '../engine/events.js';
-import type { SchedulePlan } from '../engine/schedule.js';
-import type { NodeSummary, RunSummary } from '../engine/summary.js';
+import type { BuildEvent } from '../engine/pipeline/events.js';
+import type { SchedulePlan } from '../engine/graph/schedule.js';
+import type { NodeSummary, RunSummary } from '../engine/pipeline/summary.js';
 import { kiln, tempDir, writeFiles } from './kiln.js';
 
 /** A terminal or pipe that keeps what was written. */

@@ -15,8 +15,8 @@ import { copySources, differingOutputs, readOutputs } from '../bench/mutate.js';
 import { killHard } from '../engine/proc.js';
 import { referencedBlobs } from '../cache/local/action-index.js';
 import { parseRemoteEntry } from '../cache/remote/entry.js';
-import { sha256Hex } from '../engine/hash/sha256.js';
-import type { RunSummary } from '../engine/summary.js';
+import { sha256Hex } from '../engine/keys/hash/sha256.js';
+import type { RunSummary } from '../engine/pipeline/summary.js';
 import { buildWithSummary, statuses, tempDir } from './kiln.js';
 import { startKilnServer, startNginx, type RunningServer, type ServerPlace } from './servers/start.js';
 

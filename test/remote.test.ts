@@ -8,7 +8,7 @@ import zlib from 'node:zlib';
 import * as tar from 'tar';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { manifestDigest } from '../cache/local/outputs.js';
-import { sha256Hex } from '../engine/hash/sha256.js';
+import { sha256Hex } from '../engine/keys/hash/sha256.js';
 import { buildWithSummary, statuses, tempDir, writeFiles, type KilnRun } from './kiln.js';
 import { startKilnServer, startNginx, startTurbo, type RunningServer } from './servers/start.js';
 

@@ -5,7 +5,7 @@ import { pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listRuns, loadNodeRuns } from '../engine/run-record.js';
+import { listRuns, loadNodeRuns } from '../engine/state/run-record.js';
 import { kiln, tempDir, writeFiles } from './kiln.js';
 import { GRAPH } from './report-graph.js';
 import { followUpstream, upstreamRepo } from './upstream.js';

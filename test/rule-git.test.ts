@@ -9,7 +9,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildWithSummary, kiln, statuses, tempDir, writeFiles } from './kiln.js';
 import { mirrorPath } from '../rules/git.js';
-import type { RunSummary } from '../engine/summary.js';
+import type { RunSummary } from '../engine/pipeline/summary.js';
 
 /** No user or system git config may change what these tests see. */
 const GIT_ISOLATION = { GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' };

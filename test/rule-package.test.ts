@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import type { RunSummary } from '../engine/summary.js';
+import type { RunSummary } from '../engine/pipeline/summary.js';
 import { buildWithSummary, tempDir, writeFiles } from './kiln.js';
 
 const sha256 = (file: string) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');

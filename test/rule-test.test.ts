@@ -5,7 +5,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import type { RunSummary } from '../engine/summary.js';
+import type { RunSummary } from '../engine/pipeline/summary.js';
 import { buildWithSummary, KILN_MAIN, statuses, tempDir, writeFiles } from './kiln.js';
 
 /** A workspace whose `src` node copies upstream/ into its output dir `tree`, the tree the tests run against. */

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { UPLOAD_TID_BASE, type ChromeTrace, type TraceEvent } from '../engine/trace.js';
+import { UPLOAD_TID_BASE, type ChromeTrace, type TraceEvent } from '../engine/report/trace.js';
 import { builtThenRestored, forkJoinWorkspace } from './fork-join.js';
 import { kiln, tempDir } from './kiln.js';
 import { startKilnServer } from './servers/start.js';

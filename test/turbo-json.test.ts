@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { Diagnostic } from '../engine/diagnostic.js';
 import { readPackageTurboJson, readTurboJson, type PackageTurboConfig, type TurboConfig } from '../engine/buildfile/npm/turbo-json.js';
 import { checkPackageConfigs, requestedTasks, taskFor, type TurboTask } from '../engine/buildfile/npm/turbo-resolve.js';
-import { matchEnv } from '../engine/env-patterns.js';
+import { matchEnv } from '../engine/keys/env-patterns.js';
 import { tempDir, writeFiles } from './kiln.js';
 
 function root(text: string): { config: TurboConfig | undefined; errors: string[]; warnings: string[] } {

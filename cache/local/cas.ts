@@ -6,7 +6,7 @@ import { mkdir, readFile, rename, rm, utimes } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { sha256Hex } from '../../engine/hash/sha256.js';
+import { sha256Hex } from '../../engine/keys/hash/sha256.js';
 
 /** A stored blob: its sha256 (hex) is also its address. */
 export interface BlobRef {

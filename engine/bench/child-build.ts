@@ -3,8 +3,8 @@ import path from 'node:path';
 import type Database from 'better-sqlite3';
 import { UserError } from '../diagnostic.js';
 import { outputTail, start } from '../proc.js';
-import { runIdAt } from '../run-record.js';
-import type { RunSummary } from '../summary.js';
+import { runIdAt } from '../state/run-record.js';
+import type { RunSummary } from '../pipeline/summary.js';
 
 export interface ChildBuild {
   rootFile: string;

@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Workspace } from '../buildfile/types.js';
 import { didYouMean, UserError, type Diagnostic } from '../diagnostic.js';
-import { STATE_DIR } from '../state-dir.js';
-import { selectTargets } from '../targets.js';
+import { STATE_DIR } from '../state/state-dir.js';
+import { selectTargets } from '../graph/targets.js';
 import { DEFAULT_RUNS, isScenarioKind, SCENARIO_KINDS, type Located, type Scenario } from '../buildfile/scenario.js';
 import { untouchable } from './touch.js';
 

@@ -1,5 +1,5 @@
-import { formatMs } from '../format.js';
-import { textTable } from '../text-table.js';
+import { formatMs } from '../report/format.js';
+import { textTable } from '../report/text-table.js';
 import type { Comparison, Verdict } from './compare.js';
 import type { BenchResult, Rep } from './result.js';
 

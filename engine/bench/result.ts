@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { summarize } from '../stats.js';
+import { summarize } from './stats.js';
 import type { ScenarioKind } from '../buildfile/scenario.js';
 
 /** One timed `kiln build` of a scenario. */

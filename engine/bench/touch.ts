@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { STATE_DIR } from '../state-dir.js';
+import { STATE_DIR } from '../state/state-dir.js';
 
 /** What every line kiln bench appends contains, so a leftover is recognisable. */
 const MARK = 'kiln bench:';

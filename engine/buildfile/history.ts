@@ -2,7 +2,7 @@ import { isMap, isScalar } from 'yaml';
 import { suggest } from './hint.js';
 import type { Entry, SourceFile } from './source.js';
 import type { HistoryDecl } from './types.js';
-import { DEFAULT_KEEP_RUNS } from '../history.js';
+import { DEFAULT_KEEP_RUNS } from '../state/history.js';
 
 const HISTORY_KEYS = ['keepRuns'];
 

@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Result } from '../diagnostic.js';
-import { RACY_MARGIN_MS, stampUnchanged, statLine } from '../fingerprint.js';
-import { sha256Hex } from '../hash/sha256.js';
-import { ensureStateDir } from '../state-dir.js';
+import { RACY_MARGIN_MS, stampUnchanged, statLine } from '../keys/stamps.js';
+import { sha256Hex } from '../keys/hash/sha256.js';
+import { ensureStateDir } from '../state/state-dir.js';
 import { readVersion } from '../version.js';
 import { rules } from '../../rules/index.js';
 import { listDir, type LoadTrace } from './load-trace.js';

@@ -1,6 +1,6 @@
 import type { Workspace } from '../buildfile/types.js';
 import { runBuild } from '../pipeline/run-build.js';
-import type { RunSummary } from '../summary.js';
+import type { RunSummary } from '../pipeline/summary.js';
 import type { RemoteSetup } from '../../cache/remote/config.js';
 
 export interface QuietBuildOptions {

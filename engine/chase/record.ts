@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { RunSummary } from '../summary.js';
+import type { RunSummary } from '../pipeline/summary.js';
 
 /** One (project, upstream commit) built by `kiln chase`: a DLRN-style row. */
 export interface ChaseRow {

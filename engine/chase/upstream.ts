@@ -1,8 +1,8 @@
 import { run } from '../proc.js';
 import type { NodeDecl, Workspace } from '../buildfile/types.js';
 import { formatDiagnostic } from '../diagnostic.js';
-import { essentialEnv } from '../node-env.js';
-import { depViews } from '../node-context.js';
+import { essentialEnv } from '../pipeline/node-env.js';
+import { depViews } from '../pipeline/node-context.js';
 import { rules } from '../../rules/index.js';
 
 export interface UpstreamCommit {

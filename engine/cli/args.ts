@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { ensureStateDir, STATE_DIR } from '../state-dir.js';
+import { ensureStateDir, STATE_DIR } from '../state/state-dir.js';
 import type { WorkspaceSpec } from '../workspace-spec.js';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UserError } from '../diagnostic.js';

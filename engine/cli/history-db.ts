@@ -2,9 +2,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type Database from 'better-sqlite3';
 import { UserError } from '../diagnostic.js';
-import { loadRun, runIdRange, type RunRecord } from '../run-record.js';
-import { openStateDb } from '../state-db.js';
-import { STATE_DIR } from '../state-dir.js';
+import { loadRun, runIdRange, type RunRecord } from '../state/run-record.js';
+import { openStateDb } from '../state/state-db.js';
+import { STATE_DIR } from '../state/state-dir.js';
 import { resolveWorkspaceSpec } from './args.js';
 
 /**

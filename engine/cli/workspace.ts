@@ -1,6 +1,6 @@
 import type { Workspace } from '../buildfile/types.js';
 import { formatDiagnostic, UserError } from '../diagnostic.js';
-import { selectTargets } from '../targets.js';
+import { selectTargets } from '../graph/targets.js';
 import { loadSpec, type WorkspaceSpec } from '../workspace-spec.js';
 import { resolveWorkspaceSpec, type GlobalValues } from './args.js';
 

@@ -1,8 +1,8 @@
 import type { Workspace } from '../buildfile/types.js';
 import { createProgress, type ProgressOut } from '../progress/progress.js';
-import type { History, NodeState } from '../history.js';
+import type { History, NodeState } from '../state/history.js';
 import { finishRun } from '../pipeline/finish-run.js';
-import { notSelected, type NodeSummary } from '../summary.js';
+import { notSelected, type NodeSummary } from '../pipeline/summary.js';
 import { LocalCache } from '../../cache/local/store.js';
 import type { BuildRequest } from './protocol.js';
 

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { WorkspaceSpec } from '../workspace-spec.js';
-import { daemonInfoFile } from '../state-dir.js';
+import { daemonInfoFile } from '../state/state-dir.js';
 import { readVersion } from '../version.js';
 
 // The daemon and its clients speak one JSON line each way over a Unix socket.

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { WorkspaceSpec } from '../workspace-spec.js';
-import { ensureStateDir, STATE_DIR } from '../state-dir.js';
+import { ensureStateDir, STATE_DIR } from '../state/state-dir.js';
 
 /** A daemon nobody asks for this long exits (`kiln daemon start --idle-timeout` overrides). */
 export const DEFAULT_IDLE_MINUTES = 180;

@@ -1,6 +1,6 @@
-import type { Reporter } from '../events.js';
-import { DEFAULT_KEEP_RUNS, type History, type RunFacts } from '../history.js';
-import { writeSummary, type NodeSummary, type RunSummary } from '../summary.js';
+import type { Reporter } from './events.js';
+import { DEFAULT_KEEP_RUNS, type History, type RunFacts } from '../state/history.js';
+import { writeSummary, type NodeSummary, type RunSummary } from './summary.js';
 import type { RemoteStats } from '../../cache/remote/session.js';
 
 /** What a run ends with, however it ran: a build, or the daemon's answer from memory. */

@@ -1,11 +1,11 @@
 import type { Workspace } from '../buildfile/types.js';
-import type { Reporter } from '../events.js';
+import type { Reporter } from './events.js';
 import { exitCodeOf } from '../failure.js';
-import type { UpstreamHead } from '../history.js';
-import { runScheduled } from '../schedule.js';
-import { notSelected, type RunSummary } from '../summary.js';
-import { settleByStamps } from '../up-to-date.js';
-import { DirQueue } from '../write-scan.js';
+import type { UpstreamHead } from '../state/history.js';
+import { runScheduled } from '../graph/schedule.js';
+import { notSelected, type RunSummary } from './summary.js';
+import { settleByStamps } from '../keys/up-to-date.js';
+import { DirQueue } from '../keys/write-scan.js';
 import { rules } from '../../rules/index.js';
 import { finishRun } from './finish-run.js';
 import { processNode } from './process-node.js';

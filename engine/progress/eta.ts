@@ -1,4 +1,4 @@
-import { criticalPathPriorities, type SchedulePlan } from '../schedule.js';
+import { criticalPathPriorities, type SchedulePlan } from '../graph/schedule.js';
 
 /**
  * Time left in a build, from each node's recorded duration (its last build

@@ -1,8 +1,8 @@
-import type { BuildEvent, Reporter } from '../events.js';
-import type { SchedulePlan } from '../schedule.js';
-import type { NodeSummary } from '../summary.js';
+import type { BuildEvent, Reporter } from '../pipeline/events.js';
+import type { SchedulePlan } from '../graph/schedule.js';
+import type { NodeSummary } from '../pipeline/summary.js';
 import { Eta } from './eta.js';
-import { formatMs, formatSeconds } from '../format.js';
+import { formatMs, formatSeconds } from '../report/format.js';
 
 export type LogMode = 'full' | 'failed' | 'none';
 

@@ -1,5 +1,5 @@
-import { formatMs } from '../format.js';
-import type { RunRecord } from '../run-record.js';
+import { formatMs } from './format.js';
+import type { RunRecord } from '../state/run-record.js';
 import { hitRate } from './model.js';
 import { esc, px, svgOpen, tickLabel, ticks } from './svg.js';
 import { formatTime } from './text.js';

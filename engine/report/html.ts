@@ -1,5 +1,5 @@
 import type { ChaseRow } from '../chase/record.js';
-import { formatBytes, formatMs } from '../format.js';
+import { formatBytes, formatMs } from './format.js';
 import { historySvg } from './history-svg.js';
 import type { ReportModel } from './model.js';
 import { esc } from './svg.js';

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import { ChaseRecord, type ChaseRow } from '../chase/record.js';
-import { analyzeRun, type RunBound } from '../critical-path.js';
-import { listRuns, loadNodeRuns, type NodeRunRecord, type RunRecord } from '../run-record.js';
+import { analyzeRun, type RunBound } from '../graph/critical-path.js';
+import { listRuns, loadNodeRuns, type NodeRunRecord, type RunRecord } from '../state/run-record.js';
 
 /** Everything `kiln report` shows, in text or HTML. */
 export interface ReportModel {

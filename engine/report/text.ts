@@ -1,5 +1,5 @@
-import { formatBytes, formatMs } from '../format.js';
-import type { NodeRunRecord } from '../run-record.js';
+import { formatBytes, formatMs } from './format.js';
+import type { NodeRunRecord } from '../state/run-record.js';
 import type { HitRate, ReportModel } from './model.js';
 
 /** `25% (1 of 4)`, or `n/a` when no node was evaluated. */

@@ -1,5 +1,5 @@
-import { formatBytes, formatMs } from '../format.js';
-import type { NodeRunRecord } from '../run-record.js';
+import { formatBytes, formatMs } from './format.js';
+import type { NodeRunRecord } from '../state/run-record.js';
 import type { ReportModel } from './model.js';
 import { esc, px, svgOpen, tickLabel, ticks } from './svg.js';
 import { formatStatus } from './text.js';

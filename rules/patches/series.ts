@@ -1,4 +1,4 @@
-import { sha256Hex } from '../../engine/hash/sha256.js';
+import { sha256Hex } from '../../engine/keys/hash/sha256.js';
 
 export interface SeriesEntry {
   /** Patch file name as written, relative to the series file's directory. */

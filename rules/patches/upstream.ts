@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { sha256Hex } from '../../engine/hash/sha256.js';
+import { sha256Hex } from '../../engine/keys/hash/sha256.js';
 import { git, gitPipe } from './git.js';
 
 /** How far back the upstream first-parent history is searched for a patch's patch-id. */

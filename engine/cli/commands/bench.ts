@@ -11,7 +11,7 @@ import { runScenario } from '../../bench/runner.js';
 import { DEFAULT_NOISE_MS, DEFAULT_THRESHOLD_PCT, parsePercent } from '../../buildfile/scenario.js';
 import { Toucher } from '../../bench/touch.js';
 import { UserError } from '../../diagnostic.js';
-import { openStateDb } from '../../state-db.js';
+import { openStateDb } from '../../state/state-db.js';
 import { readVersion } from '../../version.js';
 import { git } from '../../../rules/git/exec.js';
 import { parseCommand, positiveInt, resolveCacheDir, resolveRootFile } from '../args.js';

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { UserError } from '../../diagnostic.js';
-import { daemonInfoFile } from '../../state-dir.js';
+import { daemonInfoFile } from '../../state/state-dir.js';
 import { parseCommand, positiveInt, rememberJsSpec, resolveCacheDir, resolveWorkspaceSpec } from '../args.js';
 import type { LogMode } from '../../progress/progress.js';
 

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { UserError } from '../../diagnostic.js';
-import { formatBytes } from '../../format.js';
+import { formatBytes } from '../../report/format.js';
 import { LocalCache } from '../../../cache/local/store.js';
 import { parseSize } from '../../../cache/local/maintenance.js';
 import { parseCommand, resolveCacheDir } from '../args.js';

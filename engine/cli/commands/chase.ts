@@ -3,7 +3,7 @@ import { didYouMean, UserError } from '../../diagnostic.js';
 import { chaseRow, ChaseRecord, type ChaseRow } from '../../chase/record.js';
 import { quietBuild } from '../../chase/quiet-build.js';
 import { firstParentRange, resolveProject, type UpstreamCommit } from '../../chase/upstream.js';
-import { openStateDb } from '../../state-db.js';
+import { openStateDb } from '../../state/state-db.js';
 import { parseCommand, positiveInt, resolveCacheDir } from '../args.js';
 import { loadForCommand, selectForCommand } from '../workspace.js';
 import { rules } from '../../../rules/index.js';

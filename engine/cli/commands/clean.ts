@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { cleanOutputs } from '../../clean-outputs.js';
-import { History } from '../../history.js';
-import { openStateDb } from '../../state-db.js';
-import { STATE_DIR } from '../../state-dir.js';
+import { cleanOutputs } from '../../state/clean-outputs.js';
+import { History } from '../../state/history.js';
+import { openStateDb } from '../../state/state-db.js';
+import { STATE_DIR } from '../../state/state-dir.js';
 import { parseCommand } from '../args.js';
 import { loadForCommand, selectForCommand } from '../workspace.js';
 

@@ -3,7 +3,7 @@ import { UserError } from '../../diagnostic.js';
 import { exchange, readDaemonInfo, type DaemonInfo, type DaemonStatus } from '../../daemon/protocol.js';
 import { DEFAULT_IDLE_MINUTES, spawnDaemon } from '../../daemon/spawn.js';
 import { isAlive } from '../../pid.js';
-import { STATE_DIR } from '../../state-dir.js';
+import { STATE_DIR } from '../../state/state-dir.js';
 import { parseCommand, resolveWorkspaceSpec } from '../args.js';
 import type { WorkspaceSpec } from '../../workspace-spec.js';
 

@@ -1,5 +1,5 @@
 import { UserError } from '../../diagnostic.js';
-import { buildGraph, toDot, toJson } from '../../graph.js';
+import { buildGraph, toDot, toJson } from '../../graph/graph.js';
 import { parseCommand } from '../args.js';
 import { loadForCommand, selectForCommand } from '../workspace.js';
 

@@ -8,10 +8,10 @@ import {
   type NodeHistoryRecord,
   type NodeRunRecord,
   type RunRecord,
-} from '../../run-record.js';
+} from '../../state/run-record.js';
 import { parseCommand, positiveInt } from '../args.js';
-import { formatBytes, formatMs, formatWhen, truncate } from '../../format.js';
-import { textTable } from '../../text-table.js';
+import { formatBytes, formatMs, formatWhen, truncate } from '../../report/format.js';
+import { textTable } from '../../report/text-table.js';
 import { openHistoryDb, resolveRun } from '../history-db.js';
 
 const USAGE = `usage: kiln history [RUN] [--last N] [--node ID] [--json]

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../../diagnostic.js';
 import { parseCommand, resolveNpmRoot } from '../args.js';
-import { STATE_DIR } from '../../state-dir.js';
+import { STATE_DIR } from '../../state/state-dir.js';
 import { BUILD_FILE } from '../../workspace-root.js';
 
 const USAGE = `usage: kiln init [--force]
@@ -45,7 +45,7 @@ export async function run(argv: string[]): Promise<number> {
 
 /** Node id → paths its last build created without declaring them (engine/write-scan.ts). */
 async function recordedWrites(root: string): Promise<Map<string, string[]>> {
-  const [{ openStateDb }, { History }] = await Promise.all([import('../../state-db.js'), import('../../history.js')]);
+  const [{ openStateDb }, { History }] = await Promise.all([import('../../state/state-db.js'), import('../../state/history.js')]);
   const db = openStateDb(root);
   try {
     return new Map([...new History(db).loadNodeStates()].map(([id, s]) => [id, s.written]));

@@ -4,9 +4,9 @@ import { UserError } from '../../diagnostic.js';
 import { htmlReport } from '../../report/html.js';
 import { reportModel } from '../../report/model.js';
 import { textReport } from '../../report/text.js';
-import { listRuns, loadRun, type RunRecord } from '../../run-record.js';
-import { openStateDb } from '../../state-db.js';
-import { STATE_DIR } from '../../state-dir.js';
+import { listRuns, loadRun, type RunRecord } from '../../state/run-record.js';
+import { openStateDb } from '../../state/state-db.js';
+import { STATE_DIR } from '../../state/state-dir.js';
 import { parseCommand, positiveInt, resolveWorkspaceSpec } from '../args.js';
 
 const USAGE = `usage: kiln report [RUN] [-o FILE] [--runs N]

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import { UserError } from '../../diagnostic.js';
-import { loadRun } from '../../run-record.js';
-import { openStateDb } from '../../state-db.js';
-import { formatTrace, traceOfRun } from '../../trace.js';
+import { loadRun } from '../../state/run-record.js';
+import { openStateDb } from '../../state/state-db.js';
+import { formatTrace, traceOfRun } from '../../report/trace.js';
 import { parseCommand } from '../args.js';
 import { openHistoryDb, resolveRun } from '../history-db.js';
 

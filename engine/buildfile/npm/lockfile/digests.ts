@@ -1,5 +1,5 @@
 import type { Diagnostic } from '../../../diagnostic.js';
-import { sha256Hex } from '../../../hash/sha256.js';
+import { sha256Hex } from '../../../keys/hash/sha256.js';
 import type { NodeWorkspace } from '../packages.js';
 import type { Edge, Lock } from './lock.js';
 import { npmLock } from './npm.js';

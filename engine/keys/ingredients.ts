@@ -1,12 +1,12 @@
-import type { NodeDecl, Workspace } from './buildfile/types.js';
-import type { Diagnostic } from './diagnostic.js';
+import type { NodeDecl, Workspace } from '../buildfile/types.js';
+import type { Diagnostic } from '../diagnostic.js';
 import { expandInputs } from './hash/inputs.js';
 import type { StatCache } from './hash/stat-cache.js';
 import { secretDigest, type Ingredients } from './key.js';
 import { selectEnv } from './env-patterns.js';
 import type { Toolchains } from './toolchain.js';
-import type { Resolved } from './node-context.js';
-import { rules } from '../rules/index.js';
+import type { Resolved } from '../pipeline/node-context.js';
+import { rules } from '../../rules/index.js';
 
 /**
  * Gathers what a node consumes, given its deps' output digests and the

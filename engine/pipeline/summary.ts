@@ -1,6 +1,6 @@
 import fs from 'node:fs';
-import type { NodeDecl } from './buildfile/types.js';
-import type { RemoteStats } from '../cache/remote/session.js';
+import type { NodeDecl } from '../buildfile/types.js';
+import type { RemoteStats } from '../../cache/remote/session.js';
 
 /** The run summary, format version 1 (DESIGN.md section 3). Scripts read it: keep it stable. */
 export interface NodeSummary {

@@ -1,8 +1,8 @@
 import { DirectedGraph } from 'graphology';
 import { topologicalSort } from 'graphology-dag';
-import type { NodeDecl, Workspace } from './buildfile/types.js';
-import { located } from './buildfile/hint.js';
-import type { Diagnostic } from './diagnostic.js';
+import type { NodeDecl, Workspace } from '../buildfile/types.js';
+import { located } from '../buildfile/hint.js';
+import type { Diagnostic } from '../diagnostic.js';
 
 /** The build graph: one node per NodeDecl (its attributes), an edge from each dep to its dependent. */
 export type BuildGraph = DirectedGraph<NodeDecl>;

@@ -1,6 +1,6 @@
-import type { NodeDecl } from './buildfile/types.js';
+import type { NodeDecl } from '../buildfile/types.js';
 import { envName } from './node-context.js';
-import { selectEnv } from './env-patterns.js';
+import { selectEnv } from '../keys/env-patterns.js';
 
 /** Env every command gets so that ordinary tools work; not hashed (declare a toolchain for that). */
 const ESSENTIAL_ENV = ['PATH', 'HOME', 'TMPDIR', 'LANG', 'TERM'];

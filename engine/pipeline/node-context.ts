@@ -1,7 +1,7 @@
 import path from 'node:path';
-import type { NodeDecl, Workspace } from './buildfile/types.js';
-import type { Diagnostic } from './diagnostic.js';
-import type { DepView, NodeContext, Resolution, Rule } from '../rules/rule.js';
+import type { NodeDecl, Workspace } from '../buildfile/types.js';
+import type { Diagnostic } from '../diagnostic.js';
+import type { DepView, NodeContext, Resolution, Rule } from '../../rules/rule.js';
 
 /** What a node learned before its key: the rule's resolution and the dependency metadata it uses. */
 export interface Resolved {

@@ -1,7 +1,7 @@
 import picomatch from 'picomatch';
-import type { NodeDecl, Workspace } from './buildfile/types.js';
-import { suggest } from './buildfile/hint.js';
-import { fail, ok, type Diagnostic, type Result } from './diagnostic.js';
+import type { NodeDecl, Workspace } from '../buildfile/types.js';
+import { suggest } from '../buildfile/hint.js';
+import { fail, ok, type Diagnostic, type Result } from '../diagnostic.js';
 
 // Target selection lives apart from graph.ts so that a build never loads
 // graphology (~25 ms of imports) just to pick its nodes.

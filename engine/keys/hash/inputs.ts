@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import picomatch from 'picomatch';
-import type { InputPattern, NodeDecl } from '../buildfile/types.js';
-import { OutputSpec } from '../../cache/local/output-spec.js';
-import { missingLine, statLine } from '../fingerprint.js';
-import { RACY_MARGIN_MS } from '../fingerprint.js';
+import type { InputPattern, NodeDecl } from '../../buildfile/types.js';
+import { OutputSpec } from '../../../cache/local/output-spec.js';
+import { missingLine, statLine } from '../stamps.js';
+import { RACY_MARGIN_MS } from '../stamps.js';
 import type { StatCache } from './stat-cache.js';
 
 /** Never inputs, never descended into: kiln's own state and VCS internals. */
@@ -16,7 +16,7 @@ export interface ExpandedInputs {
   /** Required patterns that matched no file. */
   unmatched: InputPattern[];
   /**
-   * Stat lines (see fingerprint.ts) of every walked directory and matched
+   * Stat lines (see keys/stamps.ts) of every walked directory and matched
    * file: while they all stat the same, the matched set and its digests are
    * unchanged. Null when some path changed too recently to be trusted (racy).
    */

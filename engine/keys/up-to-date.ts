@@ -1,12 +1,12 @@
 import path from 'node:path';
-import type { NodeDecl } from './buildfile/types.js';
-import { outputsUnchanged, stampUnchanged } from './fingerprint.js';
-import type { NodeState } from './history.js';
+import type { NodeDecl } from '../buildfile/types.js';
+import { outputsUnchanged, stampUnchanged } from './stamps.js';
+import type { NodeState } from '../state/history.js';
 import { declaredIngredients } from './ingredients.js';
 import { computeKey, type Ingredients } from './key.js';
 import { expandInputs } from './hash/inputs.js';
 import type { StatCache } from './hash/stat-cache.js';
-import type { Rule } from '../rules/rule.js';
+import type { Rule } from '../../rules/rule.js';
 
 /** Bump when what a stamp or a context signature covers changes (e.g. how inputs are walked). */
 const STAMP_FORMAT = 1;

@@ -1,4 +1,4 @@
-import type { SchedulePlan } from './schedule.js';
+import type { SchedulePlan } from '../graph/schedule.js';
 import type { NodeSummary, RunSummary } from './summary.js';
 
 /** What a build tells the terminal renderer; the executor knows nothing about terminals. */

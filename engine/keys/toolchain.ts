@@ -1,6 +1,6 @@
-import type { ToolchainDecl } from './buildfile/types.js';
-import type { Diagnostic } from './diagnostic.js';
-import { run } from './proc.js';
+import type { ToolchainDecl } from '../buildfile/types.js';
+import type { Diagnostic } from '../diagnostic.js';
+import { run } from '../proc.js';
 
 /**
  * Resolves declared toolchains to their version output, each at most once per

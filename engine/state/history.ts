@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
-import type { Ingredients } from './key.js';
-import type { NodeSummary, RunSummary } from './summary.js';
-import type { NodeTiming } from './timeline.js';
+import type { Ingredients } from '../keys/key.js';
+import type { NodeSummary, RunSummary } from '../pipeline/summary.js';
+import type { NodeTiming } from '../pipeline/timeline.js';
 
 /** An upstream commit a run built (a `git` node's resolution). */
 export interface UpstreamHead {
@@ -32,7 +32,7 @@ export interface RunFacts {
 export interface NodeState {
   key: string;
   outputDigest: string;
-  /** Stat stamp of the outputs as kiln left them (see fingerprint.ts). */
+  /** Stat stamp of the outputs as kiln left them (see keys/stamps.ts). */
   fingerprint: string;
   /** Digest of the stored log blob, null when the node printed nothing. */
   log: string | null;

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { loadNodeRuns, type NodeRunRecord, type RunRecord } from './run-record.js';
+import { loadNodeRuns, type NodeRunRecord, type RunRecord } from '../state/run-record.js';
 
 /**
  * Chrome trace-event JSON (the format Perfetto and chrome://tracing open) of

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { OutputSpec } from '../cache/local/output-spec.js';
+import { OutputSpec } from '../../cache/local/output-spec.js';
 
 /**
  * Cheap stamps of files and directories as they are on disk (stat only, no

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { UpstreamHead } from './history.js';
-import type { NodeSummary } from './summary.js';
-import type { Span } from './timeline.js';
+import type { NodeSummary } from '../pipeline/summary.js';
+import type { Span } from '../pipeline/timeline.js';
 
 /** One run as history recorded it: the input of `kiln history`, traces, critical paths and reports. */
 export interface RunRecord {

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ensureStateDir, STATE_DIR } from './state-dir.js';
-import { isAlive } from './pid.js';
+import { isAlive } from '../pid.js';
 
 /** Temp files written by cache/local end in `.<pid>-<12 hex>` (or are named just that). */
 const TEMP_NAME = /(?:^|\.)(\d+)-[0-9a-f]{12}$/;

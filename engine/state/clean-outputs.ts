@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Workspace } from './buildfile/types.js';
+import type { Workspace } from '../buildfile/types.js';
 import type { History } from './history.js';
 
 /**

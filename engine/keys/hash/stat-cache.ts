@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import type Database from 'better-sqlite3';
-import { RACY_MARGIN_MS } from '../fingerprint.js';
+import { RACY_MARGIN_MS } from '../stamps.js';
 import { xxh64Hex, xxh64Stream } from './xxhash.js';
 
 const STREAM_THRESHOLD = 8 * 1024 * 1024;

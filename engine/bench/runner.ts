@@ -3,7 +3,7 @@ import path from 'node:path';
 import type Database from 'better-sqlite3';
 import type { Workspace } from '../buildfile/types.js';
 import { cleanOutputs } from '../state/clean-outputs.js';
-import { History } from '../state/history.js';
+import { NodeStates } from '../state/node-states.js';
 import { childBuild, type ChildOutcome } from './child-build.js';
 import { scenarioResult, type Rep, type ScenarioResult } from './result.js';
 import type { Scenario } from '../buildfile/scenario.js';
@@ -59,7 +59,7 @@ export async function runScenario(ctx: BenchContext, s: Scenario, selected: Read
     fs.mkdirSync(path.dirname(ctx.cacheDir), { recursive: true });
     const cacheDir = fs.mkdtempSync(path.join(path.dirname(ctx.cacheDir), `${path.basename(ctx.cacheDir)}-bench-`));
     try {
-      cleanOutputs(ctx.ws, selected, new History(ctx.db));
+      cleanOutputs(ctx.ws, selected, new NodeStates(ctx.db));
       return await work(cacheDir);
     } finally {
       fs.rmSync(cacheDir, { recursive: true, force: true });
@@ -100,7 +100,7 @@ export async function runScenario(ctx: BenchContext, s: Scenario, selected: Read
     case 'remote': {
       // Outputs cleaned first, so the warm-up restores or builds every node through the user's
       // cache: the remote gets whatever it lacks (kiln uploads what a remote is owed).
-      cleanOutputs(ctx.ws, selected, new History(ctx.db));
+      cleanOutputs(ctx.ws, selected, new NodeStates(ctx.db));
       await warmUp();
       while (n < s.runs) {
         const rep = await withEmptyCache((dir) => timed(dir));

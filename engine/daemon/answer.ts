@@ -1,6 +1,7 @@
 import type { Workspace } from '../buildfile/types.js';
 import { createProgress, type ProgressOut } from '../progress/progress.js';
-import type { History, NodeState } from '../state/history.js';
+import type { RunHistory } from '../state/history.js';
+import type { NodeState } from '../state/node-states.js';
 import { finishRun } from '../pipeline/finish-run.js';
 import { notSelected, type NodeSummary } from '../pipeline/summary.js';
 import { LocalCache } from '../../cache/local/store.js';
@@ -17,7 +18,7 @@ export async function answerUpToDate(
   selected: ReadonlySet<string>,
   states: ReadonlyMap<string, NodeState>,
   req: BuildRequest,
-  history: History,
+  history: RunHistory,
 ): Promise<{ exitCode: 0; stdout: string }> {
   const startedAt = new Date();
   const t0 = performance.now();

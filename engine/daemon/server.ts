@@ -6,7 +6,8 @@ import { memoSources } from '../buildfile/snapshot.js';
 import { loadSpec, type WorkspaceSpec } from '../workspace-spec.js';
 import type { NodeDecl, Workspace } from '../buildfile/types.js';
 import { stampPaths } from '../keys/stamps.js';
-import { History, type NodeState } from '../state/history.js';
+import { RunHistory } from '../state/history.js';
+import { NodeStates, type NodeState } from '../state/node-states.js';
 import { openStateDb } from '../state/state-db.js';
 import { daemonInfoFile, STATE_DIR } from '../state/state-dir.js';
 import { selectTargets } from '../graph/targets.js';
@@ -55,7 +56,8 @@ interface Proof {
 export class Daemon {
   private readonly code = codeStamp();
   private db: Database.Database | undefined;
-  private history: History | undefined;
+  private history: RunHistory | undefined;
+  private nodeStates: NodeStates | undefined;
   private readonly watch: WatchSet;
   private proof: Proof | undefined;
   private notReady: string | null = 'not proven yet';
@@ -221,7 +223,8 @@ export class Daemon {
     // Opened afresh: the state dir may have been removed and recreated since the last proof.
     this.db?.close();
     this.db = openStateDb(this.root);
-    this.history = new History(this.db);
+    this.history = new RunHistory(this.db);
+    this.nodeStates = new NodeStates(this.db);
     const loaded = await loadSpec(this.spec);
     if (!loaded.ok) {
       this.notReady = 'the build files do not load; a build will report why';
@@ -233,7 +236,7 @@ export class Daemon {
       this.notReady = 'the workspace memo is unreadable';
       return;
     }
-    const states = this.history.loadNodeStates();
+    const states = this.nodeStates.load();
     const { plan, unwatchable, touches } = watchPlan(ws, states, sources);
     this.watch.replace(plan);
     if (!(await this.watch.sync())) {
@@ -260,7 +263,7 @@ export class Daemon {
           racy = true;
           return false;
         }
-        this.history!.restamp(node.id, fresh.inputStamp, fresh.context);
+        this.nodeStates!.restamp(node.id, fresh.inputStamp, fresh.context);
         restamped.add(node.id);
         return false;
       },

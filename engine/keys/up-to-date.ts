@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { NodeDecl } from '../buildfile/types.js';
 import { outputsUnchanged, stampUnchanged } from './stamps.js';
-import type { NodeState } from '../state/history.js';
+import type { NodeState } from '../state/node-states.js';
 import { declaredIngredients } from './ingredients.js';
 import { computeKey, type Ingredients } from './key.js';
 import { expandInputs } from './hash/inputs.js';

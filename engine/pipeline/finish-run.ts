@@ -1,5 +1,5 @@
 import type { Reporter } from './events.js';
-import { DEFAULT_KEEP_RUNS, type History, type RunFacts } from '../state/history.js';
+import { DEFAULT_KEEP_RUNS, type RunFacts, type RunHistory } from '../state/history.js';
 import { writeSummary, type NodeSummary, type RunSummary } from './summary.js';
 import type { RemoteStats } from '../../cache/remote/session.js';
 
@@ -18,7 +18,7 @@ export interface RunEnd {
 
 /** Where a run is recorded: the checkout's history (not for a dry run), pruned to `keepRuns`. */
 export interface RunRecording {
-  history: History;
+  history: RunHistory;
   keepRuns?: number;
   facts: Omit<RunFacts, 'exitCode'>;
 }

@@ -4,7 +4,7 @@ import type { NodeDecl } from '../buildfile/types.js';
 import { formatDiagnostic, type Diagnostic } from '../diagnostic.js';
 import type { Failure } from '../failure.js';
 import { outputsUnchanged } from '../keys/stamps.js';
-import type { NodeState } from '../state/history.js';
+import type { NodeState } from '../state/node-states.js';
 import { gatherIngredients } from '../keys/ingredients.js';
 import { computeKey } from '../keys/key.js';
 import { depViews, resolveNode, type Resolved } from './node-context.js';
@@ -96,7 +96,7 @@ export async function keyStage(s: BuildSession, r: Resolving, written: readonly 
 export function upToDate(s: BuildSession, r: Resolving, keyed: Keyed, known: NodeState | undefined): known is NodeState {
   if (!known || known.key !== keyed.key || !outputsUnchanged(r.nodeDir, known.fingerprint)) return false;
   if (!s.opts.dryRun && (known.inputStamp !== keyed.inputStamp || known.context !== keyed.context)) {
-    s.history.restamp(r.node.id, keyed.inputStamp, keyed.context);
+    s.nodeStates.restamp(r.node.id, keyed.inputStamp, keyed.context);
   }
   return true;
 }
@@ -111,7 +111,7 @@ export async function restoreStage(
   const hit = await s.cache.get(r.node.id, keyed.key, s.opts.dryRun);
   if (!hit) return undefined;
   if (s.opts.dryRun) return { outputDigest: hit.entry.outputDigest, log: null, how: hit.source };
-  s.history.forgetNodeState(r.node.id);
+  s.nodeStates.forget(r.node.id);
   const restored = await s.cache.restore(r.node.id, keyed.key, hit, r.nodeDir, r.node.outputs, s.tmpDir, new Set(known?.written));
   if (!restored) return undefined;
   s.timeline.addBytes(r.node.id, outputBytes(hit.entry));
@@ -139,7 +139,7 @@ export async function runStage(s: BuildSession, r: Resolving, keyed: Keyed, node
   const { node, nodeDir, ctx } = r;
   // Checked only before running: on the up-to-date path the outputs' stamp already proves the dir is there.
   if (!fs.existsSync(nodeDir)) return { kind: 'user', diagnostic: missingDir(node) };
-  s.history.forgetNodeState(node.id);
+  s.nodeStates.forget(node.id);
   // Undeclared outputs are removed like declared ones: a build must not find a previous build's leftovers.
   removeOutputs(nodeDir, outputSpec([...node.outputs, ...keyed.written]));
   s.report({ type: 'node-start', id: node.id });

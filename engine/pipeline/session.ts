@@ -5,7 +5,8 @@ import { renderFailure, type Failure } from '../failure.js';
 import { fingerprintOutputs } from '../keys/stamps.js';
 import { StatCache } from '../keys/hash/stat-cache.js';
 import { initXxhash } from '../keys/hash/xxhash.js';
-import { History, type NodeState } from '../state/history.js';
+import { RunHistory } from '../state/history.js';
+import { NodeStates, type NodeState } from '../state/node-states.js';
 import type { Ingredients } from '../keys/key.js';
 import { essentialEnv } from './node-env.js';
 import { openStateDb } from '../state/state-db.js';
@@ -75,8 +76,10 @@ export class BuildSession {
   /** The graph index: node id → declaration, built once per build. */
   readonly byId: ReadonlyMap<string, NodeDecl>;
   readonly stats: StatCache;
-  readonly history: History;
+  /** This checkout's node states: loaded once, written as nodes settle. */
+  readonly nodeStates: NodeStates;
   readonly states: Map<string, NodeState>;
+  readonly history: RunHistory;
   readonly cache: ActionCache;
   readonly tmpDir: string;
   /** What every rule hook sees as its environment before the node's own declared env. */
@@ -100,9 +103,10 @@ export class BuildSession {
     this.byId = new Map(ws.nodes.map((n) => [n.id, n]));
     this.tmpDir = prepareCheckoutTmp(ws.root);
     this.stats = new StatCache(db);
-    this.history = new History(db);
-    this.states = this.history.loadNodeStates();
-    if (!opts.dryRun) this.history.batchWrites();
+    this.nodeStates = new NodeStates(db);
+    this.states = this.nodeStates.load();
+    if (!opts.dryRun) this.nodeStates.batchWrites();
+    this.history = new RunHistory(db);
     this.writtenBy = new Map([...this.states].map(([id, st]) => [id, st.written]));
     this.baseEnv = Object.freeze(essentialEnv(opts.env));
     this.toolchains = new Toolchains(ws.toolchains, this.baseEnv);
@@ -166,7 +170,7 @@ export class BuildSession {
       key: keyed.key, outputDigest, fingerprint: fingerprintOutputs(nodeDir, outputs), log, durationMs,
       inputStamp: keyed.inputStamp, context: keyed.context, written: keyed.written,
     };
-    this.history.saveNodeState(node.id, state, keyed.ingredients);
+    this.nodeStates.save(node.id, state, keyed.ingredients);
     this.writtenBy.set(node.id, keyed.written);
   }
 
@@ -175,7 +179,7 @@ export class BuildSession {
     try {
       await this.cache.close();
     } finally {
-      this.history.commit();
+      this.nodeStates.commit();
       this.stats.flush();
     }
   }

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { cleanOutputs } from '../../state/clean-outputs.js';
-import { History } from '../../state/history.js';
+import { NodeStates } from '../../state/node-states.js';
 import { openStateDb } from '../../state/state-db.js';
 import { STATE_DIR } from '../../state/state-dir.js';
 import { parseCommand } from '../args.js';
@@ -20,7 +20,7 @@ export async function run(argv: string[]): Promise<number> {
   const ws = await loadForCommand(values);
   const selected = selectForCommand(ws, positionals);
   const db = openStateDb(ws.root);
-  const removed = cleanOutputs(ws, selected, new History(db));
+  const removed = cleanOutputs(ws, selected, new NodeStates(db));
   db.close();
   if (values.all) fs.rmSync(path.join(ws.root, STATE_DIR), { recursive: true, force: true });
   process.stdout.write(`removed ${removed} outputs of ${selected.size} nodes${values.all ? ' and the checkout state' : ''}\n`);

@@ -45,10 +45,10 @@ export async function run(argv: string[]): Promise<number> {
 
 /** Node id → paths its last build created without declaring them (engine/write-scan.ts). */
 async function recordedWrites(root: string): Promise<Map<string, string[]>> {
-  const [{ openStateDb }, { History }] = await Promise.all([import('../../state/state-db.js'), import('../../state/history.js')]);
+  const [{ openStateDb }, { NodeStates }] = await Promise.all([import('../../state/state-db.js'), import('../../state/node-states.js')]);
   const db = openStateDb(root);
   try {
-    return new Map([...new History(db).loadNodeStates()].map(([id, s]) => [id, s.written]));
+    return new Map([...new NodeStates(db).load()].map(([id, s]) => [id, s.written]));
   } finally {
     db.close();
   }

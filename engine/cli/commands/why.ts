@@ -4,7 +4,7 @@ import { didYouMean, formatDiagnostic, UserError } from '../../diagnostic.js';
 import { outputsUnchanged } from '../../keys/stamps.js';
 import { StatCache } from '../../keys/hash/stat-cache.js';
 import { initXxhash } from '../../keys/hash/xxhash.js';
-import { History, type NodeState } from '../../state/history.js';
+import { NodeStates, type NodeState } from '../../state/node-states.js';
 import { gatherIngredients } from '../../keys/ingredients.js';
 import { computeKey, diffIngredients } from '../../keys/key.js';
 import { essentialEnv } from '../../pipeline/node-env.js';
@@ -37,7 +37,7 @@ export async function run(argv: string[]): Promise<number> {
   await initXxhash();
   const db = openStateDb(ws.root);
   try {
-    const explainer = new Explainer(ws, new StatCache(db), new History(db), resolveCacheDir(values));
+    const explainer = new Explainer(ws, new StatCache(db), new NodeStates(db), resolveCacheDir(values));
     const verdict = await explainer.explain(id);
     process.stdout.write(`${verdict.lines.join('\n')}\n`);
     return 0;
@@ -55,10 +55,10 @@ class Explainer {
   constructor(
     private readonly ws: Workspace,
     private readonly stats: StatCache,
-    private readonly history: History,
+    private readonly nodeStates: NodeStates,
     private readonly cacheDir: string,
   ) {
-    this.states = history.loadNodeStates();
+    this.states = nodeStates.load();
     this.toolchains = new Toolchains(ws.toolchains, essentialEnv(process.env));
   }
 
@@ -108,7 +108,7 @@ class Explainer {
     if ('error' in gathered) return { stale: true, lines: [`${id}: cannot build: ${formatDiagnostic(gathered.error)}`], meta: ownMeta };
     const key = computeKey(gathered.ingredients);
     if (key !== state.key) {
-      const changes = diffIngredients(this.history.loadIngredients(id)!, gathered.ingredients).map((l) => `  ${l}`);
+      const changes = diffIngredients(this.nodeStates.ingredients(id)!, gathered.ingredients).map((l) => `  ${l}`);
       return {
         stale: true,
         lines: [`${id}: will rebuild (key ${state.key.slice(0, 12)} -> ${key.slice(0, 12)}) because:`, ...changes, ...depNotes],

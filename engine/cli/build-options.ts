@@ -2,6 +2,7 @@ import type { Workspace } from '../buildfile/types.js';
 import type { RemoteSetup } from '../../cache/remote/config.js';
 import { didYouMean, UserError } from '../diagnostic.js';
 import { rules } from '../../rules/index.js';
+import { nodeIndex } from '../graph/node-index.js';
 
 /** The remote cache setup, loading the protocol clients only when a remote is configured at all. */
 export async function remoteFor(
@@ -24,7 +25,7 @@ export function parseOverrides(ws: Workspace, raw: string[]): Map<string, string
   for (const entry of raw) {
     const eq = entry.indexOf('=');
     const id = entry.slice(0, eq);
-    const node = ws.nodes.find((n) => n.id === id);
+    const node = nodeIndex(ws).get(id);
     if (eq <= 0 || eq === entry.length - 1) {
       throw new UserError([{ message: `--override '${entry}' is not NODE=REF or NODE=PATH` }]);
     }

@@ -6,6 +6,7 @@ import { finishRun } from '../pipeline/finish-run.js';
 import { notSelected, type NodeSummary } from '../pipeline/summary.js';
 import { LocalCache } from '../../cache/local/store.js';
 import type { BuildRequest } from './protocol.js';
+import { nodeIndex } from '../graph/node-index.js';
 
 /**
  * What `kiln build` would have done for a request whose nodes the daemon
@@ -25,7 +26,7 @@ export async function answerUpToDate(
   let stdout = '';
   const out: ProgressOut = { write: (s) => (stdout += s), columns: req.columns };
   const report = createProgress({ live: req.live, logs: req.logs, out });
-  const byId = new Map(ws.nodes.map((n) => [n.id, n]));
+  const byId = nodeIndex(ws);
   const depsOf = (id: string) => byId.get(id)!.deps.map((d) => d.id);
   report({
     type: 'start',

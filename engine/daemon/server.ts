@@ -23,6 +23,7 @@ import {
 } from './protocol.js';
 import { Touches, WORKSPACE } from './touches.js';
 import { WatchSet, type Relevant } from './watch-set.js';
+import { nodeIndex } from '../graph/node-index.js';
 
 /** How often a daemon checks that clients can still find it. */
 const FINDABLE_CHECK_MS = 5_000;
@@ -30,7 +31,7 @@ const FINDABLE_CHECK_MS = 5_000;
 /** What the daemon last proved: a workspace, its node states, the nodes up to date, and the env it proved them with. */
 interface Proof {
   ws: Workspace;
-  byId: Map<string, NodeDecl>;
+  byId: ReadonlyMap<string, NodeDecl>;
   states: Map<string, NodeState>;
   proven: Set<string>;
   env: NodeJS.ProcessEnv;
@@ -244,7 +245,7 @@ export class Daemon {
       return;
     }
     this.watch.reset();
-    const byId = new Map(ws.nodes.map((n) => [n.id, n]));
+    const byId = nodeIndex(ws);
     // Nodes a build found up to date while their inputs were too fresh to stamp are checked here by hashing
     // and stamped; if still too fresh, the proof is repeated once they are not. A stamped node is proven by
     // the next proof, whose watch plan covers its inputs (this one's could not: it had no stamp to plan from).

@@ -2,6 +2,7 @@ import picomatch from 'picomatch';
 import type { NodeDecl, Workspace } from '../buildfile/types.js';
 import { suggest } from '../buildfile/hint.js';
 import { fail, ok, type Diagnostic, type Result } from '../diagnostic.js';
+import { nodeIndex } from './node-index.js';
 
 // Target selection lives apart from graph.ts so that a build never loads
 // graphology (~25 ms of imports) just to pick its nodes.
@@ -12,7 +13,7 @@ import { fail, ok, type Diagnostic, type Result } from '../diagnostic.js';
  */
 export function selectTargets(ws: Workspace, patterns: readonly string[]): Result<Set<string>> {
   if (patterns.length === 0) return ok(new Set(ws.nodes.map((n) => n.id)));
-  const byId = new Map(ws.nodes.map((n) => [n.id, n]));
+  const byId = nodeIndex(ws);
   const roots: NodeDecl[] = [];
   const diagnostics: Diagnostic[] = [];
   for (const pattern of patterns) {

@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { NodeDecl, Workspace } from '../buildfile/types.js';
 import type { Diagnostic } from '../diagnostic.js';
 import type { DepView, NodeContext, Resolution, Rule } from '../../rules/rule.js';
+import { nodeIndex } from '../graph/node-index.js';
 
 /** What a node learned before its key: the rule's resolution and the dependency metadata it uses. */
 export interface Resolved {
@@ -15,7 +16,7 @@ export function depViews(
   ws: Workspace,
   node: NodeDecl,
   meta: ReadonlyMap<string, Record<string, string>>,
-  byId: ReadonlyMap<string, NodeDecl> = new Map(ws.nodes.map((n) => [n.id, n])),
+  byId: ReadonlyMap<string, NodeDecl> = nodeIndex(ws),
 ): Map<string, DepView> {
   const views = new Map<string, DepView>();
   const stack = node.deps.map((d) => d.id);

@@ -16,6 +16,7 @@ import { Toolchains } from '../keys/toolchain.js';
 import { ActionCache } from '../../cache/action-cache.js';
 import type { RemoteSetup } from '../../cache/remote/config.js';
 import type Database from 'better-sqlite3';
+import { nodeIndex } from '../graph/node-index.js';
 
 export interface BuildOptions {
   /** Node ids in scope (targets plus their transitive deps), already selected. */
@@ -100,7 +101,7 @@ export class BuildSession {
     readonly report: Reporter,
     readonly db: Database.Database,
   ) {
-    this.byId = new Map(ws.nodes.map((n) => [n.id, n]));
+    this.byId = nodeIndex(ws);
     this.tmpDir = prepareCheckoutTmp(ws.root);
     this.stats = new StatCache(db);
     this.nodeStates = new NodeStates(db);

@@ -8,6 +8,7 @@ import { parseCommand, positiveInt, resolveCacheDir } from '../args.js';
 import { loadForCommand, selectForCommand } from '../workspace.js';
 import { rules } from '../../../rules/index.js';
 import { remoteFor } from '../build-options.js';
+import { nodeIndex } from '../../graph/node-index.js';
 
 const USAGE = `usage: kiln bisect NODE --good SHA --bad SHA [--project ID]
 
@@ -38,12 +39,12 @@ export async function run(argv: string[]): Promise<number> {
   }
   const ws = await loadForCommand(values);
   const target = positionals[0]!;
-  const node = ws.nodes.find((n) => n.id === target);
+  const node = nodeIndex(ws).get(target);
   if (!node) {
     const guess = didYouMean(target, ws.nodes.map((n) => n.id));
     throw new UserError([{ message: `bisect: no node '${target}'`, ...(guess ? { hint: `did you mean '${guess}'?` } : {}) }]);
   }
-  const upstreamIds = [...depViews(ws, node, new Map()).keys(), node.id].filter((id) => rules.get(ws.nodes.find((n) => n.id === id)!.rule)?.upstream);
+  const upstreamIds = [...depViews(ws, node, new Map()).keys(), node.id].filter((id) => rules.get(nodeIndex(ws).get(id)!.rule)?.upstream);
   const projectId = values.project ?? (upstreamIds.length === 1 ? upstreamIds[0] : undefined);
   if (!projectId || !upstreamIds.includes(projectId)) {
     throw new UserError([
@@ -53,7 +54,7 @@ export async function run(argv: string[]): Promise<number> {
       },
     ]);
   }
-  const project = ws.nodes.find((n) => n.id === projectId)!;
+  const project = nodeIndex(ws).get(projectId)!;
   const cacheDir = resolveCacheDir(values);
   const signal = new AbortController().signal;
   const head = await resolveProject(ws, project, { cacheDir, offline: Boolean(values.offline), signal });

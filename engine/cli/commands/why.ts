@@ -15,6 +15,7 @@ import { depViews, resolveNode } from '../../pipeline/node-context.js';
 import { rules } from '../../../rules/index.js';
 import type { NodeContext } from '../../../rules/rule.js';
 import { loadForCommand } from '../workspace.js';
+import { nodeIndex } from '../../graph/node-index.js';
 
 const USAGE = `usage: kiln why NODE
 
@@ -29,7 +30,7 @@ export async function run(argv: string[]): Promise<number> {
   if (positionals.length !== 1) throw new UserError([{ message: 'why: expects exactly one node id', hint: 'kiln why NODE' }]);
   const ws = await loadForCommand(values);
   const id = positionals[0]!;
-  const byId = new Map(ws.nodes.map((n) => [n.id, n]));
+  const byId = nodeIndex(ws);
   if (!byId.has(id)) {
     const guess = didYouMean(id, byId.keys());
     throw new UserError([{ message: `why: no node '${id}'`, ...(guess ? { hint: `did you mean '${guess}'?` } : {}) }]);
@@ -72,7 +73,7 @@ class Explainer {
   }
 
   private async compute(id: string): Promise<Verdict> {
-    const node = this.ws.nodes.find((n) => n.id === id)!;
+    const node = nodeIndex(this.ws).get(id)!;
     const state = this.states.get(id);
     const depDigests: Record<string, string> = {};
     const staleDeps: string[] = [];

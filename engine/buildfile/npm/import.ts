@@ -51,7 +51,8 @@ export function importNpmWorkspace(
   const packages = workspace?.packages ?? [];
   const source = makeSource(packages, diagnostics, trace);
   if (!workspace || !source) return { nodes: [], warnings: [] };
-  const lockDigests = lockfileDigests(workspace, diagnostics);
+  const lockWarnings: Diagnostic[] = [];
+  const lockDigests = lockfileDigests(workspace, lockWarnings);
   const byName = new Map(packages.map((p) => [p.name, p]));
   for (const task of source.requested) {
     if (!packages.some((p) => Object.hasOwn(p.scripts, task))) {
@@ -182,7 +183,7 @@ export function importNpmWorkspace(
     });
   }
   for (const node of nodes) node.decl.writeScan!.siblings = (idsByPackage.get(packages.find((p) => p.dir === node.decl.dir)!) ?? []).filter((id) => id !== node.decl.id);
-  return { nodes, warnings: source.warnings };
+  return { nodes, warnings: [...source.warnings, ...lockWarnings] };
 }
 
 /** The nodes a dependency stands for, and the packages without the script passed through to reach them. */

@@ -18,21 +18,33 @@ import { yarnClassicLock } from './yarn-classic.js';
  * digests of the packages that reach it and no other.
  *
  * The lockfile is the one readWorkspace read (its text is in the load
- * trace); none gives an empty map. One that cannot be parsed, or that lacks
- * what a package.json or its own entries need, is a located diagnostic and
- * the packages concerned get no digest; nothing throws. Parsed once; each
- * external package is hashed once however many packages reach it.
+ * trace); none gives an empty map. One kiln cannot read exactly (an
+ * unsupported version, an entry it cannot resolve) is never an error:
+ * each problem is a located warning, and every package keys on the whole
+ * lockfile instead (never stale; any lockfile change then rebuilds all).
+ * Parsed once; each external package is hashed once however many packages
+ * reach it.
  */
-export function lockfileDigests(workspace: NodeWorkspace, diagnostics: Diagnostic[]): Map<string, string> {
+export function lockfileDigests(workspace: NodeWorkspace, warnings: Diagnostic[]): Map<string, string> {
   const digests = new Map<string, string>();
-  const lock = parseLock(workspace, diagnostics);
-  if (!lock) return digests;
-  const closure = closureDigests(lock);
-  for (const pkg of workspace.packages) {
-    const direct = lock.direct(pkg);
-    if (direct) digests.set(pkg.dir, sha256Hex(JSON.stringify(direct.map(([name, key]) => JSON.stringify([name, closure(key)])).sort())));
+  if (!workspace.lockfile) return digests;
+  const problems: Diagnostic[] = [];
+  const lock = parseLock(workspace, problems);
+  if (lock) {
+    const closure = closureDigests(lock);
+    for (const pkg of workspace.packages) {
+      const direct = lock.direct(pkg);
+      if (direct) digests.set(pkg.dir, sha256Hex(JSON.stringify(direct.map(([name, key]) => JSON.stringify([name, closure(key)])).sort())));
+    }
   }
-  return digests;
+  if (problems.length === 0 && lock) return digests;
+  warnings.push(...problems, {
+    pos: problems[0]?.pos ?? { file: workspace.lockfile.file, line: 1, column: 1 },
+    message: `${workspace.lockfile.file} is not read exactly (${problems.length} problem${problems.length === 1 ? '' : 's'}): every package keys on the whole lockfile`,
+    hint: 'packages then rebuild on any lockfile change, not only on changes to their own dependencies',
+  });
+  const whole = sha256Hex(`kiln-whole-lockfile\0${workspace.lockfile.text}`);
+  return new Map(workspace.packages.map((p) => [p.dir, whole]));
 }
 
 function parseLock(workspace: NodeWorkspace, diagnostics: Diagnostic[]): Lock | undefined {

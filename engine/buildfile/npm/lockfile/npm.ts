@@ -67,13 +67,15 @@ export function npmLock(file: string, text: string, packages: WorkspacePackage[]
       const name = typeof e.name === 'string' ? e.name : at >= 0 ? key.slice(at + 'node_modules/'.length) : key;
       const label = JSON.stringify([name, e.version ?? '', e.integrity ?? e.resolved ?? '']);
       const deps: Edge[] = [];
+      // Bundled dependencies ship inside the package's tarball: npm may lock no entry of their own.
+      const bundled = new Set([e.bundleDependencies, e.bundledDependencies].flatMap((b) => (Array.isArray(b) ? b.filter((n): n is string => typeof n === 'string') : [])));
       for (const field of ENTRY_DEPS) {
         const names = e[field];
         if (!isRecord(names)) continue;
         for (const dep of Object.keys(names)) {
           const location = resolve(key, dep);
           if (location) deps.push([dep, location]);
-          else if (location === undefined && !mayBeMissing(field)) {
+          else if (location === undefined && !mayBeMissing(field) && !bundled.has(dep)) {
             const pos = jsonKeyPos(file, text, ['packages', key, field, dep]);
             diagnostics.push(located(pos, `'${key}' depends on '${dep}', which is not installed where it could load it from`, 'the lockfile is inconsistent: npm install rewrites it'));
           }

@@ -39,7 +39,10 @@ export function yarnBerryLock(
   /** The entry `name` at descriptor range `range` resolved to: null for a workspace package, undefined when unlocked. */
   const resolve = (name: string, range: unknown): string | null | undefined => {
     const override = resolutions[name] ?? resolutions[`**/${name}`];
-    const key = byDescriptor.get(`${name}@${String(range)}`) ?? (override !== undefined ? byDescriptor.get(`${name}@${/^[a-z]+:/.test(override) ? override : `npm:${override}`}`) : undefined);
+    // yarn 4 writes ranges with their protocol (`npm:^1.0.0`) in both places; yarn 2 and 3 write an
+    // entry's dependency ranges bare (`^1.0.0`) and the descriptors with `npm:`.
+    const descriptor = (r: string) => byDescriptor.get(`${name}@${r}`) ?? (/^[a-z]+:/.test(r) ? undefined : byDescriptor.get(`${name}@npm:${r}`));
+    const key = descriptor(String(range)) ?? (override !== undefined ? descriptor(override) : undefined);
     return key === undefined ? undefined : workspaceKeys.has(key) ? null : key;
   };
   /** The external dependencies of the entry `key`, each unlocked required one a diagnostic. */

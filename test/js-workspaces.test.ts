@@ -310,7 +310,8 @@ describe('kiln init', () => {
       'package.json': json({ name: 'root', private: true, workspaces: ['packages/*'] }),
       'packages/a/package.json': json({ name: 'a', scripts: { build: 'mkdir -p dist && echo a > dist/a.js', test: 'true' } }),
       'packages/b/package.json': json({ name: 'b', dependencies: { a: '*' }, scripts: { build: 'mkdir -p dist && echo b > dist/b.js' } }),
-      'packages/site/package.json': json({ name: 'site', scripts: { build: 'mkdir -p .next && echo s > .next/page.html' } }),
+      // A leftover empty dir inside .next, and a dir named like a file (v1.2): still whole dirs.
+      'packages/site/package.json': json({ name: 'site', scripts: { build: 'mkdir -p .next/cache v1.2 && echo s > .next/page.html && echo v > v1.2/x' } }),
       'packages/types/package.json': json({ name: 'types', scripts: { build: 'true' } }),
     });
     expect((await buildWithSummary(dir, ['--cache-dir', cacheDir])).exitCode).toBe(0);
@@ -319,8 +320,9 @@ describe('kiln init', () => {
     const text = read(dir, 'kiln.yaml');
     expect(text).toContain('      build:   # 4 packages');
     expect(text).toContain('        outputs: ["dist/**"]   # 2 of 4 packages');
-    expect(text).toContain('      test:   # 1 packages; after the package\'s own build\n        dependsOn: [build]');
-    expect(text).toContain('      "site":\n        build: {outputs: [".next/**"]}');
+    // Only build is active: writing the file changes what kiln build runs only by the outputs it declares.
+    expect(text).toContain("      # test: {dependsOn: [build]}   # 1 packages; after the package's own build: uncomment to run it with kiln build");
+    expect(text).toContain('      "site":\n        build: {outputs: [".next/**", "v1.2/**", "!.next/cache/**"]}');
     expect(text).toContain('      "types":\n        build: {outputs: []}');
     // The file it wrote builds, and the outputs it declares are restored.
     const built = await buildWithSummary(dir, ['--cache-dir', cacheDir]);
@@ -406,8 +408,8 @@ describe('shapes found in real repositories', () => {
     expect(statuses(cold.summary).built).toEqual(['@headlessui/react#build', 'playground-react#build']);
     expect(cold.summary.nodes.find((n) => n.id === 'playground-react#build')!.notes).toEqual([
       'produced none of its declared outputs: dist',
-      'wrote .next, outside its declared outputs: not cached',
-      'declare them as outputs (e.g. "outputs": [".next/**"] in turbo.json, or outputs: in kiln.yaml) so dependents get early cutoff',
+      'wrote .next, outside its declared outputs: not cached (a run brings it back when it is gone)',
+      `declare them as outputs so dependents get early cutoff: [".next/**","!.next/cache/**"] with --npm-outputs (or 'kiln init', which writes a kiln.yaml declaring them)`,
     ]);
     expect(statuses((await build()).summary).built).toEqual([]);
     // Strictness applies when a script runs: in a fresh checkout with an empty cache.

@@ -83,7 +83,7 @@ describe('npm scripts without declared outputs', () => {
     const lib = cold.summary.nodes.find((n) => n.id === 'lib#build')!;
     expect(lib.notes).toEqual([
       'wrote dist, which no output declares: cached and restored as undeclared outputs',
-      'declare them as outputs (e.g. "outputs": ["dist/**"] in turbo.json, or outputs: in kiln.yaml) so dependents get early cutoff',
+      `declare them as outputs so dependents get early cutoff: ["dist/**"] with --npm-outputs (or 'kiln init', which writes a kiln.yaml declaring them)`,
     ]);
     expect(cold.stdout).toContain('wrote dist, which no output declares');
   });
@@ -161,5 +161,49 @@ describe('npm scripts without declared outputs', () => {
     expect(statuses(restored.summary).cached).toEqual(['one#build', 'one#lint']);
     expect(read(dir, 'packages/one/dist/b.txt')).toBe('b\n');
     expect(read(dir, 'packages/one/lint/l.txt')).toBe('l\n');
+  });
+});
+
+describe('files a script writes outside its declared outputs', () => {
+  it('are not cached, but when they are gone the script runs again (motion .next, solid jsx.d.ts)', async () => {
+    const dir = tempDir('kiln-stale-extra-');
+    const cacheDir = path.join(tempDir('kiln-stale-cache-'), 'cache');
+    writeFiles(dir, {
+      'package.json': pkg({ name: 'root', private: true, workspaces: ['packages/*'] }),
+      'packages/web/package.json': pkg({ name: 'web', scripts: { build: 'mkdir -p dist .next && echo d > dist/d.js && echo n > .next/page.html' } }),
+    });
+    const build = () => buildWithSummary(dir, ['--npm', 'build', '--npm-outputs', 'dist', '--cache-dir', cacheDir, '--logs', 'none']);
+    expect(statuses((await build()).summary).built).toEqual(['web#build']);
+    expect(statuses((await build()).summary).built).toEqual([]);
+    // dist alone deleted: restored from the cache.
+    fs.rmSync(path.join(dir, 'packages/web/dist'), { recursive: true });
+    expect(statuses((await build()).summary).cached).toEqual(['web#build']);
+    expect(read(dir, 'packages/web/dist/d.js')).toBe('d\n');
+    // .next deleted: the cache cannot bring it back, so the script runs.
+    fs.rmSync(path.join(dir, 'packages/web/.next'), { recursive: true });
+    expect(statuses((await build()).summary).built).toEqual(['web#build']);
+    expect(read(dir, 'packages/web/.next/page.html')).toBe('n\n');
+    expect(statuses((await build()).summary).built).toEqual([]);
+  });
+});
+
+describe('a script that rewrites a dependency’s outputs', () => {
+  it('is named in a note (headlessui playgrounds run the library build in prebuild)', async () => {
+    const dir = tempDir('kiln-stale-prebuild-');
+    const cacheDir = path.join(tempDir('kiln-stale-cache-'), 'cache');
+    writeFiles(dir, {
+      'package.json': pkg({ name: 'root', private: true, workspaces: ['packages/*'] }),
+      'packages/react/package.json': pkg({ name: 'react-lib', scripts: { build: 'mkdir -p dist && date +%s%N > dist/index.js' } }),
+      'packages/play/package.json': pkg({
+        name: 'play',
+        dependencies: { 'react-lib': '*' },
+        scripts: { prebuild: 'cd ../react && mkdir -p dist && date +%s%N > dist/index.js', build: 'mkdir -p dist && cat ../react/dist/index.js > dist/p.js' },
+      }),
+    });
+    const built = await buildWithSummary(dir, ['--npm', 'build', '--npm-outputs', 'dist', '--cache-dir', cacheDir, '--logs', 'none']);
+    expect(built.exitCode, built.stderr).toBe(0);
+    expect(built.summary.nodes.find((n) => n.id === 'play#build')!.notes).toEqual([
+      'rewrote the outputs of react-lib#build, which it depends on (a pre-script building another package?): the next build restores them; let kiln build them instead',
+    ]);
   });
 });

@@ -58,9 +58,10 @@ export interface NodeDecl {
    * npm script): the dir is scanned before and after the command runs
    * (write-scan.ts), except `skip` (node-dir-relative: nested packages).
    * What the `siblings` (the other scripts of the package) created is not
-   * an input either; nodes of one dir run one at a time.
+   * an input either; nodes of one dir run one at a time. `declareIn` says
+   * where its outputs are declared, for the note on undeclared writes.
    */
-  writeScan?: { skip: string[]; siblings: string[] };
+  writeScan?: { skip: string[]; siblings: string[]; declareIn: string };
   /** Position of the node's id key. */
   pos: SourcePos;
   /** Positions of each attribute key of the node (common and rule-specific), for later located errors. */

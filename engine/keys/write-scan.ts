@@ -103,3 +103,12 @@ export class DirQueue {
     }
   }
 }
+
+/** Whether `abs` is a directory (through links); false when it is not there. */
+export function isDir(abs: string): boolean {
+  try {
+    return fs.statSync(abs).isDirectory();
+  } catch {
+    return false;
+  }
+}

@@ -10,7 +10,7 @@ import { computeKey } from '../keys/key.js';
 import { depViews, resolveNode, type Resolved } from './node-context.js';
 import { nodeEnv } from './node-env.js';
 import { contextSignature } from '../keys/up-to-date.js';
-import { scanWrites, type Writes } from '../keys/write-scan.js';
+import { isDir, scanWrites, type Writes } from '../keys/write-scan.js';
 import { rules } from '../../rules/index.js';
 import type { DepView, NodeContext, RuleOutcome } from '../../rules/rule.js';
 import type { ActionEntry } from '../../cache/local/action-index.js';
@@ -110,6 +110,9 @@ export async function restoreStage(
 ): Promise<{ outputDigest: string; log: Buffer | null; how: CachedHow } | undefined> {
   const hit = await s.cache.get(r.node.id, keyed.key, s.opts.dryRun);
   if (!hit) return undefined;
+  // What the node last wrote outside its declared outputs is not in the entry: gone from the tree, only a run brings it back.
+  const carried = new Set(hit.entry.undeclared);
+  if ((known?.written ?? []).some((w) => !carried.has(w) && !fs.existsSync(path.join(r.nodeDir, w)))) return undefined;
   if (s.opts.dryRun) return { outputDigest: hit.entry.outputDigest, log: null, how: hit.source };
   s.nodeStates.forget(r.node.id);
   const restored = await s.cache.restore(r.node.id, keyed.key, hit, r.nodeDir, r.node.outputs, s.tmpDir, new Set(known?.written));
@@ -118,7 +121,7 @@ export async function restoreStage(
   // What the entry restored undeclared, and what this checkout's builds created, stay out of the inputs.
   const undeclared = hit.entry.undeclared ?? [];
   const written = [...new Set([...keyed.written, ...undeclared])].sort();
-  s.saveState(r.node, r.nodeDir, { ...keyed, written }, hit.entry.outputDigest, [...r.node.outputs, ...undeclared], hit.entry.log?.digest ?? null, hit.entry.durationMs);
+  s.saveState(r.node, r.nodeDir, { ...keyed, written }, hit.entry.outputDigest, [...r.node.outputs, ...written], hit.entry.log?.digest ?? null, hit.entry.durationMs);
   return { outputDigest: hit.entry.outputDigest, log: restored.log, how: hit.source };
 }
 
@@ -156,6 +159,7 @@ export async function runStage(s: BuildSession, r: Resolving, keyed: Keyed, node
     );
   const { outcome, writes } = node.writeScan ? await scanWrites(nodeDir, scanSkip(node), run) : { outcome: await run(), writes: undefined };
   s.addNotes(node.id, outcome.notes ?? []);
+  if (node.writeScan) s.addNotes(node.id, depOutputsRewritten(s, r));
   return { outcome, writes, log: chunks.length > 0 ? Buffer.concat(chunks) : null, durationMs: Math.round((performance.now() - nodeStart) * 10) / 10 };
 }
 
@@ -192,7 +196,7 @@ export async function storeStage(s: BuildSession, r: Resolving, keyed: Keyed, ra
   }
   const writes = ran.writes;
   const wroteUndeclared = writes !== undefined && (writes.created.length > 0 || writes.modified.length > 0);
-  if (wroteUndeclared) s.addNotes(node.id, undeclaredWriteNotes(node, writes));
+  if (wroteUndeclared) s.addNotes(node.id, undeclaredWriteNotes(node, nodeDir, writes));
   const unsealed = node.outputs.length === 0 || wroteUndeclared;
   const outputDigest = unsealed ? entryOutputDigest(collected.entry.outputs, keyed.key) : collected.entry.outputDigest;
   const logRef = ran.log ? await s.cache.putLog(ran.log) : null;
@@ -228,30 +232,54 @@ export async function recordStage(
 ): Promise<Failure | undefined> {
   if (r.node.noCache) return undefined;
   let after: Keyed | Failure = keyed;
-  if (stored.wroteUndeclared) after = await rekey([...new Set([...keyed.written, ...ran.writes!.created])].sort());
+  // What this run created (the last run's products were removed before it, so what it made again is here too).
+  if (stored.wroteUndeclared || keyed.written.length > 0) after = await rekey([...(ran.writes?.created ?? [])].sort());
   if ('kind' in after) return after.kind === 'user' ? { kind: 'command', message: `after it ran: ${formatDiagnostic(after.diagnostic)}` } : after;
-  s.saveState(r.node, r.nodeDir, after, stored.outputDigest, stored.outputRoots, stored.entry.log?.digest ?? null, ran.durationMs);
+  // The fingerprint covers what the node wrote undeclared too: if that goes, the node runs again (restore cannot bring it back).
+  const stamped = [...new Set([...stored.outputRoots, ...after.written])];
+  s.saveState(r.node, r.nodeDir, after, stored.outputDigest, stamped, stored.entry.log?.digest ?? null, ran.durationMs);
   return undefined;
+}
+
+/**
+ * A script that rewrites a dependency's outputs (a `prebuild` running
+ * another package's build) is a write the write scan cannot see: the
+ * dependency's outputs no longer stat as kiln left them. Said, so the
+ * next build's restore of that dependency is not a surprise.
+ */
+function depOutputsRewritten(s: BuildSession, r: Resolving): string[] {
+  const rewritten = [...r.ctx.deps.keys()].filter((id) => {
+    const state = s.states.get(id);
+    const dep = s.byId.get(id)!;
+    return state !== undefined && !outputsUnchanged(path.join(s.ws.root, dep.dir), state.fingerprint);
+  });
+  if (rewritten.length === 0) return [];
+  return [`rewrote the outputs of ${rewritten.slice(0, 3).join(', ')}${rewritten.length > 3 ? ` and ${rewritten.length - 3} more` : ''}, which it depends on (a pre-script building another package?): the next build restores them; let kiln build them instead`];
 }
 
 function outputBytes(entry: ActionEntry): number {
   return entry.outputs.reduce((sum, o) => sum + (o.size ?? 0), 0);
 }
 
-/** What a node wrote that no output declares, and how to declare it. */
-function undeclaredWriteNotes(node: NodeDecl, writes: Writes): string[] {
+/** What a node wrote that no output declares, and how to declare it (directories as `dir/**`; Next.js's cache left out). */
+function undeclaredWriteNotes(node: NodeDecl, nodeDir: string, writes: Writes): string[] {
   const list = (paths: string[]) => (paths.length > 5 ? `${paths.slice(0, 5).join(', ')} and ${paths.length - 5} more` : paths.join(', '));
   const lines: string[] = [];
   if (writes.created.length > 0) {
     lines.push(
       node.outputs.length === 0
         ? `wrote ${list(writes.created)}, which no output declares: cached and restored as undeclared outputs`
-        : `wrote ${list(writes.created)}, outside its declared outputs: not cached`,
+        : `wrote ${list(writes.created)}, outside its declared outputs: not cached (a run brings it back when it is gone)`,
     );
   }
   if (writes.modified.length > 0) lines.push(`rewrote ${list(writes.modified)}, which it also reads`);
-  const globs = writes.created.map((p) => `"${p}/**"`).slice(0, 3).join(', ');
-  if (writes.created.length > 0) lines.push(`declare them as outputs (e.g. "outputs": [${globs}] in turbo.json, or outputs: in kiln.yaml) so dependents get early cutoff`);
+  if (writes.created.length > 0) {
+    const globs = writes.created.slice(0, 3).flatMap((p) => {
+      if (!isDir(path.join(nodeDir, p))) return [p];
+      return p === '.next' ? ['.next/**', '!.next/cache/**'] : [`${p}/**`];
+    });
+    lines.push(`declare them as outputs so dependents get early cutoff: ${JSON.stringify(globs)} with ${node.writeScan?.declareIn ?? 'outputs:'}`);
+  }
   return lines;
 }
 

@@ -172,6 +172,8 @@ export class BuildSession {
       inputStamp: keyed.inputStamp, context: keyed.context, written: keyed.written,
     };
     this.nodeStates.save(node.id, state, keyed.ingredients);
+    // Nodes settle once per build: later stages may read what this one left (dependents' checks of their deps' outputs).
+    this.states.set(node.id, state);
     this.writtenBy.set(node.id, keyed.written);
   }
 

@@ -215,6 +215,7 @@ export function importSource(config: NpmImport, base: TaskSource | undefined, di
     globalPassThroughEnv: base?.globalPassThroughEnv ?? [],
     strictOutputs: config.strictOutputs,
     pos: config.pos,
+    declareIn: `outputs: under import: npm-workspaces in ${config.pos.file}`,
     warnings: base?.warnings ?? [],
   };
 }

@@ -174,7 +174,7 @@ export function importNpmWorkspace(
         toolchain: [],
         uses: [],
         attrs: { package: pkg.name, version: pkg.version, script: task, steps: lifecycle(pkg, task), externalDeps },
-        writeScan: { skip: nestedPackages(pkg, packages), siblings: [] },
+        writeScan: { skip: nestedPackages(pkg, packages), siblings: [], declareIn: source.declareIn },
         pos,
         fieldPos: {},
       },

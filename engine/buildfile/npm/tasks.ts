@@ -45,6 +45,8 @@ export interface TaskSource {
   strictOutputs: boolean;
   /** Where the configuration is, for errors about it as a whole. */
   pos: SourcePos;
+  /** Where a user declares outputs with this source: `"outputs" in turbo.json`, ... */
+  declareIn: string;
   /** What kiln reads but does not do as the configuration asks: printed with every build. */
   warnings: Diagnostic[];
 }
@@ -83,6 +85,7 @@ export function flagSource(scripts: string[], outputs: string[], strictOutputs: 
     globalPassThroughEnv: [],
     strictOutputs,
     pos,
+    declareIn: "--npm-outputs (or 'kiln init', which writes a kiln.yaml declaring them)",
     warnings: [],
   };
 }

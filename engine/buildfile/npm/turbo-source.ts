@@ -62,6 +62,7 @@ export function readTurboSource(
     globalPassThroughEnv: config.globalPassThroughEnv,
     strictOutputs: false,
     pos: config.pos,
+    declareIn: `"outputs" in ${rootFile.file}`,
     warnings,
   };
 }

@@ -4,6 +4,7 @@ import { UserError } from '../../diagnostic.js';
 import { parseCommand, resolveNpmRoot } from '../args.js';
 import { STATE_DIR } from '../../state/state-dir.js';
 import { BUILD_FILE } from '../../workspace-root.js';
+import { isDir } from '../../keys/write-scan.js';
 
 const USAGE = `usage: kiln init [--force]
 
@@ -37,7 +38,7 @@ export async function run(argv: string[]): Promise<number> {
   const workspace = readWorkspace(root, diagnostics, { texts: new Map(), globs: [], absent: [], dirs: [] });
   if (!workspace || diagnostics.length > 0) throw new UserError(diagnostics, 2);
   const written = fs.existsSync(path.join(root, STATE_DIR, 'state.db')) ? await recordedWrites(root) : undefined;
-  const text = buildFileText(workspace.packageManager, workspace.packages, written);
+  const text = buildFileText(root, workspace.packageManager, workspace.packages, written);
   fs.writeFileSync(target, text);
   process.stdout.write(`kiln: wrote ${path.relative(process.cwd(), target) || BUILD_FILE}\n`);
   return 0;
@@ -56,20 +57,24 @@ async function recordedWrites(root: string): Promise<Map<string, string[]>> {
 
 interface Pkg {
   name: string;
+  /** Workspace-relative. */
+  dir: string;
   scripts: Record<string, string>;
 }
 
 /**
- * The kiln.yaml text: `import: npm-workspaces` with the common scripts the
- * packages have, and per script the outputs most packages wrote (as
- * `dir/**` globs), other packages' own under `packages:`.
+ * The kiln.yaml text: `import: npm-workspaces` with the `build` script
+ * (what `kiln build` ran without a kiln.yaml, so writing the file changes
+ * what is built only by the outputs it declares) and the other common
+ * scripts as comments to enable; per script, the outputs most packages
+ * wrote, other packages' own under `packages:`.
  */
-export function buildFileText(manager: string, packages: Pkg[], written: Map<string, string[]> | undefined): string {
+export function buildFileText(root: string, manager: string, packages: Pkg[], written: Map<string, string[]> | undefined): string {
   const scripts = COMMON_SCRIPTS.filter((s) => packages.some((p) => Object.hasOwn(p.scripts, s)));
   const lines = [
     `# kiln.yaml, written by 'kiln init' for this ${manager} workspace of ${packages.length} packages.`,
     '# Each package.json script below becomes one node per package that has it',
-    '# (`pkg#script`), keyed on the package\'s files, its workspace dependencies and',
+    "# (`pkg#script`), keyed on the package's files, its workspace dependencies and",
     '# its locked external dependencies; see BUILD.md, "import: npm-workspaces".',
     written
       ? '# Outputs are what each script wrote in the last build here; cached outputs are'
@@ -83,10 +88,16 @@ export function buildFileText(manager: string, packages: Pkg[], written: Map<str
   for (const script of scripts) {
     const having = packages.filter((p) => Object.hasOwn(p.scripts, script));
     const afterBuild = script === 'test' && scripts.includes('build');
-    lines.push(`      ${script}:   # ${having.length} packages; ${afterBuild ? "after the package's own build" : `after the ${script} of the workspace packages each depends on`}`);
-    if (afterBuild) lines.push('        dependsOn: [build]');
+    const what = `${having.length} packages; ${afterBuild ? "after the package's own build" : `after the ${script} of the workspace packages each depends on`}`;
+    if (script !== 'build') {
+      lines.push(`      # ${script}: {${afterBuild ? 'dependsOn: [build]' : ''}}   # ${what}: uncomment to run it with kiln build`);
+      continue;
+    }
+    lines.push(`      ${script}:   # ${what}`);
     // Only packages whose node has a recorded build: one never built says nothing about its outputs.
-    const outputs = having.filter((p) => written?.has(`${p.name}#${script}`)).map((p) => ({ p, globs: written!.get(`${p.name}#${script}`)!.map(glob) }));
+    const outputs = having
+      .filter((p) => written?.has(`${p.name}#${script}`))
+      .map((p) => ({ p, globs: outputGlobs(path.join(root, p.dir), written!.get(`${p.name}#${script}`)!) }));
     const common = mostCommon(outputs.map((o) => o.globs));
     if (common && common.length > 0) lines.push(`        outputs: ${yamlList(common)}   # ${outputs.filter((o) => same(o.globs, common)).length} of ${having.length} packages`);
     for (const o of outputs) if (common && !same(o.globs, common)) overrides.set(o.p.name, [...(overrides.get(o.p.name) ?? []), `        ${script}: {outputs: ${yamlList(o.globs)}}`]);
@@ -98,8 +109,24 @@ export function buildFileText(manager: string, packages: Pkg[], written: Map<str
   return `${lines.join('\n')}\n`;
 }
 
-/** A created path as an output glob: a directory with what is in it, or the file itself. */
-const glob = (p: string): string => (path.posix.extname(p) === '' ? `${p}/**` : p);
+/**
+ * What a package's script created, as output globs: each top-level
+ * directory whole (`dist/**`, however deep the created paths were: a
+ * leftover empty dir must not split it into files), Next.js's cache left
+ * out, top-level files as they are.
+ */
+function outputGlobs(pkgDir: string, created: string[]): string[] {
+  const globs = new Set<string>();
+  for (const p of created) {
+    const top = p.split('/')[0]!;
+    if (!isDir(path.join(pkgDir, top))) globs.add(p);
+    else if (top === '.next') globs.add('.next/**').add('!.next/cache/**');
+    else globs.add(`${top}/**`);
+  }
+  // Exclusions after what they exclude from, as turbo users write them.
+  return [...globs].sort((a, b) => Number(a.startsWith('!')) - Number(b.startsWith('!')) || (a < b ? -1 : a > b ? 1 : 0));
+}
+
 const same = (a: string[], b: string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 const yamlList = (items: string[]) => `[${items.map((i) => JSON.stringify(i)).join(', ')}]`;
 

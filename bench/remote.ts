@@ -16,7 +16,7 @@ import { outputTail, run } from '../engine/proc.js';
 import { textTable } from '../engine/report/text-table.js';
 import { formatBar, type Bar } from './report.js';
 import { startKilnServer, startNginx, startTurbo, type RunningServer } from './servers.js';
-import { summarize, type Stats } from '../engine/bench/stats.js';
+import { summarize, type Stats } from '../engine/bench-command/stats.js';
 
 const TOKEN = 'kiln-bench-token';
 const TEAM = 'bench';

@@ -1,5 +1,5 @@
 // The benchmark's results: one JSON shape (--json) and its text table.
-import type { Stats } from '../engine/bench/stats.js';
+import type { Stats } from '../engine/bench-command/stats.js';
 import { textTable } from '../engine/report/text-table.js';
 
 export interface ScenarioResult extends Stats {

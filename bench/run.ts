@@ -15,7 +15,7 @@ import { editSource, readOutputs, removeOutputs, removeState } from './mutate.js
 import { mulberry32, shuffle } from './prng.js';
 import { ok, run } from '../engine/proc.js';
 import { formatTable, type Bar, type BenchResults, type ScenarioResult } from './report.js';
-import { summarize } from '../engine/bench/stats.js';
+import { summarize } from '../engine/bench-command/stats.js';
 
 const FLOOR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'floor.js');
 

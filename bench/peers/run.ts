@@ -15,7 +15,7 @@ import { editSource, readOutputs, removeOutputs } from '../mutate.js';
 import { mulberry32, shuffle } from '../prng.js';
 import { ok, run } from '../../engine/proc.js';
 import { formatBar, type Bar } from '../report.js';
-import { summarize, type Stats } from '../../engine/bench/stats.js';
+import { summarize, type Stats } from '../../engine/bench-command/stats.js';
 import { textTable } from '../../engine/report/text-table.js';
 import { kilnDriver, nxDriver, turboDriver, type Driver, type ToolName } from './drivers.js';
 import { copyMonorepo, generateMonorepo } from './monorepo.js';

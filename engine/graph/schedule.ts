@@ -1,4 +1,5 @@
 import PQueue from 'p-queue';
+import { topoOrder } from './topo-order.js';
 
 /** Duration assumed for a node never built here, so unknown nodes still order by path length. */
 const UNKNOWN_DURATION_MS = 100;
@@ -16,19 +17,17 @@ export interface SchedulePlan {
  * starting the nodes on the critical path first shortens the whole build.
  */
 export function criticalPathPriorities(plan: SchedulePlan): Map<string, number> {
+  const inScope = new Set(plan.nodes);
   const dependents = new Map<string, string[]>(plan.nodes.map((id) => [id, []]));
   for (const id of plan.nodes) for (const d of plan.depsOf(id)) dependents.get(d)?.push(id);
   const prio = new Map<string, number>();
-  const visit = (id: string): number => {
-    const known = prio.get(id);
-    if (known !== undefined) return known;
+  // Dependents before their deps: each node's tail is known when it is reached (iterative: long chains are real).
+  const order = topoOrder(plan.nodes, (id) => dependents.get(id)!.filter((d) => inScope.has(d)));
+  for (const id of order) {
     let tail = 0;
-    for (const next of dependents.get(id)!) tail = Math.max(tail, visit(next));
-    const p = (plan.duration(id) ?? UNKNOWN_DURATION_MS) + tail;
-    prio.set(id, p);
-    return p;
-  };
-  for (const id of plan.nodes) visit(id);
+    for (const next of dependents.get(id)!) tail = Math.max(tail, prio.get(next) ?? 0);
+    prio.set(id, (plan.duration(id) ?? UNKNOWN_DURATION_MS) + tail);
+  }
   return prio;
 }
 

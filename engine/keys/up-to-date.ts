@@ -7,6 +7,7 @@ import { computeKey, type Ingredients } from './key.js';
 import { expandInputs } from './hash/inputs.js';
 import type { StatCache } from './hash/stat-cache.js';
 import type { Rule } from '../../rules/rule.js';
+import { topoOrder } from '../graph/topo-order.js';
 
 /** Bump when what a stamp or a context signature covers changes (e.g. how inputs are walked). */
 const STAMP_FORMAT = 1;
@@ -84,12 +85,11 @@ export function settleByStamps(
 ): Set<string> {
   const digests = new Map<string, string>();
   const verdicts = new Map<string, boolean>();
-  const check = (id: string): boolean => {
-    const seen = verdicts.get(id);
-    if (seen !== undefined) return seen;
+  // Deps before dependents, iteratively: a node qualifies only if all its deps did.
+  for (const id of topoOrder(ids, (id) => byId.get(id)!.deps.map((d) => d.id))) {
     const node = byId.get(id)!;
     const known = states.get(id);
-    let ok = known !== undefined && stampCheckable(node, rules.get(node.rule)!) && node.deps.every((d) => check(d.id));
+    let ok = known !== undefined && stampCheckable(node, rules.get(node.rule)!) && node.deps.every((d) => verdicts.get(d.id) === true);
     if (ok && known) {
       const startedAt = performance.now();
       const depDigests: Record<string, string> = {};
@@ -104,9 +104,7 @@ export function settleByStamps(
       }
     }
     verdicts.set(id, ok);
-    return ok;
-  };
-  for (const id of ids) check(id);
+  }
   return new Set(digests.keys());
 }
 

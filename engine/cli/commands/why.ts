@@ -13,9 +13,10 @@ import { Toolchains } from '../../keys/toolchain.js';
 import { parseCommand, resolveCacheDir } from '../args.js';
 import { depViews, resolveNode } from '../../pipeline/node-context.js';
 import { rules } from '../../../rules/index.js';
-import type { NodeContext } from '../../../rules/rule.js';
+import type { DepView, NodeContext } from '../../../rules/rule.js';
 import { loadForCommand } from '../workspace.js';
 import { nodeIndex } from '../../graph/node-index.js';
+import { topoOrder } from '../../graph/topo-order.js';
 
 const USAGE = `usage: kiln why NODE
 
@@ -49,7 +50,7 @@ export async function run(argv: string[]): Promise<number> {
 
 /** Recomputes a node's ingredients as the next build would and compares them with its last build. */
 class Explainer {
-  private readonly memo = new Map<string, Promise<Verdict>>();
+  private readonly memo = new Map<string, Verdict>();
   private readonly toolchains: Toolchains;
   private readonly states: Map<string, NodeState>;
 
@@ -63,13 +64,13 @@ class Explainer {
     this.toolchains = new Toolchains(ws.toolchains, essentialEnv(process.env));
   }
 
-  explain(id: string): Promise<Verdict> {
-    let v = this.memo.get(id);
-    if (!v) {
-      v = this.compute(id);
-      this.memo.set(id, v);
+  /** Explains `id` after every node it depends on, deps first (iteratively: a chain may be 100,000 long). */
+  async explain(id: string): Promise<Verdict> {
+    const index = nodeIndex(this.ws);
+    for (const n of topoOrder([id], (x) => index.get(x)!.deps.map((d) => d.id))) {
+      if (!this.memo.has(n)) this.memo.set(n, await this.compute(n));
     }
-    return v;
+    return this.memo.get(id)!;
   }
 
   private async compute(id: string): Promise<Verdict> {
@@ -78,15 +79,20 @@ class Explainer {
     const depDigests: Record<string, string> = {};
     const staleDeps: string[] = [];
     for (const dep of node.deps) {
-      const depVerdict = await this.explain(dep.id);
-      // A stale dep's new outputs are unknown until it runs: compare against its last ones.
-      if (depVerdict.stale) staleDeps.push(...depVerdict.lines.map((l) => `    ${l}`));
+      const depVerdict = this.memo.get(dep.id)!;
+      // A stale dep's new outputs are unknown until it runs: compare against its last ones. Its headline only:
+      // each dep's own reasons are its own lines (a chain would otherwise repeat every line below it).
+      if (depVerdict.stale) staleDeps.push(`    ${depVerdict.lines[0]}`);
       const depState = this.states.get(dep.id);
       if (depState) depDigests[dep.id] = depState.outputDigest;
     }
-    // One walk of the graph; each dependency's metadata comes from explaining it (memoised).
-    const deps = depViews(this.ws, node, new Map());
-    for (const [depId, view] of deps) deps.set(depId, { ...view, meta: (await this.explain(depId)).meta });
+    // The transitive views (one walk of the graph, with each dependency's metadata from explaining it), built only when the rule asks.
+    let deps: Map<string, DepView> | undefined;
+    const depViewsNow = () => {
+      deps = depViews(this.ws, node, new Map());
+      for (const [depId, view] of deps) deps.set(depId, { ...view, meta: this.memo.get(depId)!.meta });
+      return deps;
+    };
     const depNotes = staleDeps.length > 0 ? [`  and it rebuilds if the outputs of a dependency that rebuilds first change:`, ...staleDeps] : [];
     const ctx: NodeContext = {
       node,
@@ -94,7 +100,9 @@ class Explainer {
       cwd: path.join(this.ws.root, node.dir),
       env: essentialEnv(process.env),
       signal: new AbortController().signal,
-      deps,
+      get deps() {
+        return deps ?? depViewsNow();
+      },
       cacheDir: this.cacheDir,
       offline: true, // explaining must not fetch
     };

@@ -72,11 +72,18 @@ export function resolveRootFile(values: { file?: string }): string {
   return found;
 }
 
-/** Parses a positive integer option or fails as a usage error. */
-export function positiveInt(command: string, name: string, raw: string): number {
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) {
-    throw new UserError([{ message: `${command}: --${name} expects a positive integer, got '${raw}'` }]);
+/** The most workers -j takes: more than any machine's cores, and a bound the scheduler can allocate for. */
+export const MAX_JOBS = 1024;
+
+/**
+ * Every numeric option of every command: plain decimal digits (no sign, hex,
+ * exponent or blank), from 1 to `max`; anything else is a usage error that
+ * says the range.
+ */
+export function positiveInt(command: string, name: string, raw: string, max = 1_000_000): number {
+  const n = /^[0-9]+$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1 || n > max) {
+    throw new UserError([{ message: `${command}: --${name} expects a positive integer, got '${raw}'`, hint: `decimal digits only, from 1 to ${max}` }]);
   }
   return n;
 }

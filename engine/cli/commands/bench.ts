@@ -14,7 +14,7 @@ import { UserError } from '../../diagnostic.js';
 import { openStateDb } from '../../state/state-db.js';
 import { readVersion } from '../../version.js';
 import { git } from '../../../rules/git/exec.js';
-import { parseCommand, positiveInt, resolveCacheDir, resolveRootFile } from '../args.js';
+import { parseCommand, MAX_JOBS, positiveInt, resolveCacheDir, resolveRootFile } from '../args.js';
 import { loadForCommand } from '../workspace.js';
 
 const USAGE = `usage: kiln bench [targets...] [options]
@@ -91,7 +91,7 @@ export async function run(argv: string[]): Promise<number> {
     const baseline = values.compare !== undefined ? loadBaseline(values.compare, record, process.cwd()) : undefined;
     const thresholdPct = values.threshold !== undefined ? threshold(values.threshold) : (ws.bench?.thresholdPct ?? DEFAULT_THRESHOLD_PCT);
     const noiseMs = values['noise-ms'] !== undefined ? noise(values['noise-ms']) : (ws.bench?.noiseMs ?? DEFAULT_NOISE_MS);
-    const flags = values.jobs ? ['--jobs', String(positiveInt('bench', 'jobs', values.jobs))] : [];
+    const flags = values.jobs !== undefined ? ['--jobs', String(positiveInt('bench', 'jobs', values.jobs, MAX_JOBS))] : [];
 
     const toucher = new Toucher(ws.root);
     recoverTouchedFiles(toucher);

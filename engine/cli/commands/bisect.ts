@@ -4,7 +4,7 @@ import { quietBuild } from '../../chase/quiet-build.js';
 import { bisectRange, resolveProject, type UpstreamCommit } from '../../chase/upstream.js';
 import { depViews } from '../../pipeline/node-context.js';
 import type { NodeSummary } from '../../pipeline/summary.js';
-import { parseCommand, positiveInt, resolveCacheDir } from '../args.js';
+import { parseCommand, MAX_JOBS, positiveInt, resolveCacheDir } from '../args.js';
 import { loadForCommand, selectForCommand } from '../workspace.js';
 import { rules } from '../../../rules/index.js';
 import { remoteFor } from '../build-options.js';
@@ -61,7 +61,7 @@ export async function run(argv: string[]): Promise<number> {
   if ('error' in head) throw new UserError([{ node: project.id, message: head.error }], 1);
   const range = await bisectRange(head.mirror, values.good, values.bad);
   if ('error' in range) throw new UserError([{ message: `bisect: ${range.error}` }]);
-  const jobs = values.jobs ? positiveInt('bisect', 'jobs', values.jobs) : os.availableParallelism();
+  const jobs = values.jobs !== undefined ? positiveInt('bisect', 'jobs', values.jobs, MAX_JOBS) : os.availableParallelism();
   const selected = selectForCommand(ws, [target]);
   const remote = await remoteFor(ws, {});
 

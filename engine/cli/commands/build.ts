@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { UserError } from '../../diagnostic.js';
 import { daemonInfoFile } from '../../state/state-dir.js';
-import { parseCommand, positiveInt, rememberJsSpec, resolveCacheDir, resolveWorkspaceSpec } from '../args.js';
+import { parseCommand, MAX_JOBS, positiveInt, rememberJsSpec, resolveCacheDir, resolveWorkspaceSpec } from '../args.js';
 import type { LogMode } from '../../progress/progress.js';
 
 // Only light modules load before the daemon is asked: when it answers, the
@@ -56,7 +56,7 @@ export async function run(argv: string[]): Promise<number> {
   if (values.profile !== undefined && values['dry-run']) {
     throw new UserError([{ message: 'build: --profile records a real build; a --dry-run runs nothing' }]);
   }
-  const jobs = values.jobs ? positiveInt('build', 'jobs', values.jobs) : os.availableParallelism();
+  const jobs = values.jobs !== undefined ? positiveInt('build', 'jobs', values.jobs, MAX_JOBS) : os.availableParallelism();
   const live = Boolean(process.stdout.isTTY) && !process.env.CI;
   const spec = resolveWorkspaceSpec(values, 'as-given');
   const root = path.dirname(spec.rootFile);

@@ -4,7 +4,7 @@ import { chaseRow, ChaseRecord, type ChaseRow } from '../../chase/record.js';
 import { quietBuild } from '../../chase/quiet-build.js';
 import { firstParentRange, resolveProject, type UpstreamCommit } from '../../chase/upstream.js';
 import { openStateDb } from '../../state/state-db.js';
-import { parseCommand, positiveInt, resolveCacheDir } from '../args.js';
+import { parseCommand, MAX_JOBS, positiveInt, resolveCacheDir } from '../args.js';
 import { loadForCommand, selectForCommand } from '../workspace.js';
 import { rules } from '../../../rules/index.js';
 import { remoteFor } from '../build-options.js';
@@ -47,7 +47,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   const projects = gitNodes.filter((n) => (values.project ?? [n.id]).includes(n.id) && selected.has(n.id));
   if (projects.length === 0) throw new UserError([{ message: 'chase: no git project node in scope', hint: 'declare a node with rule: git' }]);
-  const jobs = values.jobs ? positiveInt('chase', 'jobs', values.jobs) : os.availableParallelism();
+  const jobs = values.jobs !== undefined ? positiveInt('chase', 'jobs', values.jobs, MAX_JOBS) : os.availableParallelism();
   const cacheDir = resolveCacheDir(values);
   const signal = new AbortController().signal;
   const remote = await remoteFor(ws, {});

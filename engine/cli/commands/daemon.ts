@@ -4,7 +4,7 @@ import { exchange, readDaemonInfo, type DaemonInfo, type DaemonStatus } from '..
 import { DEFAULT_IDLE_MINUTES, spawnDaemon } from '../../daemon/spawn.js';
 import { isAlive } from '../../pid.js';
 import { STATE_DIR } from '../../state/state-dir.js';
-import { parseCommand, resolveWorkspaceSpec } from '../args.js';
+import { parseCommand, positiveInt, resolveWorkspaceSpec } from '../args.js';
 import type { WorkspaceSpec } from '../../workspace-spec.js';
 
 const USAGE = `usage: kiln daemon start | stop | status   [--npm SCRIPTS [--npm-outputs DIRS]]
@@ -43,8 +43,7 @@ export async function run(argv: string[]): Promise<number> {
   // `serve` is spawned with the exact flags of the spec it serves.
   const spec = resolveWorkspaceSpec(values, action === 'serve' ? 'as-given' : 'last-build');
   const root = path.dirname(spec.rootFile);
-  const idleMinutes = values['idle-timeout'] === undefined ? DEFAULT_IDLE_MINUTES : Number(values['idle-timeout']);
-  if (!(idleMinutes > 0)) throw new UserError([{ message: `daemon: --idle-timeout expects minutes > 0, got '${values['idle-timeout']}'` }]);
+  const idleMinutes = values['idle-timeout'] === undefined ? DEFAULT_IDLE_MINUTES : positiveInt('daemon', 'idle-timeout', values['idle-timeout'], 7 * 24 * 60);
   switch (action) {
     case 'serve':
       return serve(spec, idleMinutes);

@@ -31,7 +31,7 @@ export async function run(argv: string[]): Promise<number> {
     USAGE,
   );
   if (positionals.length > 1) throw new UserError([{ message: 'report: expects at most one run id', hint: 'kiln report [RUN]' }]);
-  const historyRuns = values.runs ? positiveInt('report', 'runs', values.runs) : 30;
+  const historyRuns = values.runs !== undefined ? positiveInt('report', 'runs', values.runs) : 30;
   const root = path.dirname(resolveWorkspaceSpec(values).rootFile);
   if (!fs.existsSync(path.join(root, STATE_DIR, 'state.db'))) {
     throw noRuns();

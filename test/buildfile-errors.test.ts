@@ -58,6 +58,26 @@ const BROKEN: [string, Record<string, string>, string[]][] = [
     ],
   ],
   [
+    'yaml: nested thousands deep (the parser runs out of stack)',
+    root(`nodes: ${'['.repeat(20000)}\n`),
+    ['kiln.yaml:1:8: the YAML nests too deeply to read\n  hint: a build file needs a few levels of [ ] and { }, not thousands'],
+  ],
+  [
+    'text: CR-only line endings (YAML would read one line and load no nodes)',
+    root('# comment\rnodes:\r  a:\r    rule: run\r    cmd: echo hi\r'),
+    ['kiln.yaml:1:10: line ends with CR alone (old Mac line endings): YAML would read the lines after it as part of this one\n  hint: save the file with LF (or CRLF) line endings'],
+  ],
+  [
+    'text: a NUL byte',
+    root('nodes:\n  a:\n    rule: run\n    cmd: echo \0hi\n'),
+    ['kiln.yaml:4:15: a NUL byte in the build file\n  hint: build files are text; remove it'],
+  ],
+  [
+    'yaml: a NUL character from an escape, in a command',
+    root('nodes:\n  a:\n    rule: run\n    cmd: "echo \\0hi"\n'),
+    ['kiln.yaml:4:10: a NUL character in a string\n  hint: commands, paths and names cannot hold one: remove the \\0'],
+  ],
+  [
     'yaml: unclosed quote',
     root('nodes:\n  a:\n    rule: run\n    cmd: "make\n'),
     [

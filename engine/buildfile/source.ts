@@ -1,4 +1,4 @@
-import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument } from 'yaml';
+import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, visit } from 'yaml';
 import type { Document, Node as YamlNode, Scalar, YAMLMap } from 'yaml';
 import type { Diagnostic, SourcePos } from '../diagnostic.js';
 import { formatPos, located } from './hint.js';
@@ -39,12 +39,53 @@ export class SourceFile {
   ) {
     // Duplicate keys are detected by `uniqueEntries`/the node registry, which say what was duplicated.
     this.doc = parseDocument(text, { lineCounter: this.lines, prettyErrors: false, uniqueKeys: false });
-    for (const e of this.doc.errors) {
-      const help = SYNTAX_HELP[e.code];
-      this.reportAt(this.posAt(e.pos[0]), help?.message ?? e.message, help?.hint);
+    const textErrors = this.checkText(text);
+    const overflow = this.doc.errors.find((e) => /call stack/i.test(e.message));
+    if (overflow) {
+      // The parser gave up deep inside nested [ or {: its own message (and what follows from it) says nothing useful.
+      // Located at the start of the run of openers it died in: where the parser gave up depends on the stack left.
+      let start = Math.min(overflow.pos[0], text.length - 1);
+      while (start > 0 && /[[{\s:a-zA-Z]/.test(text[start - 1]!) && text[start - 1] !== '\n') start--;
+      while (start < overflow.pos[0] && !/[[{]/.test(text[start]!)) start++;
+      this.reportAt(this.posAt(start), 'the YAML nests too deeply to read', 'a build file needs a few levels of [ ] and { }, not thousands');
+    } else {
+      for (const e of this.doc.errors) {
+        const help = SYNTAX_HELP[e.code];
+        this.reportAt(this.posAt(e.pos[0]), help?.message ?? e.message, help?.hint);
+      }
     }
     for (const w of this.doc.warnings) this.reportAt(this.posAt(w.pos[0]), w.message);
-    this.broken = this.doc.errors.length > 0;
+    this.broken = this.doc.errors.length > 0 || textErrors;
+    if (!this.broken) this.checkStrings();
+  }
+
+  /**
+   * What YAML reads differently from what the text shows: CR-only line
+   * endings (YAML breaks lines at LF, so an old-Mac file is one comment
+   * line, or one scalar, and loads no nodes at all) and NUL bytes. Located
+   * errors, never a different graph.
+   */
+  private checkText(text: string): boolean {
+    const lone = text.search(/\r(?!\n)/);
+    if (lone !== -1) {
+      this.reportAt(this.posAt(lone), 'line ends with CR alone (old Mac line endings): YAML would read the lines after it as part of this one', 'save the file with LF (or CRLF) line endings');
+      return true;
+    }
+    const nul = text.indexOf('\0');
+    if (nul !== -1) {
+      this.reportAt(this.posAt(nul), 'a NUL byte in the build file', 'build files are text; remove it');
+      return true;
+    }
+    return false;
+  }
+
+  /** A string value with a NUL character (YAML's "\0" escape) cannot be a command, path or id: located here, not a failure later. */
+  private checkStrings(): void {
+    visit(this.doc, {
+      Scalar: (_key, node) => {
+        if (typeof node.value === 'string' && node.value.includes('\0')) this.report(node, 'a NUL character in a string', 'commands, paths and names cannot hold one: remove the \\0');
+      },
+    });
   }
 
   private posAt(offset: number): SourcePos {

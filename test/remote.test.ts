@@ -193,6 +193,28 @@ describe('remote cache failures', () => {
     expectNoSecret(r);
   });
 
+  it('a remote that accepts connections and never answers costs one short wait, once per build', async () => {
+    // A real listening socket that reads requests and never writes a byte back.
+    const sockets: net.Socket[] = [];
+    const hung = net.createServer((socket) => sockets.push(socket.on('data', () => undefined)));
+    await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve));
+    onTestFinished(() => {
+      for (const socket of sockets) socket.destroy();
+      hung.close();
+    });
+    const { port } = hung.address() as net.AddressInfo;
+    const t0 = performance.now();
+    const r = await buildWithSummary(checkout(), [], {
+      KILN_CACHE_DIR: tempDir(), KILN_REMOTE_CACHE: `http://127.0.0.1:${port}/`, KILN_REMOTE_TOKEN: TOKEN, KILN_REMOTE_RESPONSE_TIMEOUT: '1',
+    });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(statuses(r.summary).built).toEqual(['big', 'gen', 'use']);
+    expect(r.stdout.match(/remote cache unavailable/g)).toHaveLength(1);
+    expect(r.stdout).toContain('no response within 1000 ms');
+    // One wait for the first lookup, then the remote is dropped: not one per node (three), nor the 30 s transfer bound.
+    expect(performance.now() - t0).toBeLessThan(20_000);
+  });
+
   it('uploads later what was built while the remote was down', async () => {
     const a = checkout();
     const cacheA = tempDir();

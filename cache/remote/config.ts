@@ -6,6 +6,8 @@ import type { RemoteCache } from './remote.js';
 import { TurboCache } from './turbo.js';
 
 const DEFAULT_TIMEOUT_S = 30;
+/** Until a remote starts answering a download or a lookup: a hung server costs a build this much, once. */
+const DEFAULT_RESPONSE_TIMEOUT_S = 5;
 const MAX_ARTIFACT_BYTES = 4 * 1024 ** 3;
 
 export interface RemoteFlags {
@@ -44,7 +46,8 @@ export function configureRemote(
   const token = env[decl?.tokenEnv ?? 'KILN_REMOTE_TOKEN'] ?? env.KILN_REMOTE_TOKEN;
   const readOnly = Boolean(flags.readOnly) || /^(1|true|yes)$/i.test(env.KILN_REMOTE_READ_ONLY ?? '') || Boolean(decl?.readOnly);
   const timeoutMs = 1000 * (Number(env.KILN_REMOTE_TIMEOUT) || decl?.timeoutSeconds || DEFAULT_TIMEOUT_S);
-  const http = new HttpClient({ baseUrl: url, timeoutMs, ...(token ? { token } : {}) });
+  const responseTimeoutMs = 1000 * (Number(env.KILN_REMOTE_RESPONSE_TIMEOUT) || DEFAULT_RESPONSE_TIMEOUT_S);
+  const http = new HttpClient({ baseUrl: url, timeoutMs, responseTimeoutMs, ...(token ? { token } : {}) });
   if (protocol === 'bazel') return { setup: { cache: new BazelHttpCache(http), readOnly } };
   const team = env.KILN_REMOTE_TEAM ?? decl?.team;
   if (!team) return { error: { message: 'a turbo remote needs a team', hint: 'set remote.team in kiln.yaml or KILN_REMOTE_TEAM' } };

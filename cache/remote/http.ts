@@ -4,7 +4,14 @@ export interface HttpOptions {
   /** Base URL; paths are resolved against it. */
   baseUrl: string;
   token?: string;
+  /** The whole request, transfer included. */
   timeoutMs: number;
+  /**
+   * Until the response starts (connect and first byte), for requests without
+   * a body: a remote that accepts and then never answers costs this, once
+   * (the session then drops the remote for the build), not `timeoutMs`.
+   */
+  responseTimeoutMs: number;
 }
 
 /**
@@ -31,18 +38,26 @@ export class HttpClient {
     const headers: Record<string, string> = { ...init.headers };
     if (this.opts.token) headers.authorization = `Bearer ${this.opts.token}`;
     if (init.length !== undefined) headers['content-length'] = String(init.length);
+    // An upload's response only starts once its body is sent: only the whole-request bound applies to it.
+    const firstByte = new AbortController();
+    const timer = init.body === undefined && this.opts.responseTimeoutMs < this.opts.timeoutMs ? setTimeout(() => firstByte.abort(), this.opts.responseTimeoutMs) : undefined;
     try {
       return await fetch(url, {
         method,
         headers,
         ...(init.body !== undefined ? { body: init.body, duplex: 'half' } : {}),
-        signal: AbortSignal.timeout(this.opts.timeoutMs),
+        signal: AbortSignal.any([firstByte.signal, AbortSignal.timeout(this.opts.timeoutMs)]),
       } as RequestInit);
     } catch (e) {
       const err = e as Error & { cause?: { code?: string } };
-      const reason =
-        err.name === 'TimeoutError' ? `timed out after ${this.opts.timeoutMs} ms` : (err.cause?.code ?? err.message);
+      const reason = firstByte.signal.aborted
+        ? `no response within ${this.opts.responseTimeoutMs} ms`
+        : err.name === 'TimeoutError'
+          ? `timed out after ${this.opts.timeoutMs} ms`
+          : (err.cause?.code ?? err.message);
       throw new RemoteError(`${method} ${url.origin}${url.pathname}: ${reason}`);
+    } finally {
+      clearTimeout(timer);
     }
   }
 

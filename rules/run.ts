@@ -1,5 +1,6 @@
 import * as v from 'valibot';
 import type { NodeLog, Rule, RuleContext, RuleOutcome } from './rule.js';
+import { recordCommand } from '../engine/state/running-commands.js';
 
 /** Grace period between SIGTERM and SIGKILL when a node is cancelled. */
 const KILL_GRACE_MS = 2000;
@@ -54,7 +55,7 @@ export interface ProcessSpec {
  * node:child_process directly: execa costs ~150 ms to import, paid by every
  * build that runs anything, and this needs none of what it adds.
  */
-export async function runProcess(ctx: { signal: AbortSignal; log: NodeLog }, spec: ProcessSpec): Promise<RuleOutcome> {
+export async function runProcess(ctx: { signal: AbortSignal; log: NodeLog; root?: string; node?: { id: string } }, spec: ProcessSpec): Promise<RuleOutcome> {
   const { spawn } = await import('node:child_process');
   const { cmd, timeoutSeconds } = spec;
   const [file, args] = typeof cmd === 'string' ? ['/bin/sh', ['-c', cmd]] : [cmd[0]!, cmd.slice(1)];
@@ -65,6 +66,8 @@ export async function runProcess(ctx: { signal: AbortSignal; log: NodeLog }, spe
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true, // own process group, so we can kill grandchildren too
   });
+  // Recorded while it runs: if this kiln is SIGKILLed, the next build stops the group (state/running-commands.ts).
+  const forget = ctx.root !== undefined && child.pid !== undefined ? recordCommand(ctx.root, child.pid, ctx.node?.id ?? '?') : () => undefined;
   let stopped: 'cancelled' | 'timed out' | undefined;
   const killGroup = (why: 'cancelled' | 'timed out') => {
     stopped ??= why;
@@ -93,6 +96,7 @@ export async function runProcess(ctx: { signal: AbortSignal; log: NodeLog }, spe
     }
     return { ok: true };
   } finally {
+    forget();
     clearTimeout(timer);
     ctx.signal.removeEventListener('abort', onAbort);
   }

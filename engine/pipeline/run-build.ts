@@ -7,6 +7,7 @@ import { notSelected, type RunSummary } from './summary.js';
 import { settleByStamps } from '../keys/up-to-date.js';
 import { DirQueue } from '../keys/write-scan.js';
 import { rules } from '../../rules/index.js';
+import { stopLeftoverCommands } from '../state/running-commands.js';
 import { finishRun } from './finish-run.js';
 import { processNode } from './process-node.js';
 import { BuildSession, type BuildOptions } from './session.js';
@@ -32,6 +33,14 @@ export interface BuildOutcome {
  * Every node ends with one status; nothing here throws for a user mistake.
  */
 export async function runBuild(ws: Workspace, opts: BuildOptions, report: Reporter): Promise<BuildOutcome> {
+  if (!opts.dryRun) {
+    // Commands a SIGKILLed kiln left running would race this build's: stopped first, and said.
+    const leftovers = await stopLeftoverCommands(ws.root);
+    if (leftovers.length > 0) {
+      const nodes = [...new Set(leftovers.map((l) => l.node))];
+      report({ type: 'warning', message: `stopped ${leftovers.length} command${leftovers.length > 1 ? 's' : ''} a killed kiln (pid ${leftovers[0]!.kilnPid}) left running: ${nodes.slice(0, 5).join(', ')}${nodes.length > 5 ? ', ...' : ''}` });
+    }
+  }
   const s = await BuildSession.open(ws, opts, report);
   const inScope = ws.nodes.filter((n) => opts.selected.has(n.id)).map((n) => n.id);
   const depsOf = (id: string) => s.byId.get(id)!.deps.map((d) => d.id);

@@ -82,7 +82,10 @@ export class ActionCache {
     } catch (e) {
       if (!(e instanceof CorruptBlobError || e instanceof UnsafeOutputError)) throw e;
       this.local.deleteAction(key);
-      this.observer.warn(`${node}: cache entry unusable (${e.message}); rebuilding`);
+      // A remote entry that fails here was no hit: the session counts it as unusable (one warning per build).
+      const warning = `${node}: cache entry unusable (${e.message}); rebuilding`;
+      if (hit.source === 'remote' && this.remote) this.remote.unusable(warning, true);
+      else this.observer.warn(warning);
       return undefined;
     }
   }

@@ -286,6 +286,9 @@ describe('remote cache failures', () => {
       expect(r.exitCode).toBe(0);
       expect(r.summary.nodes.find((n) => n.id === 'big')!.status).toBe('built');
       expect(r.stdout).toMatch(/big: cache entry unusable/);
+      // A hit that was not used is not counted as one.
+      expect(r.summary.remote).toMatchObject({ hits: 0 });
+      expect(r.summary.remote!.errors).toBeGreaterThanOrEqual(1);
       expect(fs.existsSync(path.join(ws, '..', '..', 'escaped.txt'))).toBe(false);
       expect(fs.existsSync(path.join(ws, '..', 'escaped.txt'))).toBe(false);
     } finally {
@@ -321,6 +324,22 @@ describe('turbo artifacts', () => {
     expect(forged.stdout).toMatch(/invalid x-artifact-tag signature/);
     const good = await buildWithSummary(checkout(), [], { KILN_CACHE_DIR: tempDir(), ...env });
     expect(statuses(good.summary).cached).toEqual(['big', 'gen', 'use']);
+  });
+
+  it('a client with the wrong signing key overwrites nothing: no overwrite war', async () => {
+    const signing = await startTurbo(TOKEN, { TURBO_REMOTE_CACHE_SIGNATURE_KEY: 'server-side-flag' });
+    onTestFinished(() => signing.stop());
+    const env = { ...turboEnv(signing, 'war'), KILN_REMOTE_SIGNING_KEY: 'team-key' };
+    expect((await buildWithSummary(checkout(), [], { KILN_CACHE_DIR: tempDir(), ...env })).summary.remote).toMatchObject({ uploads: 3 });
+    // Not read-only: it may upload, but must not upload over entries it could not verify.
+    const wrong = await buildWithSummary(checkout(), [], { KILN_CACHE_DIR: tempDir(), ...env, KILN_REMOTE_SIGNING_KEY: 'stale-key' });
+    expect(wrong.exitCode).toBe(0);
+    expect(statuses(wrong.summary).built).toEqual(['big', 'gen', 'use']);
+    expect(wrong.summary.remote).toMatchObject({ uploads: 0, hits: 0 });
+    expect(wrong.stdout.match(/not signed with this machine's signing key/g)).toHaveLength(1);
+    const team = await buildWithSummary(checkout(), [], { KILN_CACHE_DIR: tempDir(), ...env });
+    expect(statuses(team.summary).cached).toEqual(['big', 'gen', 'use']);
+    expect(team.summary.remote).toMatchObject({ hits: 3, errors: 0 });
   });
 
   it.each([

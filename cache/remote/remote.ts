@@ -25,3 +25,12 @@ export class RemoteError extends Error {
 export class UntrustedContentError extends Error {
   override name = 'UntrustedContentError';
 }
+
+/**
+ * An artifact not signed with this client's key (turbo's x-artifact-tag):
+ * most often the client's key is wrong, not the artifact. It is never used,
+ * and nothing is uploaded over it (see RemoteSession).
+ */
+export class SignatureMismatchError extends UntrustedContentError {
+  override name = 'SignatureMismatchError';
+}

@@ -2,7 +2,7 @@ import PQueue from 'p-queue';
 import type { ActionEntry } from '../local/action-index.js';
 import type { LocalCache } from '../local/store.js';
 import type { RemoteSetup } from './config.js';
-import { RemoteError, UntrustedContentError } from './remote.js';
+import { RemoteError, SignatureMismatchError, UntrustedContentError } from './remote.js';
 
 /** Remote cache figures of one build, as the run summary reports them. */
 export interface RemoteStats {
@@ -35,6 +35,9 @@ const UPLOAD_CONCURRENCY = 4;
  */
 export class RemoteSession {
   private disabled = false;
+  /** Set by the first artifact signed with another key: no upload for the rest of the build. */
+  private keyMismatch = false;
+  private unusableCount = 0;
   private readonly uploads = new PQueue({ concurrency: UPLOAD_CONCURRENCY });
   /** Upload slots in use, so a trace shows one row per slot. */
   private readonly uploadLanes: boolean[] = new Array<boolean>(UPLOAD_CONCURRENCY).fill(false);
@@ -59,9 +62,19 @@ export class RemoteSession {
       } else this.stats.misses++;
       return entry;
     } catch (e) {
-      if (e instanceof UntrustedContentError) {
+      if (e instanceof SignatureMismatchError) {
         this.stats.errors++;
-        this.observer.warn(`${node}: remote cache sent unusable data (${e.message}); rebuilding`);
+        if (!this.keyMismatch) {
+          this.keyMismatch = true;
+          this.uploads.clear();
+          this.observer.warn(
+            `the remote cache's artifacts are not signed with this machine's signing key (${e.message}): none is used and nothing is uploaded over them in this build; check KILN_REMOTE_SIGNING_KEY`,
+          );
+        }
+        return undefined;
+      }
+      if (e instanceof UntrustedContentError) {
+        this.unusable(`${node}: remote cache sent unusable data (${e.message}); rebuilding`);
         return undefined;
       }
       if (!(e instanceof RemoteError)) throw e;
@@ -72,11 +85,23 @@ export class RemoteSession {
     }
   }
 
+  /**
+   * An entry the remote sent proved unusable (bad data, a manifest that
+   * fails verification): counted, not a hit; the first is a warning, the
+   * rest one line at the end of the build.
+   */
+  unusable(warning: string, wasHit = false): void {
+    this.stats.errors++;
+    if (wasHit) this.stats.hits--;
+    if (this.unusableCount++ === 0) this.observer.warn(warning);
+  }
+
   /** Queues an upload of a node's entry; never blocks the build. */
   upload(node: string, key: string, entry: ActionEntry, local: LocalCache): void {
-    if (this.disabled || this.setup.readOnly) return;
+    // A client whose signing key does not match the cache's must not overwrite the team's entries with its own.
+    if (this.disabled || this.setup.readOnly || this.keyMismatch) return;
     void this.uploads.add(async () => {
-      if (this.disabled) return;
+      if (this.disabled || this.keyMismatch) return;
       const lane = this.uploadLanes.indexOf(false);
       this.uploadLanes[lane] = true;
       const start = this.observer.now();
@@ -104,7 +129,7 @@ export class RemoteSession {
    * received it (it was built while the remote was down or read-only).
    */
   owes(key: string, local: LocalCache): boolean {
-    if (this.disabled || this.setup.readOnly) return false;
+    if (this.disabled || this.setup.readOnly || this.keyMismatch) return false;
     this.known ??= local.uploadedTo(this.setup.cache.description);
     return !this.known.has(key);
   }
@@ -114,9 +139,10 @@ export class RemoteSession {
     this.known?.add(key);
   }
 
-  /** Waits for queued uploads: a build's results reach the remote before kiln exits. */
+  /** Waits for queued uploads: a build's results reach the remote before kiln exits. Says how many more entries were unusable. */
   async drain(): Promise<void> {
     await this.uploads.onIdle();
+    if (this.unusableCount > 1) this.observer.warn(`${this.unusableCount - 1} more entries from the remote cache were unusable and rebuilt`);
   }
 
   private fail(e: RemoteError): void {

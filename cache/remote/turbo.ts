@@ -11,7 +11,7 @@ import { CorruptBlobError, tempName } from '../local/cas.js';
 import type { LocalCache } from '../local/store.js';
 import { MAX_ENTRY_BYTES, parseRemoteEntry } from './entry.js';
 import { HttpClient } from './http.js';
-import { RemoteError, UntrustedContentError, type RemoteCache } from './remote.js';
+import { RemoteError, SignatureMismatchError, UntrustedContentError, type RemoteCache } from './remote.js';
 
 const ENTRY_FILE = 'kiln-entry.json';
 const BLOB_MEMBER = /^blobs\/[0-9a-f]{64}$/;
@@ -165,6 +165,6 @@ export class TurboCache implements RemoteCache {
 function verifyTag(header: string | null, expected: Buffer, key: string): void {
   const got = header ? Buffer.from(header, 'base64') : Buffer.alloc(0);
   if (got.length !== expected.length || !timingSafeEqual(got, expected)) {
-    throw new UntrustedContentError(`artifact ${key} has ${header ? 'an invalid' : 'no'} x-artifact-tag signature`);
+    throw new SignatureMismatchError(`artifact ${key} has ${header ? 'an invalid' : 'no'} x-artifact-tag signature`);
   }
 }

@@ -282,6 +282,22 @@ describe('kiln cache server: Bazel HTTP cache protocol', () => {
     expect(filesUnder(path.join(s.dir, 'data'))).toEqual([]);
   });
 
+  it('answers errors on the Turborepo API as the JSON turbo parses; the Bazel paths keep text', async () => {
+    const s = await start();
+    const hash = 'abc123';
+    const json = async (r: Promise<Reply>) => {
+      const reply = await r;
+      return { status: reply.status, type: reply.headers.get('content-type'), body: JSON.parse(reply.text) as unknown };
+    };
+    expect(await json(call(s.url, `/v8/artifacts/${hash}?teamId=t`, { method: 'PUT', body: Buffer.from('x'), token: RO }))).toEqual({
+      status: 403, type: 'application/json', body: { code: 'forbidden', message: 'this token is read-only', error: { code: 'forbidden', message: 'this token is read-only' } },
+    });
+    expect(await json(call(s.url, `/v8/artifacts/${hash}?teamId=t`, { token: 'wrong' }))).toMatchObject({ status: 401, body: { code: 'unauthorized' } });
+    expect(await json(call(s.url, `/v8/artifacts/${hash}?teamId=t`))).toMatchObject({ status: 404, body: { code: 'not_found' } });
+    const bazel = await call(s.url, '/cas/0000', { token: RO });
+    expect(bazel.headers.get('content-type')).toMatch(/^text\/plain/);
+  });
+
   it('checks bearer tokens: 401 without or with a wrong one, 403 for read-only writes; /healthz is open', async () => {
     const s = await start();
     const blob = Buffer.from('guarded');

@@ -231,7 +231,22 @@ function notAllowed(res: ServerResponse, allowed: readonly string[]): void {
   send(res, 405, 'method not allowed\n', 'text/plain; charset=utf-8', { Allow: allowed.join(', ') });
 }
 
+/** Error codes of the Turborepo API's JSON error bodies, by status. */
+const TURBO_ERROR_CODES: Record<number, string> = {
+  400: 'bad_request', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found', 405: 'method_not_allowed', 413: 'payload_too_large', 500: 'internal_error',
+};
+
+/**
+ * Writes a whole response. An error on the Turborepo API (`/v8/...`) is the
+ * JSON body turbo's client parses (`{code, message}`, also nested under
+ * `error` as Vercel's API writes it); the Bazel and plain paths keep text.
+ */
 function send(res: ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8', headers: Record<string, string> = {}): void {
+  if (status >= 400 && (res.req?.url ?? '').startsWith('/v8/')) {
+    const error = { code: TURBO_ERROR_CODES[status] ?? 'error', message: body.trim() };
+    body = JSON.stringify({ ...error, error });
+    type = 'application/json';
+  }
   res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), ...headers });
   res.end(body);
 }

@@ -257,6 +257,9 @@ nodes:
     fs.writeFileSync(path.join(ws, 'b.txt'), 'changed\n');
     const dry2 = await buildWithSummary(ws, ['--dry-run'], env);
     expect(statuses(dry2.summary)).toMatchObject({ cached: ['a', 'c'], skipped: ['b', 'd'] });
+    // The log says what a dry run means: these would run.
+    expect(dry2.stdout).toMatch(/^\[\d\/4\] would run b: no cache entry for its key$/m);
+    expect(dry2.stdout).toMatch(/^\[\d\/4\] would run d: dependency 'b' would run$/m);
   });
 
   it('rehashes a file rewritten with the same size and mtime moments after hashing (racy timestamps)', async () => {

@@ -182,6 +182,9 @@ function nodeLine(n: NodeSummary, done: number, total: number): string {
           ? `: ${n.error}`
           : '';
   const notes = (n.notes ?? []).map((note) => `\n    ${note}`).join('');
+  // A dry run's "skipped: would run: ..." reads as what it means.
+  const wouldRun = n.status === 'skipped' && n.error?.startsWith('would run: ');
+  if (wouldRun) return `[${done}/${total}] would run ${n.id}: ${n.error!.slice('would run: '.length)}`.trimEnd() + notes;
   return `[${done}/${total}] ${n.status.padEnd(7)} ${n.id} ${detail}`.trimEnd() + notes;
 }
 

@@ -108,8 +108,20 @@ function isGood(n: NodeSummary): boolean {
   return n.status === 'built' || n.status === 'cached';
 }
 
-/** The first failure of the probe with its log: what a person needs to see. */
+/**
+ * The failures of the probe with their logs: what a person needs to see.
+ * A rule that writes its report to the log and names it in its error too
+ * (a patch conflict) is shown once, from the log.
+ */
 function describeFailure(nodes: NodeSummary[], logs: Map<string, string>): string {
   const failed = nodes.filter((n) => n.status === 'failed');
-  return failed.map((n) => `${n.id}: ${n.error}${logs.has(n.id) ? `\n${logs.get(n.id)!.trimEnd()}` : ''}`).join('\n\n') || 'no node failed';
+  return (
+    failed
+      .map((n) => {
+        const log = logs.get(n.id)?.trimEnd();
+        if (log === undefined) return `${n.id}: ${n.error}`;
+        return log.includes((n.error ?? '').trim()) ? `${n.id}:\n${log}` : `${n.id}: ${n.error}\n${log}`;
+      })
+      .join('\n\n') || 'no node failed'
+  );
 }

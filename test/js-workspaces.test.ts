@@ -409,7 +409,7 @@ describe('shapes found in real repositories', () => {
     expect(cold.summary.nodes.find((n) => n.id === 'playground-react#build')!.notes).toEqual([
       'produced none of its declared outputs: dist',
       'wrote .next, outside its declared outputs: not cached (a run brings it back when it is gone)',
-      `declare them as outputs so dependents get early cutoff: [".next/**","!.next/cache/**"] with --npm-outputs (or 'kiln init', which writes a kiln.yaml declaring them)`,
+      `declare them as outputs: [".next/**","!.next/cache/**"] with --npm-outputs (or 'kiln init', which writes a kiln.yaml declaring them)`,
     ]);
     expect(statuses((await build()).summary).built).toEqual([]);
     // Strictness applies when a script runs: in a fresh checkout with an empty cache.

@@ -83,7 +83,7 @@ describe('npm scripts without declared outputs', () => {
     const lib = cold.summary.nodes.find((n) => n.id === 'lib#build')!;
     expect(lib.notes).toEqual([
       'wrote dist, which no output declares: cached and restored as undeclared outputs',
-      `declare them as outputs so dependents get early cutoff: ["dist/**"] with --npm-outputs (or 'kiln init', which writes a kiln.yaml declaring them)`,
+      `declare them as outputs: ["dist/**"] with --npm-outputs (or 'kiln init', which writes a kiln.yaml declaring them)`,
     ]);
     expect(cold.stdout).toContain('wrote dist, which no output declares');
   });
@@ -161,6 +161,23 @@ describe('npm scripts without declared outputs', () => {
     expect(statuses(restored.summary).cached).toEqual(['one#build', 'one#lint']);
     expect(read(dir, 'packages/one/dist/b.txt')).toBe('b\n');
     expect(read(dir, 'packages/one/lint/l.txt')).toBe('l\n');
+  });
+});
+
+describe('the note on undeclared writes', () => {
+  it('suggests whole top-level dirs, even when one existed before (a leftover empty dist/x)', async () => {
+    const dir = tempDir('kiln-stale-note-');
+    writeFiles(dir, {
+      'package.json': pkg({ name: 'root', private: true, workspaces: ['packages/*'] }),
+      'packages/lib/package.json': pkg({ name: 'lib', scripts: { build: 'for f in a b c d e; do echo $f > dist/$f.js; done && mkdir -p dist/sub && echo s > dist/sub/s.js' } }),
+      'packages/lib/dist/x/.keep': '',
+    });
+    const built = await buildWithSummary(dir, ['--npm', 'build', '--cache-dir', path.join(tempDir(), 'cache'), '--logs', 'none']);
+    expect(built.exitCode, built.stderr).toBe(0);
+    expect(built.summary.nodes[0]!.notes).toEqual([
+      'wrote dist/a.js, dist/b.js, dist/c.js, dist/d.js, dist/e.js and 1 more, which no output declares: cached and restored as undeclared outputs',
+      `declare them as outputs: ["dist/**"] with --npm-outputs (or 'kiln init', which writes a kiln.yaml declaring them)`,
+    ]);
   });
 });
 

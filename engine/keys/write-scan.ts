@@ -112,3 +112,20 @@ export function isDir(abs: string): boolean {
     return false;
   }
 }
+
+/**
+ * What a script created, as output globs a person would declare: each
+ * top-level directory whole (`dist/**`, however deep the created paths
+ * were: a leftover empty dir must not split it into files), Next.js's cache
+ * left out, top-level files as they are. Exclusions last.
+ */
+export function outputGlobsOf(nodeDirAbs: string, created: readonly string[]): string[] {
+  const globs = new Set<string>();
+  for (const p of created) {
+    const top = p.split('/')[0]!;
+    if (!isDir(path.join(nodeDirAbs, top))) globs.add(p);
+    else if (top === '.next') globs.add('.next/**').add('!.next/cache/**');
+    else globs.add(`${top}/**`);
+  }
+  return [...globs].sort((a, b) => Number(a.startsWith('!')) - Number(b.startsWith('!')) || (a < b ? -1 : a > b ? 1 : 0));
+}

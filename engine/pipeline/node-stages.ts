@@ -10,7 +10,7 @@ import { computeKey } from '../keys/key.js';
 import { depViews, resolveNode, type Resolved } from './node-context.js';
 import { nodeEnv } from './node-env.js';
 import { contextSignature } from '../keys/up-to-date.js';
-import { isDir, scanWrites, type Writes } from '../keys/write-scan.js';
+import { outputGlobsOf, scanWrites, type Writes } from '../keys/write-scan.js';
 import { rules } from '../../rules/index.js';
 import type { DepView, NodeContext, RuleOutcome } from '../../rules/rule.js';
 import type { ActionEntry } from '../../cache/local/action-index.js';
@@ -273,13 +273,7 @@ function undeclaredWriteNotes(node: NodeDecl, nodeDir: string, writes: Writes): 
     );
   }
   if (writes.modified.length > 0) lines.push(`rewrote ${list(writes.modified)}, which it also reads`);
-  if (writes.created.length > 0) {
-    const globs = writes.created.slice(0, 3).flatMap((p) => {
-      if (!isDir(path.join(nodeDir, p))) return [p];
-      return p === '.next' ? ['.next/**', '!.next/cache/**'] : [`${p}/**`];
-    });
-    lines.push(`declare them as outputs so dependents get early cutoff: ${JSON.stringify(globs)} with ${node.writeScan?.declareIn ?? 'outputs:'}`);
-  }
+  if (writes.created.length > 0) lines.push(`declare them as outputs: ${JSON.stringify(outputGlobsOf(nodeDir, writes.created))} with ${node.writeScan?.declareIn ?? 'outputs:'}`);
   return lines;
 }
 

@@ -4,7 +4,7 @@ import { UserError } from '../../diagnostic.js';
 import { parseCommand, resolveNpmRoot } from '../args.js';
 import { STATE_DIR } from '../../state/state-dir.js';
 import { BUILD_FILE } from '../../workspace-root.js';
-import { isDir } from '../../keys/write-scan.js';
+import { outputGlobsOf } from '../../keys/write-scan.js';
 
 const USAGE = `usage: kiln init [--force]
 
@@ -97,7 +97,7 @@ export function buildFileText(root: string, manager: string, packages: Pkg[], wr
     // Only packages whose node has a recorded build: one never built says nothing about its outputs.
     const outputs = having
       .filter((p) => written?.has(`${p.name}#${script}`))
-      .map((p) => ({ p, globs: outputGlobs(path.join(root, p.dir), written!.get(`${p.name}#${script}`)!) }));
+      .map((p) => ({ p, globs: outputGlobsOf(path.join(root, p.dir), written!.get(`${p.name}#${script}`)!) }));
     const common = mostCommon(outputs.map((o) => o.globs));
     if (common && common.length > 0) lines.push(`        outputs: ${yamlList(common)}   # ${outputs.filter((o) => same(o.globs, common)).length} of ${having.length} packages`);
     for (const o of outputs) if (common && !same(o.globs, common)) overrides.set(o.p.name, [...(overrides.get(o.p.name) ?? []), `        ${script}: {outputs: ${yamlList(o.globs)}}`]);
@@ -107,24 +107,6 @@ export function buildFileText(root: string, manager: string, packages: Pkg[], wr
     for (const [name, entries] of [...overrides].sort()) lines.push(`      ${JSON.stringify(name)}:`, ...entries);
   }
   return `${lines.join('\n')}\n`;
-}
-
-/**
- * What a package's script created, as output globs: each top-level
- * directory whole (`dist/**`, however deep the created paths were: a
- * leftover empty dir must not split it into files), Next.js's cache left
- * out, top-level files as they are.
- */
-function outputGlobs(pkgDir: string, created: string[]): string[] {
-  const globs = new Set<string>();
-  for (const p of created) {
-    const top = p.split('/')[0]!;
-    if (!isDir(path.join(pkgDir, top))) globs.add(p);
-    else if (top === '.next') globs.add('.next/**').add('!.next/cache/**');
-    else globs.add(`${top}/**`);
-  }
-  // Exclusions after what they exclude from, as turbo users write them.
-  return [...globs].sort((a, b) => Number(a.startsWith('!')) - Number(b.startsWith('!')) || (a < b ? -1 : a > b ? 1 : 0));
 }
 
 const same = (a: string[], b: string[]) => a.length === b.length && a.every((x, i) => x === b[i]);

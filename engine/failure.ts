@@ -2,18 +2,21 @@ import { formatDiagnostic, type Diagnostic } from './diagnostic.js';
 
 /**
  * Why a node failed, as a value: rendered in one place (the summary's
- * `error` and the log line say the same), and the build's exit code
- * follows from the kinds present.
+ * `error` and the log line say the same; the log itself is the node's, in
+ * its summary row), and the build's exit code follows from the kinds present.
  *
  * - user: a build-file mistake only seen while building (an input glob
  *   matching nothing, a missing node dir, a rule's own check), located.
- * - command: the node's command (or a rule step) failed or produced what it
- *   must not (missing or unsafe outputs).
- * - internal: a bug or an environment failure (disk full, permissions).
+ * - command: the node's command (or a rule step) failed, with its exit code
+ *   when it exited, or produced what it must not (missing or unsafe outputs).
+ * - cache: the local cache could not store what the node produced (a full
+ *   disk, a broken cache dir): the command itself succeeded.
+ * - internal: a bug or an environment failure (permissions, a crash in kiln).
  */
 export type Failure =
   | { kind: 'user'; diagnostic: Diagnostic }
-  | { kind: 'command'; message: string }
+  | { kind: 'command'; message: string; exitCode?: number }
+  | { kind: 'cache'; message: string }
   | { kind: 'internal'; message: string };
 
 export function renderFailure(f: Failure): string {
@@ -22,6 +25,8 @@ export function renderFailure(f: Failure): string {
       return formatDiagnostic(f.diagnostic);
     case 'command':
       return f.message;
+    case 'cache':
+      return `cache: ${f.message}`;
     case 'internal':
       return `internal error: ${f.message}`;
   }

@@ -54,7 +54,7 @@ export interface NodeLog {
 }
 
 /** `notes` are shown with the node's result, like a resolution's (e.g. "tests: 12 passed, 0 failed, 1 skipped"). */
-export type RuleOutcome = { ok: true; notes?: string[] } | { ok: false; error: string; notes?: string[] };
+export type RuleOutcome = { ok: true; notes?: string[] } | { ok: false; error: string; notes?: string[]; /** The command's exit code, when it exited with one. */ exitCode?: number };
 
 /**
  * A rule kind. One module per kind in rules/, registered in rules/index.ts.

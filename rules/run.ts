@@ -92,7 +92,7 @@ export async function runProcess(ctx: { signal: AbortSignal; log: NodeLog; root?
     if (stopped === 'timed out') return { ok: false, error: `timed out after ${timeoutSeconds}s` };
     if ('error' in exit) return { ok: false, error: `cannot run '${file}': ${exit.error.message}` };
     if (exit.code !== 0) {
-      return { ok: false, error: exit.code !== null ? `command exited with code ${exit.code}` : `command killed by ${exit.signal}` };
+      return exit.code !== null ? { ok: false, error: `command exited with code ${exit.code}`, exitCode: exit.code } : { ok: false, error: `command killed by ${exit.signal}` };
     }
     return { ok: true };
   } finally {

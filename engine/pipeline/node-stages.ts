@@ -187,6 +187,9 @@ export async function storeStage(s: BuildSession, r: Resolving, keyed: Keyed, ra
     collected = await s.cache.collect(nodeDir, outputRoots, node.lenientOutputs === true);
   } catch (e) {
     if (e instanceof UnsafeOutputError) return { kind: 'command', message: `unsafe output: ${e.message}` };
+    // Writing blobs failed (ENOSPC, EACCES, EIO): the cache's fault, not the command's.
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== undefined) return { kind: 'cache', message: `storing the outputs failed: ${(e as Error).message}` };
     throw e;
   }
   if (!collected.ok) return { kind: 'command', message: `declared output${collected.missing.length > 1 ? 's' : ''} not produced: ${collected.missing.join(', ')}` };

@@ -42,7 +42,10 @@ export async function processNode(s: BuildSession, id: string, lane: number): Pr
 
   const ran = await runStage(s, resolving, keyed, nodeStart);
   if (isFailure(ran)) return s.failed(node, ran);
-  if (!ran.outcome.ok) return s.failed(node, { kind: 'command', message: ran.outcome.error }, key, ran.durationMs, ran.log);
+  if (!ran.outcome.ok) {
+    const { error, exitCode } = ran.outcome;
+    return s.failed(node, { kind: 'command', message: error, ...(exitCode !== undefined ? { exitCode } : {}) }, key, ran.durationMs, ran.log);
+  }
 
   const stored = await storeStage(s, resolving, keyed, ran);
   if (isFailure(stored)) return s.failed(node, stored, key, ran.durationMs, ran.log);

@@ -405,6 +405,45 @@ describe('kiln cache server: storage', () => {
     expect((await call(s.url, `/cas/${key}`)).body.equals(body)).toBe(true);
   });
 
+  it('keeps serving while 200 hostile clients trickle headers, send garbage or lie about their bodies', async () => {
+    const s = await start({ maxBodyBytes: 64 * 1024 });
+    const { port } = new URL(s.url);
+    const hostile: net.Socket[] = [];
+    const open = (first: string) =>
+      new Promise<net.Socket>((resolve) => {
+        const socket = net.connect(Number(port), '127.0.0.1', () => {
+          socket.write(first);
+          resolve(socket);
+        });
+        socket.on('error', () => undefined);
+        hostile.push(socket);
+      });
+    try {
+      await Promise.all(
+        Array.from({ length: 200 }, (_, i) =>
+          open(
+            [
+              'GET /cas/', // slowloris: a request line never finished
+              `PUT /cas/${'a'.repeat(64)} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${RW}\r\nContent-Length: 1000000\r\n\r\npartial`, // a body that never comes
+              '\u0000\u0001 not http at all\r\n\r\n',
+              `GET /v8/artifacts/${'b'.repeat(10)}?teamId=${'x'.repeat(5000)} HTTP/1.1\r\nHost: x\r\n\r\n`,
+            ][i % 4]!,
+          ),
+        ),
+      );
+      // Meanwhile the team's clients are served, and what they stored is intact.
+      const bodies = Array.from({ length: 20 }, (_, i) => randomBytes(1024 + i));
+      const puts = await Promise.all(bodies.map((b) => call(s.url, `/cas/${sha256(b)}`, { method: 'PUT', body: b })));
+      expect(puts.map((r) => r.status)).toEqual(bodies.map(() => 200));
+      const gets = await Promise.all(bodies.map((b) => call(s.url, `/cas/${sha256(b)}`)));
+      expect(gets.every((r, i) => r.body.equals(bodies[i]!))).toBe(true);
+      expect((await call(s.url, '/healthz', { token: null })).status).toBe(200);
+    } finally {
+      for (const socket of hostile) socket.destroy();
+    }
+    await expectNoTempFiles(s.dir);
+  });
+
   it('ends 10 concurrent PUTs of one key well: one valid entry', async () => {
     const s = await start();
     const blob = randomBytes(300 * 1024);

@@ -84,8 +84,8 @@ describe('kiln report (text)', () => {
     expect(out).toContain('on 2 workers, exit 0');
     expect(out).toContain('cache hit ratio 0% (0 of 4)');
     expect(out).toMatch(/critical path: [\d.]+ (s|ms) over 3 nodes\n +[\d.]+ (s|ms) {2}slow\n +[\d.]+ (s|ms) {2}mid\n +[\d.]+ (s|ms) {2}join\n/);
-    expect(out).toMatch(/lower bound: max\(critical path, total work \/ workers\) = [\d.]+ (s|ms)\n/);
-    expect(out).toMatch(/this run: [\d.]+ (s|ms), \d+% above the lower bound \(\+[\d.]+ (s|ms)\)/);
+    expect(out).toMatch(/fastest possible on 2 workers: [\d.]+ (s|ms) \(the critical path, or the total work shared by the workers, whichever is longer\)\n/);
+    expect(out).toMatch(/this run: [\d.]+ (s|ms), \d+% slower than the fastest possible \(\+[\d.]+ (s|ms)\)/);
     const slowest = out.slice(out.indexOf('slowest nodes:')).trim().split('\n').slice(1);
     expect(slowest.map((l) => l.trim().split(/\s+/).find((w) => ['slow', 'mid', 'fast', 'join'].includes(w)))).toEqual(
       [...rows].sort((a, b) => b.durationMs - a.durationMs).map((r) => r.node),

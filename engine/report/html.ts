@@ -66,7 +66,7 @@ ${total('nodes', `${run.built} built · ${run.cached} cached · ${run.failed} fa
 <div id="hit-ratio"><dt>cache hit ratio</dt><dd title="${esc(formatHitRate(m.hits))}">${esc(hit)}</dd></div>
 ${total('critical path', `${formatMs(bound.criticalPathMs)} (${bound.path.length} nodes)`)}
 ${total('total work', formatMs(bound.totalWorkMs))}
-${total('lower bound', formatMs(bound.lowerBoundMs))}
+${total('fastest possible', formatMs(bound.lowerBoundMs))}
 </dl>
 ${upstreamList(m)}
 </header>
@@ -79,7 +79,7 @@ ${timelineSvg(m)}
 <li style="--swatch: var(--failed)">failed</li>
 <li style="--swatch: var(--critical); --edge: var(--critical-edge)">critical path</li>
 <li style="--swatch: var(--upload)">upload</li>
-<li class="line" style="--swatch: var(--critical-edge)">lower bound max(critical path, total work / workers)</li>
+<li class="line" style="--swatch: var(--critical-edge)">fastest possible: the critical path, or the total work shared by the workers, whichever is longer</li>
 <li class="line" style="--swatch: #212529">end of run</li>
 </ul>
 <p class="path">Critical path: ${bound.path.map((p) => `<code>${esc(p.node)}</code> ${esc(formatMs(p.durationMs))}`).join(' → ') || 'none'}</p>

@@ -7,11 +7,11 @@ export function formatHitRate(h: HitRate): string {
   return h.ratio === null ? 'n/a (no node evaluated)' : `${Math.round(h.ratio * 100)}% (${h.cached} of ${h.evaluated})`;
 }
 
-/** `13% above the lower bound (+140 ms)`. */
+/** `13% slower than the fastest possible (+140 ms)`: what scheduling, kiln's own overhead and waiting cost. */
 export function formatDistance(m: ReportModel): string {
   const b = m.bound;
-  if (b.ratio === null) return 'no node took any time: no lower bound';
-  return `${Math.round((b.ratio - 1) * 100)}% above the lower bound (${b.aboveBoundMs >= 0 ? '+' : '−'}${formatMs(Math.abs(b.aboveBoundMs))})`;
+  if (b.ratio === null) return 'no node took any time: nothing to compare with';
+  return `${Math.round((b.ratio - 1) * 100)}% slower than the fastest possible (${b.aboveBoundMs >= 0 ? '+' : '−'}${formatMs(Math.abs(b.aboveBoundMs))})`;
 }
 
 /** `built`, `cached (local)`. */
@@ -24,7 +24,7 @@ export function formatTime(epochMs: number): string {
   return `${new Date(epochMs).toISOString().slice(0, 19).replace('T', ' ')} UTC`;
 }
 
-/** `kiln report` without -o: the run, its critical path and lower bound, the slowest nodes. */
+/** `kiln report` without -o: the run, its critical path and the fastest it could have been, the slowest nodes. */
 export function textReport(m: ReportModel): string {
   const { run, bound } = m;
   const lines = [
@@ -36,7 +36,7 @@ export function textReport(m: ReportModel): string {
     `critical path: ${formatMs(bound.criticalPathMs)} over ${bound.path.length} node${bound.path.length === 1 ? '' : 's'}`,
     ...bound.path.map((p) => `  ${formatMs(p.durationMs).padStart(9)}  ${p.node}`),
     `total work: ${formatMs(bound.totalWorkMs)}, ${formatMs(bound.totalWorkMs / Math.max(1, bound.workers))} per worker over ${bound.workers}`,
-    `lower bound: max(critical path, total work / workers) = ${formatMs(bound.lowerBoundMs)}`,
+    `fastest possible on ${bound.workers} worker${bound.workers === 1 ? '' : 's'}: ${formatMs(bound.lowerBoundMs)} (the critical path, or the total work shared by the workers, whichever is longer)`,
     `this run: ${formatMs(run.durationMs)}, ${formatDistance(m)}`,
     '',
     `slowest nodes:`,

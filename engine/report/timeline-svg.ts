@@ -21,7 +21,7 @@ export function timedNodes(nodes: NodeRunRecord[]): (NodeRunRecord & { startMs: 
  * The run as a Gantt chart: one row per worker lane (then one per upload
  * slot), one rect per node (`rect.node[data-node]`, `.critical` on the
  * critical path), one per upload (`rect.upload[data-upload]`), and dashed
- * lines at the lower bound and at the end of the run.
+ * lines at the fastest possible end (the lower bound) and at the end of the run.
  */
 export function timelineSvg(m: ReportModel): string {
   const nodes = timedNodes(m.nodes);
@@ -78,7 +78,7 @@ export function timelineSvg(m: ReportModel): string {
   const marker = (cls: string, ms: number, text: string) =>
     `<line class="${cls}" x1="${px(x(ms))}" x2="${px(x(ms))}" y1="${AXIS_H - 4}" y2="${rowY(rows)}"><title>${esc(text)}</title></line>`;
   out.push(
-    marker('bound', m.bound.lowerBoundMs, `lower bound ${formatMs(m.bound.lowerBoundMs)}`),
+    marker('bound', m.bound.lowerBoundMs, `fastest possible ${formatMs(m.bound.lowerBoundMs)}`),
     marker('run-end', m.run.durationMs, `run ended at ${formatMs(m.run.durationMs)}`),
     '</svg>',
   );

@@ -31,6 +31,9 @@ describe('kiln chase', () => {
     const first = await kiln(ws, ['chase'], env);
     expect(first.exitCode, first.stdout + first.stderr).toBe(0);
     expect(first.stdout).toContain('kiln chase: 3 new upstream commits to build');
+    // The cold build is a baseline of its own, not credited to the first project's first commit.
+    expect(first.stdout).toMatch(/^baseline \(utils [0-9a-f]{10}, clientlib [0-9a-f]{10}, compute [0-9a-f]{10}\): 12 built, 0 cached, 0 failed$/m);
+    expect(first.stdout).toMatch(/^utils [0-9a-f]{10} ok: 0 built, 12 cached, 0 failed {2}"Initial import of utils"$/m);
     expect(fs.readdirSync(path.join(ws, 'build/payload')).length).toBeGreaterThan(0);
 
     const again = await kiln(ws, ['chase'], env);

@@ -82,6 +82,14 @@ export async function run(argv: string[]): Promise<number> {
       return resolveFailed ? 1 : 0;
     }
     process.stdout.write(`kiln chase: ${plan.length} new upstream commit${plan.length > 1 ? 's' : ''} to build\n`);
+    // With nothing recorded for a project, its first row would carry the cold build of every project
+    // (the others pinned at their heads): a baseline build comes first, credited to no commit.
+    if (projects.some((p) => pinned.has(p.id) && record.last(p.id) === undefined)) {
+      // Its own command in history: the chase chart and table are about upstream commits.
+      const { summary } = await quietBuild(ws, { selected, overrides: new Map(pinned), jobs, cacheDir, signal, command: 'chase baseline', ...(remote ? { remote } : {}) });
+      const count = (status: string) => summary.nodes.filter((n) => n.status === status && n.error !== 'not selected').length;
+      process.stdout.write(`baseline (${[...pinned].map(([id, sha]) => `${id} ${sha.slice(0, 10)}`).join(', ')}): ${count('built')} built, ${count('cached')} cached, ${count('failed')} failed\n`);
+    }
     const rows: ChaseRow[] = [];
     for (const { project, commit } of plan) {
       const { summary, runId } = await quietBuild(ws, {

@@ -46,7 +46,8 @@ export interface Driver {
 
 /** No build may take longer (a cold build of 1,000 packages through npm run takes minutes). */
 const TIMEOUT_MS = 60 * 60 * 1000;
-const NPM_ARGS = ['--npm', 'build', '--npm-outputs', OUTPUT_DIR];
+/** As a turbo user runs it: the monorepo's turbo.json declares the outputs (`dist/**`). */
+const NPM_ARGS = ['--npm', 'build'];
 
 export function kilnDriver(ws: GeneratedWorkspace, scratch: string): Driver {
   const target: BuildTarget = {

@@ -21,8 +21,14 @@ export class OutputSpec {
   private readonly exclude: Matcher[];
 
   private constructor(declared: readonly string[]) {
-    const globs = declared.filter((d) => isGlob(d));
-    this.plain = declared.filter((d) => !isGlob(d));
+    // `dist/**` with nothing excluded below dist means what the plain `dist` means: handled as one (removed and
+    // restored whole, stamped with its dirs), which is what most turbo.json outputs are.
+    const excludeBases = declared.filter((d) => d.startsWith('!')).map((d) => picomatch.scan(d.slice(1)).base);
+    const wholeDir = (d: string) =>
+      d.endsWith('/**') && !d.startsWith('!') && !isGlob(d.slice(0, -3)) && d.length > 3 &&
+      !excludeBases.some((b) => b === '' || b === d.slice(0, -3) || b.startsWith(`${d.slice(0, -3)}/`) || d.slice(0, -3).startsWith(`${b}/`));
+    const globs = declared.filter((d) => isGlob(d) && !wholeDir(d));
+    this.plain = [...new Set(declared.filter((d) => !isGlob(d) || wholeDir(d)).map((d) => (wholeDir(d) ? d.slice(0, -3) : d)))];
     const includes = globs.filter((g) => !g.startsWith('!'));
     this.include = includes.map((g) => picomatch(g, { dot: true }));
     this.exclude = globs.filter((g) => g.startsWith('!')).map((g) => picomatch(g.slice(1), { dot: true }));

@@ -74,6 +74,15 @@ describe('kiln CLI', () => {
     }
   });
 
+  it('says what it looked for when there is neither a kiln.yaml nor a JS workspace', async () => {
+    const empty = tempDir();
+    fs.mkdirSync(path.join(empty, '.git'));
+    const r = await kiln(empty, ['build']);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain('nor an npm, pnpm or yarn workspace');
+    expect(r.stderr).toContain("hint: create one (see BUILD.md, or 'kiln init' in a JS workspace) or pass -f FILE");
+  });
+
   it('finds the root build file from a subdirectory', async () => {
     const ws = workspace();
     fs.mkdirSync(path.join(ws, 'deep/er'), { recursive: true });

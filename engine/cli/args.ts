@@ -66,7 +66,10 @@ export function resolveRootFile(values: { file?: string }): string {
   const found = findRootBuildFile(process.cwd());
   if (!found) {
     throw new UserError([
-      { message: `no kiln.yaml found in ${process.cwd()} or its parents`, hint: 'create one (see BUILD.md) or pass -f FILE' },
+      {
+        message: `no kiln.yaml found in ${process.cwd()} or its parents, nor an npm, pnpm or yarn workspace`,
+        hint: "create one (see BUILD.md, or 'kiln init' in a JS workspace) or pass -f FILE",
+      },
     ]);
   }
   return found;

@@ -57,6 +57,14 @@ describe('kiln chase', () => {
     expect(conflict).toMatch(/FAILED/);
     expect(conflict).toMatch(/compute-patched: .*0001-Add-audit-logging-to-boot.patch/);
 
+    // A plain build after that chase fails on compute's head; it says which commit and how to build the last good one.
+    const plain = await kiln(ws, ['build'], env);
+    expect(plain.exitCode).toBe(1);
+    const hint = /kiln: hint: compute's newest upstream commit [0-9a-f]{10} \("Clearer boot message"\) failed in kiln chase; the last good one builds with: (kiln build --override compute=[0-9a-f]{10})/.exec(plain.stderr);
+    expect(hint, plain.stderr).not.toBeNull();
+    const good = await kiln(ws, hint![1]!.split(' ').slice(1), env);
+    expect(good.exitCode, good.stdout + good.stderr).toBe(0);
+
     const idle = await kiln(ws, ['chase'], env);
     expect(idle.stdout).toBe('kiln chase: up to date: nothing new upstream for utils, clientlib, compute');
   });

@@ -148,6 +148,15 @@ export async function run(argv: string[]): Promise<number> {
       );
     }
   }
+  if (outcome.exitCode === 1 && !signalExit && !outcome.summary.dryRun) {
+    const [{ afterFailureHints }, { openStateDb }] = await Promise.all([import('../../chase/after-failure.js'), import('../../state/state-db.js')]);
+    const db = openStateDb(ws.root);
+    try {
+      for (const hint of afterFailureHints(db, ws, outcome.summary)) process.stderr.write(`kiln: hint: ${hint}\n`);
+    } finally {
+      db.close();
+    }
+  }
   if (signalExit) return signalExit;
   return outcome.exitCode;
 }

@@ -12,6 +12,7 @@ import { openStateDb } from '../state/state-db.js';
 import { daemonInfoFile, STATE_DIR } from '../state/state-dir.js';
 import { selectTargets } from '../graph/targets.js';
 import { proveByHashing, settleByStamps, stampCheckable } from '../keys/up-to-date.js';
+import { excludedProducts } from '../keys/write-scan.js';
 import { RACY_MARGIN_MS } from '../keys/stamps.js';
 import { StatCache } from '../keys/hash/stat-cache.js';
 import { initXxhash } from '../keys/hash/xxhash.js';
@@ -258,7 +259,8 @@ export class Daemon {
       fallback: (node, known, depDigests) => {
         // Stamped by the previous proof yet failing its stamp again: left to builds (no proof loop).
         if (this.restampedLast.has(node.id)) return false;
-        const fresh = proveByHashing(ws.root, node, known, depDigests, env, stats);
+        const products = excludedProducts(node, known.written, (id) => states.get(id)?.written);
+        const fresh = proveByHashing(ws.root, node, known, depDigests, env, stats, products);
         if (!fresh) return false;
         if (fresh.inputStamp === null) {
           racy = true;

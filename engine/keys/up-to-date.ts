@@ -113,7 +113,7 @@ export function settleByStamps(
  * stat cache), recompute its key and compare it with the recorded one, and
  * check its outputs. Returns the fresh stamp and context (the stamp is null
  * while an input is too recent to trust), or undefined when the node is not
- * up to date.
+ * up to date. `products`: what its inputs leave out (write-scan.ts excludedProducts).
  */
 export function proveByHashing(
   root: string,
@@ -122,8 +122,9 @@ export function proveByHashing(
   depDigests: Record<string, string>,
   env: NodeJS.ProcessEnv,
   stats: StatCache,
+  products: readonly string[] = known.written,
 ): { inputStamp: string | null; context: string } | undefined {
-  const inputs = expandInputs(root, node, stats, known.written);
+  const inputs = expandInputs(root, node, stats, products);
   if (inputs.unmatched.length > 0) return undefined;
   const ingredients: Ingredients = {
     ...declaredIngredients(node, depDigests, env), inputs: inputs.files, toolchain: {}, resolved: {}, uses: {},

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import type { NodeDecl } from '../buildfile/types.js';
 
 /**
  * What a command wrote into its node dir, found by scanning the dir before
@@ -128,4 +129,14 @@ export function outputGlobsOf(nodeDirAbs: string, created: readonly string[]): s
     else globs.add(`${top}/**`);
   }
   return [...globs].sort((a, b) => Number(a.startsWith('!')) - Number(b.startsWith('!')) || (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/**
+ * What a node's inputs leave out as undeclared products: what it created
+ * itself (`own`) and what the other scripts of its package created
+ * (`writtenOf` their ids). The build and the daemon's proofs must agree on
+ * it, or they compute different keys.
+ */
+export function excludedProducts(node: NodeDecl, own: readonly string[], writtenOf: (id: string) => readonly string[] | undefined): string[] {
+  return [...new Set([...own, ...(node.writeScan?.siblings ?? []).flatMap((s) => writtenOf(s) ?? [])])];
 }

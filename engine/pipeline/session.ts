@@ -13,6 +13,7 @@ import { openStateDb } from '../state/state-db.js';
 import type { NodeSummary } from './summary.js';
 import { Timeline } from './timeline.js';
 import { Toolchains } from '../keys/toolchain.js';
+import { excludedProducts } from '../keys/write-scan.js';
 import { ActionCache } from '../../cache/action-cache.js';
 import type { RemoteSetup } from '../../cache/remote/config.js';
 import type Database from 'better-sqlite3';
@@ -135,7 +136,7 @@ export class BuildSession {
 
   /** The undeclared products a node's inputs leave out: its own (`own`) and its package siblings'. */
   productsFor(node: NodeDecl, own: readonly string[]): string[] {
-    return [...new Set([...own, ...(node.writeScan?.siblings ?? []).flatMap((s) => this.writtenBy.get(s) ?? [])])];
+    return excludedProducts(node, own, (id) => this.writtenBy.get(id));
   }
 
   /** Settles a node with its one status; the event goes to the renderer. */

@@ -80,6 +80,7 @@ export class BuildSession {
   readonly stats: StatCache;
   /** This checkout's node states: loaded once, written as nodes settle. */
   readonly nodeStates: NodeStates;
+  /** The states as loaded, each replaced when its node records a new one in this build. */
   readonly states: Map<string, NodeState>;
   readonly history: RunHistory;
   readonly cache: ActionCache;
@@ -91,8 +92,6 @@ export class BuildSession {
   /** Metadata published by resolved nodes, for dependents' `uses`. */
   readonly meta = new Map<string, Record<string, string>>();
   readonly failures: Failure[] = [];
-  /** Paths each node last created undeclared: not its inputs, nor those of the other scripts of its package. */
-  private readonly writtenBy: Map<string, string[]>;
   private readonly notes = new Map<string, string[]>();
   private stopping = false;
 
@@ -109,7 +108,6 @@ export class BuildSession {
     this.states = this.nodeStates.load();
     if (!opts.dryRun) this.nodeStates.batchWrites();
     this.history = new RunHistory(db);
-    this.writtenBy = new Map([...this.states].map(([id, st]) => [id, st.written]));
     this.baseEnv = Object.freeze(essentialEnv(opts.env));
     this.toolchains = new Toolchains(ws.toolchains, this.baseEnv);
     this.cache = new ActionCache(opts.cacheDir, opts.remote, {
@@ -136,7 +134,7 @@ export class BuildSession {
 
   /** The undeclared products a node's inputs leave out: its own (`own`) and its package siblings'. */
   productsFor(node: NodeDecl, own: readonly string[]): string[] {
-    return excludedProducts(node, own, (id) => this.writtenBy.get(id));
+    return excludedProducts(node, own, (id) => this.states.get(id)?.written);
   }
 
   /** Settles a node with its one status; the event goes to the renderer. */
@@ -173,9 +171,8 @@ export class BuildSession {
       inputStamp: keyed.inputStamp, context: keyed.context, written: keyed.written,
     };
     this.nodeStates.save(node.id, state, keyed.ingredients);
-    // Nodes settle once per build: later stages may read what this one left (dependents' checks of their deps' outputs).
+    // Nodes settle once per build: later stages read what this one left (its siblings' inputs, dependents' checks of its outputs).
     this.states.set(node.id, state);
-    this.writtenBy.set(node.id, keyed.written);
   }
 
   /** Commits batched state writes and closes the caches; the database stays open for the run's history row. */

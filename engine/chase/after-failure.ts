@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import type { Workspace } from '../buildfile/types.js';
 import type { RunSummary } from '../pipeline/summary.js';
 import { rules } from '../../rules/index.js';
+import { ChaseRecord } from './record.js';
 
 /**
  * What a failed plain build tells a trunk chaser, as DLRN would: a failing
@@ -12,20 +13,16 @@ import { rules } from '../../rules/index.js';
  */
 export function afterFailureHints(db: Database.Database, ws: Workspace, summary: RunSummary): string[] {
   const hints: string[] = [];
-  const hasChase = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'chase'").get() !== undefined;
-  if (hasChase) {
-    const newest = db.prepare('SELECT commit_sha AS sha, subject, status FROM chase WHERE project = ? ORDER BY id DESC LIMIT 1');
-    const lastOk = db.prepare("SELECT commit_sha FROM chase WHERE project = ? AND status = 'ok' ORDER BY id DESC LIMIT 1").pluck();
-    for (const node of ws.nodes) {
-      if (!rules.get(node.rule)?.upstream) continue;
-      const row = newest.get(node.id) as { sha: string; subject: string; status: string } | undefined;
-      if (row?.status !== 'failed') continue;
-      const good = lastOk.get(node.id) as string | undefined;
-      hints.push(
-        `${node.id}'s newest upstream commit ${row.sha.slice(0, 10)} ("${row.subject}") failed in kiln chase` +
-          (good ? `; the last good one builds with: kiln build --override ${node.id}=${good.slice(0, 10)}` : ''),
-      );
-    }
+  const record = new ChaseRecord(db);
+  for (const node of ws.nodes) {
+    if (!rules.get(node.rule)?.upstream) continue;
+    const newest = record.newest(node.id);
+    if (newest?.status !== 'failed') continue;
+    const good = record.lastOk(node.id);
+    hints.push(
+      `${node.id}'s newest upstream commit ${newest.commit.slice(0, 10)} ("${newest.subject}") failed in kiln chase` +
+        (good ? `; the last good one builds with: kiln build --override ${node.id}=${good.slice(0, 10)}` : ''),
+    );
   }
   const notStarted = summary.nodes.filter((n) => n.status === 'skipped' && n.error?.startsWith('not started')).length;
   if (notStarted > 0) hints.push(`${notStarted} node${notStarted > 1 ? 's' : ''} not started after the failure: -k (--keep-going) builds everything that does not depend on it`);

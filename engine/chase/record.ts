@@ -31,8 +31,13 @@ export class ChaseRecord {
 
   /** The newest commit chased for a project, whatever its outcome. */
   last(project: string): string | undefined {
-    return this.db.prepare('SELECT commit_sha FROM chase WHERE project = ? ORDER BY id DESC LIMIT 1').pluck().get(project) as
-      | string
+    return this.newest(project)?.commit;
+  }
+
+  /** The newest commit chased for a project, with its subject and outcome. */
+  newest(project: string): Pick<ChaseRow, 'commit' | 'subject' | 'status'> | undefined {
+    return this.db.prepare('SELECT commit_sha AS "commit", subject, status FROM chase WHERE project = ? ORDER BY id DESC LIMIT 1').get(project) as
+      | Pick<ChaseRow, 'commit' | 'subject' | 'status'>
       | undefined;
   }
 

@@ -113,17 +113,23 @@ export function importNpmWorkspace(
   for (const task of source.requested) for (const pkg of packages) targetsOf(pkg, task, source.pos);
 
   const readGitignore = gitignoreReader(root, trace);
-  /** What of a package dir is not its content: installs, its tasks' outputs, nested packages, what git ignores. */
+  /** What of a package dir is not its content: installs, its tasks' outputs, nested packages, what git ignores. Once per package. */
+  const excludesOf = new Map<WorkspacePackage, string[]>();
   const packageExcludes = (p: WorkspacePackage): string[] => {
-    const outputs = Object.keys(p.scripts).flatMap((s) => source.definition(p, s)?.outputs ?? []).filter((o) => !o.startsWith('!'));
-    return [
-      ...new Set([
-        'node_modules/**',
-        ...outputs.flatMap((o) => [o, `${o}/**`]),
-        ...nestedPackages(p, packages).flatMap((d) => [d, `${d}/**`]),
-        ...gitignoreExcludes(p.dir, readGitignore),
-      ]),
-    ];
+    let excludes = excludesOf.get(p);
+    if (!excludes) {
+      const outputs = Object.keys(p.scripts).flatMap((s) => source.definition(p, s)?.outputs ?? []).filter((o) => !o.startsWith('!'));
+      excludes = [
+        ...new Set([
+          'node_modules/**',
+          ...outputs.flatMap((o) => [o, `${o}/**`]),
+          ...nestedPackages(p, packages).flatMap((d) => [d, `${d}/**`]),
+          ...gitignoreExcludes(p.dir, readGitignore),
+        ]),
+      ];
+      excludesOf.set(p, excludes);
+    }
+    return excludes;
   };
   /** The default inputs of package `p`, written from the dir of `from`. */
   const packageInputs = (p: WorkspacePackage, from: WorkspacePackage): string[] => {
@@ -132,7 +138,8 @@ export function importNpmWorkspace(
   };
 
   const nodes: ParsedNode[] = [];
-  const idsByPackage = new Map<WorkspacePackage, string[]>();
+  /** Each package's nodes, so each can name its siblings (writeScan) once all are made. */
+  const byPackage = new Map<WorkspacePackage, ParsedNode['decl'][]>();
   // Worklist: a node's dependsOn may reach tasks nobody requested (turbo runs those too).
   for (let i = 0; i < wanted.length; i++) {
     const [pkg, task] = wanted[i]!;
@@ -157,32 +164,29 @@ export function importNpmWorkspace(
     const externalDeps = Object.fromEntries(
       [pkg, ...deps.through].flatMap((p) => (lockDigests.has(p.dir) ? [[p.name, lockDigests.get(p.dir)!]] : [])),
     );
-    idsByPackage.set(pkg, [...(idsByPackage.get(pkg) ?? []), id]);
-    nodes.push({
-      decl: {
-        id,
-        rule: 'npm-script',
-        dir: pkg.dir,
-        deps: deps.refs,
-        inputs: [...new Set(globs)].map((glob): InputPattern => ({ glob, required: false, pos })),
-        outputs: def.outputs,
-        ...(source.strictOutputs ? {} : { lenientOutputs: true as const }),
-        ...(def.cache ? {} : { noCache: true as const }),
-        env: [...new Set([...source.globalEnv, ...def.env])],
-        passEnv: [...new Set([...source.globalPassThroughEnv, ...def.passThroughEnv])],
-        secretEnv: [],
-        toolchain: [],
-        uses: [],
-        attrs: { package: pkg.name, version: pkg.version, script: task, steps: lifecycle(pkg, task), externalDeps },
-        writeScan: { skip: nestedPackages(pkg, packages), siblings: [], declareIn: source.declareIn },
-        pos,
-        fieldPos: {},
-      },
-      outputPos: def.outputs.map(() => def.pos),
-      toolchainPos: [],
-    });
+    const decl: ParsedNode['decl'] = {
+      id,
+      rule: 'npm-script',
+      dir: pkg.dir,
+      deps: deps.refs,
+      inputs: [...new Set(globs)].map((glob): InputPattern => ({ glob, required: false, pos })),
+      outputs: def.outputs,
+      ...(source.strictOutputs ? {} : { lenientOutputs: true as const }),
+      ...(def.cache ? {} : { noCache: true as const }),
+      env: [...new Set([...source.globalEnv, ...def.env])],
+      passEnv: [...new Set([...source.globalPassThroughEnv, ...def.passThroughEnv])],
+      secretEnv: [],
+      toolchain: [],
+      uses: [],
+      attrs: { package: pkg.name, version: pkg.version, script: task, steps: lifecycle(pkg, task), externalDeps },
+      writeScan: { skip: nestedPackages(pkg, packages), siblings: [], declareIn: source.declareIn },
+      pos,
+      fieldPos: {},
+    };
+    byPackage.set(pkg, [...(byPackage.get(pkg) ?? []), decl]);
+    nodes.push({ decl, outputPos: def.outputs.map(() => def.pos), toolchainPos: [] });
   }
-  for (const node of nodes) node.decl.writeScan!.siblings = (idsByPackage.get(packages.find((p) => p.dir === node.decl.dir)!) ?? []).filter((id) => id !== node.decl.id);
+  for (const decls of byPackage.values()) for (const decl of decls) decl.writeScan!.siblings = decls.filter((d) => d !== decl).map((d) => d.id);
   return { nodes, warnings: [...source.warnings, ...lockWarnings] };
 }
 

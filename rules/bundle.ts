@@ -6,6 +6,7 @@ import { ARCHIVE_INGREDIENTS, fileDigest, treeEntries, writeTarGz, type ArchiveE
 import { archiveMtime, checkMtime, MTIME_SCHEMA } from './meta.js';
 import { NAME_SCHEMA } from './package.js';
 import { asError, attrPos, compareBytes, GLOB_LIST_SCHEMA, matchGlobs, outputDir, type Located } from './tree.js';
+import { isWithin } from '../engine/buildfile/paths.js';
 
 /**
  * The release payload: the files of the package nodes it depends on, plus
@@ -62,7 +63,7 @@ async function configFiles(ctx: NodeContext): Promise<Located<string[]>> {
   const matches = (globs: string[]) => globs.map((g) => picomatch(g, { dot: true }));
   const include = matches(ctx.node.inputs.filter((p) => !p.glob.startsWith('!')).map((p) => p.glob));
   const exclude = matches(ctx.node.inputs.filter((p) => p.glob.startsWith('!')).map((p) => p.glob.slice(1)));
-  const isOutput = (f: string) => ctx.node.outputs.some((o) => f === o || f.startsWith(`${o}/`));
+  const isOutput = (f: string) => ctx.node.outputs.some((o) => isWithin(f, o));
   const notInput = files.find((f) => isOutput(f) || !include.some((m) => m(f)) || exclude.some((m) => m(f)));
   if (notInput !== undefined) {
     return fail(`files: '${notInput}' is not an input of node '${ctx.node.id}'`, `add it to inputs (e.g. inputs: ${JSON.stringify(globs)}): only inputs enter the key`);

@@ -1,4 +1,5 @@
 import picomatch from 'picomatch';
+import { isWithin } from '../../engine/buildfile/paths.js';
 
 type Matcher = (rel: string) => boolean;
 
@@ -15,6 +16,8 @@ export class OutputSpec {
   readonly plain: string[];
   /** Static bases of the include globs ('dist' for 'dist/**', '' for '*.tsbuildinfo'): where glob outputs are looked for. */
   readonly globBases: string[];
+  /** The glob bases no plain path already covers: what removing or stamping the glob outputs walks. */
+  readonly globOnlyBases: string[];
   /** Dirs that hold nothing but products: plain paths and the bases of `dir/**` globs (excluded parts included, e.g. .next/cache). */
   readonly productDirs: string[];
   private readonly include: Matcher[];
@@ -26,13 +29,14 @@ export class OutputSpec {
     const excludeBases = declared.filter((d) => d.startsWith('!')).map((d) => picomatch.scan(d.slice(1)).base);
     const wholeDir = (d: string) =>
       d.endsWith('/**') && !d.startsWith('!') && !isGlob(d.slice(0, -3)) && d.length > 3 &&
-      !excludeBases.some((b) => b === '' || b === d.slice(0, -3) || b.startsWith(`${d.slice(0, -3)}/`) || d.slice(0, -3).startsWith(`${b}/`));
+      !excludeBases.some((b) => b === '' || isWithin(b, d.slice(0, -3)) || d.slice(0, -3).startsWith(`${b}/`));
     const globs = declared.filter((d) => isGlob(d) && !wholeDir(d));
     this.plain = [...new Set(declared.filter((d) => !isGlob(d) || wholeDir(d)).map((d) => (wholeDir(d) ? d.slice(0, -3) : d)))];
     const includes = globs.filter((g) => !g.startsWith('!'));
     this.include = includes.map((g) => picomatch(g, { dot: true }));
     this.exclude = globs.filter((g) => g.startsWith('!')).map((g) => picomatch(g.slice(1), { dot: true }));
     this.globBases = [...new Set(includes.map((g) => picomatch.scan(g).base))];
+    this.globOnlyBases = this.globBases.filter((b) => !this.plain.some((p) => isWithin(b, p)));
     const treeBases = includes.filter((g) => g.endsWith('/**') && !isGlob(g.slice(0, -3))).map((g) => g.slice(0, -3));
     this.productDirs = [...new Set([...this.plain, ...treeBases])];
   }
@@ -48,19 +52,15 @@ export class OutputSpec {
     return spec;
   }
 
-  get empty(): boolean {
-    return this.plain.length === 0 && this.include.length === 0;
-  }
-
   /** Whether `rel` is an output: under a plain path, or matched by an include glob and no exclude. */
   matches(rel: string): boolean {
-    if (this.plain.some((p) => rel === p || rel.startsWith(`${p}/`))) return true;
+    if (this.plain.some((p) => isWithin(rel, p))) return true;
     return this.include.some((m) => m(rel)) && !this.exclude.some((m) => m(rel));
   }
 
   /** Whether `rel` is something the node produces, cached or not: never its input, never an undeclared write. */
   isProduct(rel: string): boolean {
-    return this.productDirs.some((d) => rel === d || rel.startsWith(`${d}/`)) || this.matches(rel);
+    return this.productDirs.some((d) => isWithin(rel, d)) || this.matches(rel);
   }
 }
 

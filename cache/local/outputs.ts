@@ -186,7 +186,7 @@ export function outputSpec(declared: readonly string[]): OutputSpec {
  */
 export function removeOutputs(nodeDirAbs: string, spec: OutputSpec): void {
   for (const root of spec.plain) rmSync(join(nodeDirAbs, root), { recursive: true, force: true });
-  const stack = spec.globBases.filter((b) => !spec.plain.some((p) => b === p || b.startsWith(`${p}/`)));
+  const stack = [...spec.globOnlyBases];
   while (stack.length > 0) {
     const dir = stack.pop()!;
     let entries: Dirent[];

@@ -22,3 +22,8 @@ export function escapes(normalised: string): boolean {
 }
 
 export const isAbsolute = (p: string): boolean => path.posix.isAbsolute(p);
+
+/** Whether a relative path is `dir` itself or lies under it. */
+export function isWithin(rel: string, dir: string): boolean {
+  return rel === dir || rel.startsWith(`${dir}/`);
+}

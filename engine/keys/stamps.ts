@@ -37,7 +37,7 @@ export function fingerprintOutputs(nodeDirAbs: string, outputs: string[]): strin
   const walkRoot = spec.globBases.includes('');
   const stack: { rel: string; plain: boolean }[] = [
     ...spec.plain.map((rel) => ({ rel, plain: true })),
-    ...(walkRoot ? [''] : spec.globBases.filter((b) => !spec.plain.some((p) => b === p || b.startsWith(`${p}/`)))).map((rel) => ({ rel, plain: false })),
+    ...(walkRoot ? [''] : spec.globOnlyBases).map((rel) => ({ rel, plain: false })),
   ];
   while (stack.length > 0) {
     const { rel, plain } = stack.pop()!;

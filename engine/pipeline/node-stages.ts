@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { isWithin } from '../buildfile/paths.js';
 import type { NodeDecl } from '../buildfile/types.js';
 import { formatDiagnostic, type Diagnostic } from '../diagnostic.js';
 import type { Failure } from '../failure.js';
@@ -11,6 +12,7 @@ import { depViews, resolveNode, type Resolved } from './node-context.js';
 import { nodeEnv } from './node-env.js';
 import { contextSignature } from '../keys/up-to-date.js';
 import { outputGlobsOf, scanWrites, type Writes } from '../keys/write-scan.js';
+import { listSome } from '../report/format.js';
 import { rules } from '../../rules/index.js';
 import type { DepView, NodeContext, RuleOutcome } from '../../rules/rule.js';
 import type { ActionEntry } from '../../cache/local/action-index.js';
@@ -257,7 +259,7 @@ function depOutputsRewritten(s: BuildSession, r: Resolving): string[] {
     return state !== undefined && !outputsUnchanged(path.join(s.ws.root, dep.dir), state.fingerprint);
   });
   if (rewritten.length === 0) return [];
-  return [`rewrote the outputs of ${rewritten.slice(0, 3).join(', ')}${rewritten.length > 3 ? ` and ${rewritten.length - 3} more` : ''}, which it depends on (a pre-script building another package?): the next build restores them; let kiln build them instead`];
+  return [`rewrote the outputs of ${listSome(rewritten, 3)}, which it depends on (a pre-script building another package?): the next build restores them; let kiln build them instead`];
 }
 
 function outputBytes(entry: ActionEntry): number {
@@ -266,16 +268,15 @@ function outputBytes(entry: ActionEntry): number {
 
 /** What a node wrote that no output declares, and how to declare it (directories as `dir/**`; Next.js's cache left out). */
 function undeclaredWriteNotes(node: NodeDecl, nodeDir: string, writes: Writes): string[] {
-  const list = (paths: string[]) => (paths.length > 5 ? `${paths.slice(0, 5).join(', ')} and ${paths.length - 5} more` : paths.join(', '));
   const lines: string[] = [];
   if (writes.created.length > 0) {
     lines.push(
       node.outputs.length === 0
-        ? `wrote ${list(writes.created)}, which no output declares: cached and restored as undeclared outputs`
-        : `wrote ${list(writes.created)}, outside its declared outputs: not cached (a run brings it back when it is gone)`,
+        ? `wrote ${listSome(writes.created, 5)}, which no output declares: cached and restored as undeclared outputs`
+        : `wrote ${listSome(writes.created, 5)}, outside its declared outputs: not cached (a run brings it back when it is gone)`,
     );
   }
-  if (writes.modified.length > 0) lines.push(`rewrote ${list(writes.modified)}, which it also reads`);
+  if (writes.modified.length > 0) lines.push(`rewrote ${listSome(writes.modified, 5)}, which it also reads`);
   if (writes.created.length > 0) lines.push(`declare them as outputs: ${JSON.stringify(outputGlobsOf(nodeDir, writes.created))} with ${node.writeScan?.declareIn ?? 'outputs:'}`);
   return lines;
 }
@@ -284,7 +285,7 @@ function undeclaredWriteNotes(node: NodeDecl, nodeDir: string, writes: Writes): 
 function scanSkip(node: NodeDecl): (rel: string) => boolean {
   const outputs = OutputSpec.of(node.outputs);
   const skipped = node.writeScan?.skip ?? [];
-  return (rel) => outputs.isProduct(rel) || skipped.some((d) => rel === d || rel.startsWith(`${d}/`));
+  return (rel) => outputs.isProduct(rel) || skipped.some((d) => isWithin(rel, d));
 }
 
 function missingDir(node: NodeDecl): Diagnostic {

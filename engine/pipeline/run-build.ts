@@ -4,6 +4,7 @@ import { exitCodeOf } from '../failure.js';
 import type { UpstreamHead } from '../state/history.js';
 import { runScheduled } from '../graph/schedule.js';
 import { notSelected, type RunSummary } from './summary.js';
+import { listSome } from '../report/format.js';
 import { settleByStamps } from '../keys/up-to-date.js';
 import { DirQueue } from '../keys/write-scan.js';
 import { rules } from '../../rules/index.js';
@@ -38,7 +39,7 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
     const leftovers = await stopLeftoverCommands(ws.root);
     if (leftovers.length > 0) {
       const nodes = [...new Set(leftovers.map((l) => l.node))];
-      report({ type: 'warning', message: `stopped ${leftovers.length} command${leftovers.length > 1 ? 's' : ''} a killed kiln (pid ${leftovers[0]!.kilnPid}) left running: ${nodes.slice(0, 5).join(', ')}${nodes.length > 5 ? ', ...' : ''}` });
+      report({ type: 'warning', message: `stopped ${leftovers.length} command${leftovers.length > 1 ? 's' : ''} a killed kiln (pid ${leftovers[0]!.kilnPid}) left running: ${listSome(nodes, 5)}` });
     }
   }
   const s = await BuildSession.open(ws, opts, report);

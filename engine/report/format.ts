@@ -38,3 +38,8 @@ export function formatWhen(epochMs: number): string {
 export function truncate(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
+
+/** The first `max` items of a list and how many more: `a, b, c and 4 more`. */
+export function listSome(items: readonly string[], max: number): string {
+  return items.length > max ? `${items.slice(0, max).join(', ')} and ${items.length - max} more` : items.join(', ');
+}

@@ -64,6 +64,12 @@ export class OutputSpec {
   }
 }
 
+/**
+ * Directory names that never hold a node's products, at any depth, and are
+ * never looked into for them: package installs, kiln's state, VCS internals.
+ */
+export const NO_PRODUCT_DIRS: ReadonlySet<string> = new Set(['node_modules', '.kiln', '.git']);
+
 /** Whether an output or input pattern is a glob (or a `!` exclusion) rather than a plain path. */
 export function isGlob(pattern: string): boolean {
   return pattern.startsWith('!') || picomatch.scan(pattern).isGlob;

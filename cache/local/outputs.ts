@@ -6,7 +6,7 @@ import { canonicalJson } from '../../engine/keys/hash/canonical.js';
 import { sha256Hex } from '../../engine/keys/hash/sha256.js';
 import type { ActionEntry, OutputEntry } from './action-index.js';
 import { isDigest } from './cas.js';
-import { isGlob, OutputSpec } from './output-spec.js';
+import { isGlob, NO_PRODUCT_DIRS, OutputSpec } from './output-spec.js';
 import type { LocalCache } from './store.js';
 
 /** A manifest (or declared output list) that would write outside its node's outputs. */
@@ -89,7 +89,7 @@ export async function collectOutputs(
       if (taken) found.set(rel, { path: rel, type: 'dir' });
       for (const name of await readdir(abs)) {
         const child = rel === '' ? name : `${rel}/${name}`;
-        if (!NEVER_OUTPUTS.has(name)) await walk(child, await lstat(join(abs, name)), take);
+        if (!NO_PRODUCT_DIRS.has(name)) await walk(child, await lstat(join(abs, name)), take);
       }
     } else if (taken) {
       throw new Error(`output ${rel} is not a file, directory or symlink`);
@@ -145,7 +145,7 @@ export async function restoreOutputs(
   mayReplace: (undeclaredRoot: string) => boolean = () => false,
 ): Promise<void> {
   const undeclared = (entry.undeclared ?? []).map(normaliseDeclared);
-  if (undeclared.some((u) => u.split('/').some((segment) => NEVER_OUTPUTS.has(segment)))) {
+  if (undeclared.some((u) => u.split('/').some((segment) => NO_PRODUCT_DIRS.has(segment)))) {
     throw new UnsafeOutputError(`undeclared outputs ${JSON.stringify(entry.undeclared)} reach into node_modules or kiln's state`);
   }
   const spec = outputSpec([...declared, ...undeclared]);
@@ -171,9 +171,6 @@ export async function restoreOutputs(
   );
 }
 
-/** Names never output (nor looked into for glob outputs): installs, kiln's state, VCS internals. */
-const NEVER_OUTPUTS = new Set(['node_modules', '.kiln', '.git']);
-
 /** The spec of a declared list, its plain paths checked and normalised. */
 export function outputSpec(declared: readonly string[]): OutputSpec {
   return OutputSpec.of(declared.map((d) => (isGlob(d) ? d : normaliseDeclared(d))));
@@ -197,7 +194,7 @@ export function removeOutputs(nodeDirAbs: string, spec: OutputSpec): void {
     }
     for (const e of entries) {
       const rel = dir === '' ? e.name : `${dir}/${e.name}`;
-      if (NEVER_OUTPUTS.has(e.name)) continue;
+      if (NO_PRODUCT_DIRS.has(e.name)) continue;
       if (e.isDirectory()) stack.push(rel);
       else if (spec.matches(rel)) rmSync(join(nodeDirAbs, rel), { force: true });
     }

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { OutputSpec } from '../../cache/local/output-spec.js';
+import { NO_PRODUCT_DIRS, OutputSpec } from '../../cache/local/output-spec.js';
 
 /**
  * Cheap stamps of files and directories as they are on disk (stat only, no
@@ -53,14 +53,11 @@ export function fingerprintOutputs(nodeDirAbs: string, outputs: string[]): strin
       continue;
     }
     for (const name of names) {
-      if (plain || !NEVER_OUTPUT_DIRS.has(name)) stack.push({ rel: rel === '' ? name : `${rel}/${name}`, plain });
+      if (plain || !NO_PRODUCT_DIRS.has(name)) stack.push({ rel: rel === '' ? name : `${rel}/${name}`, plain });
     }
   }
   return lines.sort().join('\n');
 }
-
-/** Never outputs, never looked into for glob outputs. */
-const NEVER_OUTPUT_DIRS = new Set(['node_modules', '.kiln', '.git']);
 
 /** Whether the outputs still match their fingerprint (see stampUnchanged). */
 export function outputsUnchanged(nodeDirAbs: string, fingerprint: string): boolean {

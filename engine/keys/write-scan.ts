@@ -1,6 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { NodeDecl } from '../buildfile/types.js';
+import { NO_PRODUCT_DIRS } from '../../cache/local/output-spec.js';
+import { statLine } from './stamps.js';
 
 /**
  * What a command wrote into its node dir, found by scanning the dir before
@@ -19,13 +21,10 @@ export interface Writes {
 /** Node-dir-relative path → a line that changes when the entry is rewritten, replaced or retyped. */
 export type TreeScan = Map<string, string>;
 
-/** Never scanned at any depth: package installs, kiln's state, VCS internals. */
-const NEVER_SCANNED = new Set(['node_modules', '.git', '.kiln']);
-
 /**
  * Every file, directory and symlink under `nodeDirAbs`, except what
  * `skip` names (node-dir-relative: declared outputs, nested packages) and
- * dirs named in NEVER_SCANNED. Iterative, lstat-based (a symlink is an
+ * dirs named in NO_PRODUCT_DIRS. Iterative, lstat-based (a symlink is an
  * entry, not followed).
  */
 export function scanTree(nodeDirAbs: string, skip: (rel: string) => boolean): TreeScan {
@@ -41,7 +40,7 @@ export function scanTree(nodeDirAbs: string, skip: (rel: string) => boolean): Tr
     }
     for (const e of entries) {
       const rel = dir === '' ? e.name : `${dir}/${e.name}`;
-      if (skip(rel) || (e.isDirectory() && NEVER_SCANNED.has(e.name))) continue;
+      if (skip(rel) || (e.isDirectory() && NO_PRODUCT_DIRS.has(e.name))) continue;
       if (e.isDirectory()) {
         scan.set(rel, 'dir');
         stack.push(rel);
@@ -53,7 +52,7 @@ export function scanTree(nodeDirAbs: string, skip: (rel: string) => boolean): Tr
       } catch {
         continue;
       }
-      scan.set(rel, `${st.mode}:${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.ino}`);
+      scan.set(rel, statLine(rel, st));
     }
   }
   return scan;

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { IncludeGlob } from './include.js';
+import { readText, type IncludeGlob } from './include.js';
 
 /** What a load read: every file's text, every glob's matches, the files it found absent and the dirs it listed (see snapshot.ts). */
 export interface LoadTrace {
@@ -20,4 +20,15 @@ export function listDir(root: string, rel: string): string[] {
   } catch {
     return [];
   }
+}
+
+/** The text of workspace-relative `file`, noted in `trace` as read, or as absent (undefined) when it cannot be read. */
+export function readTraced(root: string, file: string, trace: LoadTrace): string | undefined {
+  const read = readText(path.join(root, file));
+  if ('error' in read) {
+    trace.absent.push(file);
+    return undefined;
+  }
+  trace.texts.set(file, read.text);
+  return read.text;
 }

@@ -1,7 +1,5 @@
-import path from 'node:path';
 import picomatch from 'picomatch';
-import { readText } from '../include.js';
-import type { LoadTrace } from '../load-trace.js';
+import { readTraced, type LoadTrace } from '../load-trace.js';
 
 /** The pattern lines of a workspace-relative .gitignore (none when absent). */
 export type GitignoreReader = (file: string) => string[];
@@ -15,10 +13,8 @@ export function gitignoreReader(root: string, trace: LoadTrace): GitignoreReader
   return (file) => {
     let lines = read.get(file);
     if (!lines) {
-      const r = readText(path.join(root, file));
-      if ('error' in r) trace.absent.push(file);
-      else trace.texts.set(file, r.text);
-      lines = 'error' in r ? [] : patternLines(r.text);
+      const text = readTraced(root, file, trace);
+      lines = text === undefined ? [] : patternLines(text);
       read.set(file, lines);
     }
     return lines;

@@ -1,8 +1,6 @@
-import path from 'node:path';
 import { located } from '../hint.js';
 import type { Diagnostic } from '../../diagnostic.js';
-import { readText } from '../include.js';
-import type { LoadTrace } from '../load-trace.js';
+import { readTraced, type LoadTrace } from '../load-trace.js';
 import type { WorkspacePackage } from './packages.js';
 import { fromPackage, type TaskDef, type TaskSource } from './tasks.js';
 import { readPackageTurboJson, readTurboJson, type PackageTurboConfig } from './turbo-json.js';
@@ -92,13 +90,8 @@ const written = (g: TurboGlob): string => `${g.exclude ? '!' : ''}${g.pattern}`;
 function readFirst(root: string, dir: string, trace: LoadTrace): { file: string; text: string } | undefined {
   for (const name of TURBO_FILES) {
     const file = dir === '' ? name : `${dir}/${name}`;
-    const read = readText(path.join(root, file));
-    if ('error' in read) {
-      trace.absent.push(file);
-      continue;
-    }
-    trace.texts.set(file, read.text);
-    return { file, text: read.text };
+    const text = readTraced(root, file, trace);
+    if (text !== undefined) return { file, text };
   }
   return undefined;
 }

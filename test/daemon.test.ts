@@ -235,6 +235,22 @@ describe('kiln daemon', () => {
     expect(processRunning(pid)).toBe(false);
   });
 
+  it('a daemon started after .kiln was removed stays reachable when the old one retires', async () => {
+    const { ws, env } = await withDaemon();
+    const infoFile = path.join(ws, '.kiln/daemon.json');
+    const old = (JSON.parse(fs.readFileSync(infoFile, 'utf8')) as { pid: number }).pid;
+    fs.rmSync(path.join(ws, '.kiln'), { recursive: true });
+    expect((await buildWithSummary(ws, [], { ...env, KILN_DAEMON: '0' })).exitCode).toBe(0);
+    const start = await kiln(ws, ['daemon', 'start', '--idle-timeout', '5'], env);
+    expect(start.stdout).toMatch(/daemon started/);
+    const pid = (JSON.parse(fs.readFileSync(infoFile, 'utf8')) as { pid: number }).pid;
+    for (let i = 0; i < 100 && processRunning(old); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(processRunning(old)).toBe(false);
+    // Closing the old daemon's socket must not have unlinked the new one's.
+    expect((await kiln(ws, ['daemon', 'status'], env)).stdout).toMatch(new RegExp(`daemon pid ${pid}: 2/2 nodes proven`));
+    expect((await build(ws, env)).who).toBe('memory');
+  });
+
   it("starts on its own for a developer's build of a large workspace (a terminal, not CI)", async () => {
     const ws = tempDir();
     const nodes = (n: number) => `nodes:\n${Array.from({ length: n }, (_, i) => `  n${i}:\n    rule: run\n    cmd: "true"\n`).join('')}`;

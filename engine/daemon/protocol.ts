@@ -82,11 +82,16 @@ export function codeStamp(): string {
   return `${readVersion()}:${fs.statSync(fileURLToPath(import.meta.url)).mtimeMs}`;
 }
 
-/** Unix socket paths are limited to ~100 bytes: the socket lives in a per-user temp dir, named by the workspace. */
-export function socketPathFor(root: string): string {
+/**
+ * This process's socket for the workspace at `root`. Unix socket paths are limited to ~100 bytes: it lives
+ * in a per-user temp dir, named by the workspace and the pid. The pid matters: closing a listening socket
+ * unlinks its path, so a daemon that is retiring (its .kiln removed) would otherwise take away the socket
+ * of the daemon started after it, which clients then cannot reach.
+ */
+export function ownSocketPath(root: string): string {
   const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
   const name = createHash('sha256').update(root).digest('hex').slice(0, 20);
-  return path.join(os.tmpdir(), `kiln-${uid}`, `${name}.sock`);
+  return path.join(os.tmpdir(), `kiln-${uid}`, `${name}-${process.pid}.sock`);
 }
 
 export function readDaemonInfo(root: string): DaemonInfo | undefined {

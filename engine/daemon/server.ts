@@ -20,7 +20,7 @@ import { rules } from '../../rules/index.js';
 import { createProgress } from '../progress/progress.js';
 import { answerUpToDate } from './answer.js';
 import {
-  codeStamp, readDaemonInfo, socketPathFor, type BuildRequest, type DaemonInfo, type Request, type Response,
+  codeStamp, ownSocketPath, readDaemonInfo, type BuildRequest, type DaemonInfo, type Request, type Response,
 } from './protocol.js';
 import { Touches, WORKSPACE } from './touches.js';
 import { WatchSet, type Relevant } from './watch-set.js';
@@ -92,9 +92,9 @@ export class Daemon {
   /** Listens, writes the daemon info file that clients look for, and starts proving the workspace with `env`. */
   async start(env: NodeJS.ProcessEnv): Promise<void> {
     await initXxhash(); // proofs may hash inputs a build could not stamp
-    const socket = socketPathFor(this.root);
+    const socket = ownSocketPath(this.root);
     fs.mkdirSync(path.dirname(socket), { recursive: true, mode: 0o700 });
-    fs.rmSync(socket, { force: true }); // a dead daemon's socket
+    fs.rmSync(socket, { force: true }); // a dead daemon's socket (its pid reused)
     this.server = net.createServer((conn) => this.onConnection(conn));
     await new Promise<void>((resolve, reject) => {
       this.server!.once('error', reject);
@@ -123,10 +123,9 @@ export class Daemon {
   stop(): void {
     clearTimeout(this.idleTimer);
     this.server?.close();
-    // The socket path is the workspace's: only the daemon clients can find (or none) may remove it.
-    const info = readDaemonInfo(this.root);
-    if (info?.pid === process.pid) fs.rmSync(daemonInfoFile(this.root), { force: true });
-    if (!info || info.pid === process.pid) fs.rmSync(socketPathFor(this.root), { force: true });
+    // The info file is the workspace's: only the daemon clients can find may remove it. The socket is ours alone.
+    if (this.findable()) fs.rmSync(daemonInfoFile(this.root), { force: true });
+    fs.rmSync(ownSocketPath(this.root), { force: true });
     this.watch.close();
     this.db?.close();
   }

@@ -23,7 +23,9 @@ export class WatchSet {
   private events: { dir: string; name: string | null }[] | null = [];
 
   constructor(private readonly root: string, stateDir: string) {
-    this.cookieDir = path.join(root, stateDir, 'daemon-cookies');
+    // One dir per daemon: a retiring daemon (its .kiln removed, a new one started) removes its own on close,
+    // and must not take away the cookies of the daemon that replaced it.
+    this.cookieDir = path.join(root, stateDir, 'daemon-cookies', String(process.pid));
     fs.rmSync(this.cookieDir, { recursive: true, force: true });
     fs.mkdirSync(this.cookieDir, { recursive: true });
     this.watchers.set(this.cookieDir, fs.watch(this.cookieDir, (_e, name) => this.onCookie(name)));

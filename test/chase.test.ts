@@ -28,6 +28,9 @@ function rowFor(stdout: string, subject: string): string {
 describe('kiln chase', () => {
   it('builds every new upstream commit, records it, and does nothing when nothing is new', async () => {
     const { dir, ws, env } = await playground();
+    const early = await kiln(ws, ['build', '--last-good'], env);
+    expect(early.exitCode).toBe(2);
+    expect(early.stderr).toContain('--last-good: kiln chase has built no project here yet');
     const first = await kiln(ws, ['chase'], env);
     expect(first.exitCode, first.stdout + first.stderr).toBe(0);
     expect(first.stdout).toContain('kiln chase: 3 new upstream commits to build');
@@ -57,13 +60,18 @@ describe('kiln chase', () => {
     expect(conflict).toMatch(/FAILED/);
     expect(conflict).toMatch(/compute-patched: .*0001-Add-audit-logging-to-boot.patch/);
 
-    // A plain build after that chase fails on compute's head; it says which commit and how to build the last good one.
+    // A plain build after that chase fails on compute's head; it says which commit and that --last-good builds
+    // the last good one (DLRN's "current").
     const plain = await kiln(ws, ['build'], env);
     expect(plain.exitCode).toBe(1);
-    const hint = /kiln: hint: compute's newest upstream commit [0-9a-f]{10} \("Clearer boot message"\) failed in kiln chase; the last good one builds with: (kiln build --override compute=[0-9a-f]{10})/.exec(plain.stderr);
+    const hint = /kiln: hint: compute's newest upstream commit ([0-9a-f]{10}) \("Clearer boot message"\) failed in kiln chase; kiln build --last-good builds every chased project at its last good commit \(compute at ([0-9a-f]{10})\)/.exec(plain.stderr);
     expect(hint, plain.stderr).not.toBeNull();
-    const good = await kiln(ws, hint![1]!.split(' ').slice(1), env);
+    const good = await kiln(ws, ['build', '--last-good'], env);
     expect(good.exitCode, good.stdout + good.stderr).toBe(0);
+    expect(good.stderr).toContain(`kiln: --last-good: compute at ${hint![2]} (its newest chased commit ${hint![1]} failed)`);
+    // The payload holds compute packaged from the last good commit, not from the head.
+    const manifest = JSON.parse(fs.readFileSync(path.join(ws, 'build/payload/manifest.json'), 'utf8')) as { members: { name: string; sourceCommit: string }[] };
+    expect(manifest.members.find((m) => m.name === 'compute')!.sourceCommit.slice(0, 10)).toBe(hint![2]);
 
     const idle = await kiln(ws, ['chase'], env);
     expect(idle.stdout).toBe('kiln chase: up to date: nothing new upstream for utils, clientlib, compute');

@@ -8,7 +8,7 @@ import { ChaseRecord } from './record.js';
  * What a failed plain build tells a trunk chaser, as DLRN would: a failing
  * node under an upstream project whose newest chased commit failed is most
  * likely that commit (a patch that no longer applies), and the last good
- * commit is one `--override` away; nodes a fail-fast build never started
+ * commit is what `--last-good` builds; nodes a fail-fast build never started
  * are one `-k` away.
  */
 export function afterFailureHints(db: Database.Database, ws: Workspace, summary: RunSummary): string[] {
@@ -21,7 +21,7 @@ export function afterFailureHints(db: Database.Database, ws: Workspace, summary:
     const good = record.lastOk(node.id);
     hints.push(
       `${node.id}'s newest upstream commit ${newest.commit.slice(0, 10)} ("${newest.subject}") failed in kiln chase` +
-        (good ? `; the last good one builds with: kiln build --override ${node.id}=${good.slice(0, 10)}` : ''),
+        (good ? `; kiln build --last-good builds every chased project at its last good commit (${node.id} at ${good.slice(0, 10)})` : ''),
     );
   }
   const notStarted = summary.nodes.filter((n) => n.status === 'skipped' && n.error?.startsWith('not started')).length;

@@ -5,6 +5,7 @@ import { UserError } from '../../diagnostic.js';
 import { daemonInfoFile } from '../../state/state-dir.js';
 import { parseCommand, MAX_JOBS, positiveInt, rememberJsSpec, resolveCacheDir, resolveWorkspaceSpec } from '../args.js';
 import type { LogMode } from '../../progress/progress.js';
+import type { Workspace } from '../../buildfile/types.js';
 
 // Only light modules load before the daemon is asked: when it answers, the
 // build engine, the rules and SQLite are never loaded at all.
@@ -26,7 +27,9 @@ Targets are node ids or globs over ids (quote them: 'svc-*'); their deps build t
   --offline             rules use local state as is (git mirrors are not fetched)
   --override NODE=REF|PATH
                         build NODE (a git project) from another ref or a local
-                        checkout instead of its declared ref; repeatable`;
+                        checkout instead of its declared ref; repeatable
+  --last-good           build every project kiln chase has built at its newest
+                        commit that built (DLRN's "current"); --override wins`;
 
 const LOG_MODES = ['full', 'failed', 'none'];
 
@@ -46,6 +49,7 @@ export async function run(argv: string[]): Promise<number> {
       'no-remote': { type: 'boolean' },
       offline: { type: 'boolean' },
       override: { type: 'string', multiple: true },
+      'last-good': { type: 'boolean' },
     },
     USAGE,
   );
@@ -61,7 +65,7 @@ export async function run(argv: string[]): Promise<number> {
   const spec = resolveWorkspaceSpec(values, 'as-given');
   const root = path.dirname(spec.rootFile);
   // The daemon answers plain builds of nodes it proved up to date; anything else builds here.
-  const daemonable = !values['dry-run'] && !values.profile && !values.override && !values.offline && !values['remote-cache'] && !values['remote-read-only'];
+  const daemonable = !values['dry-run'] && !values.profile && !values.override && !values['last-good'] && !values.offline && !values['remote-cache'] && !values['remote-read-only'];
   let vouched: Map<string, string> | undefined;
   // Daemon code loads only when a daemon has written its address (~10 ms saved on every other build).
   const daemonRuns = fs.existsSync(daemonInfoFile(root));
@@ -95,6 +99,7 @@ export async function run(argv: string[]): Promise<number> {
   const selected = selectForCommand(ws, positionals);
   const remote = await remoteFor(ws, values);
   const overrides = parseOverrides(ws, values.override ?? []);
+  if (values['last-good']) await pinLastGood(ws, overrides);
 
   // First Ctrl-C/SIGTERM cancels: running commands' process groups are killed,
   // finished work stays cached. A second one exits at once.
@@ -159,4 +164,23 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (signalExit) return signalExit;
   return outcome.exitCode;
+}
+
+/** `--last-good`: pins chased projects (not already overridden) to their last good commit, saying which. */
+async function pinLastGood(ws: Workspace, overrides: Map<string, string>): Promise<void> {
+  const [{ lastGoodPins }, { openStateDb }] = await Promise.all([import('../../chase/last-good.js'), import('../../state/state-db.js')]);
+  const db = openStateDb(ws.root);
+  let pins;
+  try {
+    pins = lastGoodPins(db, ws);
+  } finally {
+    db.close();
+  }
+  if (pins.length === 0) throw new UserError([{ message: 'build: --last-good: kiln chase has built no project here yet', hint: 'run kiln chase first' }]);
+  for (const pin of pins) {
+    if (overrides.has(pin.project)) continue;
+    overrides.set(pin.project, pin.commit);
+    const why = pin.newerFailed ? ` (its newest chased commit ${pin.newerFailed.slice(0, 10)} failed)` : '';
+    process.stderr.write(`kiln: --last-good: ${pin.project} at ${pin.commit.slice(0, 10)}${why}\n`);
+  }
 }

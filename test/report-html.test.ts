@@ -75,6 +75,19 @@ describe('kiln report -o (HTML, in Chromium)', () => {
     expect(fast.y).not.toBe(slow.y);
     expect(await page.locator('svg.timeline rect.node[data-node="slow"] title').textContent()).toMatch(/^slow \(run\): built, [\d.]+ (ms|s)\n/);
     expect(await page.locator('#slowest tbody tr').count()).toBe(ran.length);
+    // Every bar is named in full: inside it, or by a number that the key under the lanes spells out.
+    const labels = await page.locator('svg.timeline text.node-label').allTextContents();
+    const key = await page.locator('svg.timeline text.key-entry').allTextContents();
+    for (const n of ran) {
+      const k = key.find((e) => e.endsWith(` ${n.node}`));
+      expect(labels.includes(n.node) || (k !== undefined && labels.includes(k.split(' ')[0]!)), `${n.node}: ${labels} / ${key}`).toBe(true);
+    }
+    expect(labels.join('')).not.toContain('…');
+    // No label is drawn over another (Chromium's own text metrics).
+    const boxes = await page.locator('svg.timeline text.node-label').evaluateAll((els) => els.map((e) => { const r = e.getBoundingClientRect(); return { left: r.left, right: r.right, top: r.top, bottom: r.bottom }; }));
+    for (const [i, a] of boxes.entries()) {
+      for (const b of boxes.slice(i + 1)) expect(a.right <= b.left || b.right <= a.left || a.bottom <= b.top || b.bottom <= a.top).toBe(true);
+    }
 
     const bars = page.locator('svg.history rect.bar');
     expect(await bars.count()).toBe(runs.length);

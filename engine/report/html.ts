@@ -21,7 +21,7 @@ svg text { font: 11px system-ui, "DejaVu Sans", sans-serif; fill: #343a40; }
 .lane { fill: #f8f9fa; } .lane.odd { fill: #f1f3f5; } .grid { stroke: #dee2e6; } .axis { stroke: #868e96; }
 .node { stroke: #fff; stroke-width: 0.5; } .node.built { fill: var(--built); } .node.cached { fill: var(--cached); }
 .node.failed { fill: var(--failed); } .node.critical { fill: var(--critical); stroke: var(--critical-edge); stroke-width: 1.5; }
-.upload { fill: var(--upload); } .node-label { pointer-events: none; fill: #212529; }
+.upload { fill: var(--upload); } .node-label { pointer-events: none; fill: #212529; } .key-number { font-weight: 600; }
 .bound { stroke: var(--critical-edge); stroke-dasharray: 4 3; stroke-width: 1.5; } .run-end { stroke: #212529; stroke-dasharray: 2 3; stroke-width: 1.5; }
 .bar { fill: #74c0fc; } .bar.current { fill: #1c7ed6; } .bar.failed { fill: var(--failed); }
 .hit-line { fill: none; stroke: #2b8a3e; stroke-width: 2; } .hit { fill: #2b8a3e; stroke: #fff; stroke-width: 1.5; } .hit-tick { fill: #2b8a3e; }

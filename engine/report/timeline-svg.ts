@@ -11,6 +11,10 @@ const ROW_H = 26;
 const BAR_H = 18;
 /** Approximate width of a character of the 11 px label font, to decide whether a name fits its rect. */
 const CHAR_W = 6.4;
+/** Height of one line of the key under the lanes. */
+const KEY_H = 18;
+/** Space between two entries of the key. */
+const KEY_GAP = 18;
 
 /** The nodes drawn on the timeline: those that started and did something (not skipped). */
 export function timedNodes(nodes: NodeRunRecord[]): (NodeRunRecord & { startMs: number; lane: number })[] {
@@ -22,6 +26,8 @@ export function timedNodes(nodes: NodeRunRecord[]): (NodeRunRecord & { startMs: 
  * slot), one rect per node (`rect.node[data-node]`, `.critical` on the
  * critical path), one per upload (`rect.upload[data-upload]`), and dashed
  * lines at the fastest possible end (the lower bound) and at the end of the run.
+ * A name that does not fit its bar is never cut to a prefix that several
+ * nodes share: the bar gets a number, and a key under the lanes spells it out.
  */
 export function timelineSvg(m: ReportModel): string {
   const nodes = timedNodes(m.nodes);
@@ -33,11 +39,11 @@ export function timelineSvg(m: ReportModel): string {
   const scale = PLOT_W / axis[axis.length - 1]!;
   const x = (ms: number) => LABEL_W + ms * scale;
   const rows = workerLanes + uploadLanes.length;
-  const height = AXIS_H + rows * ROW_H + 8;
   const width = LABEL_W + PLOT_W + 20;
   const rowY = (row: number) => AXIS_H + row * ROW_H;
 
-  const out = [svgOpen('timeline', width, height, `timeline of run ${m.run.id}`)];
+  const barY = (row: number) => rowY(row) + (ROW_H - BAR_H) / 2;
+  const out: string[] = [];
   for (let row = 0; row < rows; row++) {
     const label = row < workerLanes ? `worker ${row + 1}` : `upload ${uploadLanes[row - workerLanes]! + 1}`;
     out.push(
@@ -51,13 +57,12 @@ export function timelineSvg(m: ReportModel): string {
       `<text class="tick" x="${px(x(t))}" y="${AXIS_H - 8}" text-anchor="middle">${tickLabel(t)}</text>`,
     );
   }
-  /** A bar on a row from startMs for durationMs (at least 1 px wide), with a tooltip and the name inside when it fits. */
+  const drawn: DrawnBar[] = [];
+  /** A bar on a row from startMs for durationMs (at least 1 px wide), with a tooltip; its label comes later. */
   const bar = (row: number, startMs: number, durationMs: number, attrs: string, tip: string, name: string) => {
     const w = Math.max(1, durationMs * scale);
-    const y = rowY(row) + (ROW_H - BAR_H) / 2;
-    out.push(`<rect ${attrs} x="${px(x(startMs))}" y="${px(y)}" width="${px(w)}" height="${BAR_H}" rx="2"><title>${esc(tip)}</title></rect>`);
-    const label = fit(name, w - 6);
-    if (label) out.push(`<text class="node-label" x="${px(x(startMs) + 3)}" y="${px(y + BAR_H / 2 + 4)}">${esc(label)}</text>`);
+    out.push(`<rect ${attrs} x="${px(x(startMs))}" y="${px(barY(row))}" width="${px(w)}" height="${BAR_H}" rx="2"><title>${esc(tip)}</title></rect>`);
+    drawn.push({ row, x: x(startMs), w, name });
   };
   for (const n of nodes) {
     const critical = m.critical.has(n.node);
@@ -80,14 +85,102 @@ export function timelineSvg(m: ReportModel): string {
   out.push(
     marker('bound', m.bound.lowerBoundMs, `fastest possible ${formatMs(m.bound.lowerBoundMs)}`),
     marker('run-end', m.run.durationMs, `run ended at ${formatMs(m.run.durationMs)}`),
-    '</svg>',
   );
-  return out.join('\n');
+  const { labels, keyed } = barLabels(drawn, barY);
+  out.push(...labels);
+  const keyLines = keyLayout(keyed, PLOT_W);
+  keyLines.forEach((line, i) => {
+    const y = rowY(rows) + 8 + (i + 1) * KEY_H - 5;
+    for (const entry of line) {
+      out.push(`<text class="key-entry" x="${px(LABEL_W + entry.x)}" y="${y}">${esc(entry.text)}</text>`);
+    }
+  });
+  const height = rowY(rows) + 8 + keyLines.length * KEY_H;
+  return [svgOpen('timeline', width, height, `timeline of run ${m.run.id}`), ...out, '</svg>'].join('\n');
 }
 
-/** The name, shortened with an ellipsis to fit `width` px, or nothing when not even a few letters fit. */
-function fit(name: string, width: number): string | undefined {
-  const chars = Math.floor(width / CHAR_W);
-  if (chars >= name.length) return name;
-  return chars >= 4 ? `${name.slice(0, chars - 1)}…` : undefined;
+interface DrawnBar {
+  row: number;
+  x: number;
+  w: number;
+  name: string;
+}
+
+/** Width a number label needs beside its bar. */
+const NUMBER_W = 16;
+
+/**
+ * Each bar's name inside it where it fits; elsewhere a number, numbered
+ * row by row from left to right. Bars of a row whose numbers would touch
+ * share one label ("1–4", after the last of them); a name inside a later
+ * bar moves right to clear a number, or is numbered too when it no longer
+ * fits. `keyed` holds the numbered names in number order.
+ */
+function barLabels(bars: DrawnBar[], barY: (row: number) => number): { labels: string[]; keyed: string[] } {
+  const labels: string[] = [];
+  const keyed: string[] = [];
+  const textY = (row: number) => px(barY(row) + BAR_H / 2 + 4);
+  let run: DrawnBar[] = [];
+  /** Right end of the last text on the current row. */
+  let cursor = -Infinity;
+  const flush = () => {
+    if (run.length === 0) return;
+    const last = run[run.length - 1]!;
+    const first = keyed.length - run.length + 1;
+    const text = run.length === 1 ? String(first) : `${first}–${keyed.length}`;
+    const w = text.length * CHAR_W;
+    if (run.length === 1 && w <= last.w - 4) {
+      labels.push(`<text class="node-label key-number" x="${px(last.x + last.w / 2)}" text-anchor="middle" y="${textY(last.row)}">${text}</text>`);
+      cursor = last.x + last.w / 2 + w / 2;
+    } else {
+      const at = Math.max(last.x + last.w + 2, cursor + 2);
+      labels.push(`<text class="node-label key-number" x="${px(at)}" y="${textY(last.row)}">${text}</text>`);
+      cursor = at + w;
+    }
+    run = [];
+  };
+  const ordered = [...bars].sort((a, b) => a.row - b.row || a.x - b.x);
+  ordered.forEach((b, i) => {
+    if (i > 0 && ordered[i - 1]!.row !== b.row) {
+      flush();
+      cursor = -Infinity;
+    }
+    const prev = run[run.length - 1];
+    const w = b.name.length * CHAR_W;
+    if (w <= b.w - 6) {
+      flush();
+      const at = Math.max(b.x + 3, cursor + 4);
+      if (at + w <= b.x + b.w - 3) {
+        labels.push(`<text class="node-label" x="${px(at)}" y="${textY(b.row)}">${esc(b.name)}</text>`);
+        cursor = at + w;
+        return;
+      }
+    } else if (prev && b.x > prev.x + prev.w + NUMBER_W) {
+      flush();
+    }
+    run.push(b);
+    keyed.push(b.name);
+  });
+  flush();
+  return { labels, keyed };
+}
+
+/** The key's entries ("3 payload"), placed left to right and wrapped into lines `width` px wide. */
+function keyLayout(names: string[], width: number): { x: number; text: string }[][] {
+  const lines: { x: number; text: string }[][] = [];
+  let line: { x: number; text: string }[] = [];
+  let used = 0;
+  names.forEach((name, i) => {
+    const text = `${i + 1} ${name}`;
+    const w = text.length * CHAR_W;
+    if (line.length > 0 && used + w > width) {
+      lines.push(line);
+      line = [];
+      used = 0;
+    }
+    line.push({ x: used, text });
+    used += w + KEY_GAP;
+  });
+  if (line.length > 0) lines.push(line);
+  return lines;
 }

@@ -1,4 +1,4 @@
-// Driving the real kiln CLI (dist/engine/cli/main.js) the way a user would,
+// Driving the real kiln CLI (dist/cli/main.js) the way a user would,
 // and refusing to time a build that did not do what the scenario says.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -9,7 +9,7 @@ import { outputTail, run, start, type ProcResult, type Started } from '../engine
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 /** The repo root, whether this module runs compiled (dist/bench/) or as source (bench/, as vitest loads it). */
 export const REPO_ROOT = path.resolve(HERE, path.basename(path.dirname(HERE)) === 'dist' ? '../..' : '..');
-export const KILN_MAIN = path.join(REPO_ROOT, 'dist/engine/cli/main.js');
+export const KILN_MAIN = path.join(REPO_ROOT, 'dist/cli/main.js');
 
 /** No build may take longer than this; a hang is a finding, not a reason to wait forever. */
 const BUILD_TIMEOUT_MS = 15 * 60 * 1000;

@@ -5,7 +5,7 @@
 # Needs a compiled kiln (npx tsc -p .). Takes about half a minute.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
-kiln() { node "$repo/dist/engine/cli/main.js" "$@"; }
+kiln() { node "$repo/dist/cli/main.js" "$@"; }
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 dir="$(bash "$repo/examples/rackstack/setup.sh" "$tmp/rackstack")"

@@ -49,6 +49,12 @@ export class UserError extends Error {
   }
 }
 
+/** Writes a UserError's diagnostics to stderr, a `kiln: ` line each, and gives its exit code. */
+export function reportUserError(e: UserError): number {
+  process.stderr.write(`${e.diagnostics.map((d) => `kiln: ${formatDiagnostic(d)}`).join('\n')}\n`);
+  return e.exitCode;
+}
+
 /** Closest candidates by edit distance, for "did you mean" hints. */
 export function didYouMean(word: string, candidates: Iterable<string>): string | undefined {
   let best: string | undefined;

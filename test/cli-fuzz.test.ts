@@ -11,7 +11,7 @@ import { kiln, tempDir, writeFiles } from './kiln.js';
 const SEED = Number(process.env.KILN_TEST_SEED ?? 4242);
 const RUNS = 120;
 
-const COMMANDS = ['build', 'why', 'graph', 'clean', 'history', 'report', 'trace', 'cache', 'daemon', 'init', 'bench', 'chase', 'bisect', 'nosuch'];
+const COMMANDS = ['build', 'why', 'graph', 'clean', 'history', 'report', 'trace', 'cache', 'daemon', 'init', 'bench', 'chase', 'bisect', 'nosuch', 'toString', '__proto__'];
 const OPTIONS = [
   '-j', '--jobs', '-k', '--dry-run', '--summary', '--logs', '--format', '--last', '--node', '--runs', '--json', '-o', '--output',
   '--npm', '--npm-outputs', '--strict-outputs', '--cache-dir', '-f', '--remote-cache', '--override', '--idle-timeout', '--max-size',

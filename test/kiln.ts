@@ -1,4 +1,4 @@
-// Shared helpers for tests that drive the real kiln CLI (compiled into dist/
+// Shared helpers for tests that drive the real kiln CLI (bundled into dist/cli/
 // by `npm test`) in real temp directories.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import type { RunSummary } from '../engine/pipeline/summary.js';
 
-export const KILN_MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../dist/engine/cli/main.js');
+export const KILN_MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../dist/cli/main.js');
 
 export function tempDir(prefix = 'kiln-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));

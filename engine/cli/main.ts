@@ -1,32 +1,31 @@
 #!/usr/bin/env node
 // Entry point. Kept free of heavy imports: `kiln --version` must start fast,
-// so each command module is imported only when that command runs.
-import { UserError, formatDiagnostic } from '../diagnostic.js';
+// so the commands (commands/index.ts) are imported only when one runs.
+import { didYouMean, reportUserError, UserError } from '../diagnostic.js';
 import { readVersion } from '../version.js';
 
-type CommandModule = { run(argv: string[]): Promise<number> };
-
-const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
-  build: { summary: 'build targets (default: every node)', load: () => import('./commands/build.js') },
-  init: { summary: 'write a kiln.yaml for the JS workspace here, from what its scripts wrote', load: () => import('./commands/init.js') },
-  why: { summary: 'explain why a node would rebuild', load: () => import('./commands/why.js') },
-  graph: { summary: 'print the build graph (dot or json)', load: () => import('./commands/graph.js') },
-  cache: { summary: 'local cache: stats | verify | gc --max-size SIZE | serve', load: () => import('./commands/cache.js') },
-  clean: { summary: 'remove outputs of nodes and forget their state', load: () => import('./commands/clean.js') },
-  chase: { summary: 'build every new upstream commit of the git projects', load: () => import('./commands/chase.js') },
-  bisect: { summary: 'find the first upstream commit at which a node fails', load: () => import('./commands/bisect.js') },
-  daemon: { summary: 'start | stop | status: a resident process that answers and runs builds', load: () => import('./commands/daemon.js') },
-  report: { summary: 'critical path, lower bound and slowest nodes of a run; -o FILE: HTML report', load: () => import('./commands/report.js') },
-  history: { summary: 'recorded builds: runs, one run, one node across runs', load: () => import('./commands/history.js') },
-  trace: { summary: 'a recorded run as Chrome trace-event JSON (Perfetto)', load: () => import('./commands/trace.js') },
-  bench: { summary: 'time builds of this workspace (cold, noop, incremental, remote)', load: () => import('./commands/bench.js') },
+/** Each command's one-line summary for --help; its module is in commands/index.ts. */
+const COMMANDS: Record<string, string> = {
+  build: 'build targets (default: every node)',
+  init: 'write a kiln.yaml for the JS workspace here, from what its scripts wrote',
+  why: 'explain why a node would rebuild',
+  graph: 'print the build graph (dot or json)',
+  cache: 'local cache: stats | verify | gc --max-size SIZE | serve',
+  clean: 'remove outputs of nodes and forget their state',
+  chase: 'build every new upstream commit of the git projects',
+  bisect: 'find the first upstream commit at which a node fails',
+  daemon: 'start | stop | status: a resident process that answers and runs builds',
+  report: 'critical path, lower bound and slowest nodes of a run; -o FILE: HTML report',
+  history: 'recorded builds: runs, one run, one node across runs',
+  trace: 'a recorded run as Chrome trace-event JSON (Perfetto)',
+  bench: 'time builds of this workspace (cold, noop, incremental, remote)',
 };
 
 const USAGE = `usage: kiln <command> [options]
 
 commands:
 ${Object.entries(COMMANDS)
-  .map(([name, c]) => `  ${name.padEnd(8)}${c.summary}`)
+  .map(([name, summary]) => `  ${name.padEnd(8)}${summary}`)
   .join('\n')}
 
 global options (any command):
@@ -53,13 +52,12 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return name === undefined ? 2 : 0;
   }
-  const command = COMMANDS[name];
-  if (!command) {
-    const { didYouMean } = await import('../diagnostic.js');
+  if (!Object.hasOwn(COMMANDS, name)) {
     const guess = didYouMean(name, Object.keys(COMMANDS));
-    throw new UserError([{ message: `unknown command '${name}'`, hint: guess ? `did you mean 'kiln ${guess}'?` : 'run kiln --help' }]);
+    return reportUserError(new UserError([{ message: `unknown command '${name}'`, hint: guess ? `did you mean 'kiln ${guess}'?` : 'run kiln --help' }]));
   }
-  return (await command.load()).run(rest);
+  const { runCommand } = await import('./commands/index.js');
+  return runCommand(name, rest);
 }
 
 main(process.argv.slice(2)).then(
@@ -67,11 +65,6 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (e: unknown) => {
-    if (e instanceof UserError) {
-      process.stderr.write(`${e.diagnostics.map((d) => `kiln: ${formatDiagnostic(d)}`).join('\n')}\n`);
-      process.exitCode = e.exitCode;
-      return;
-    }
     process.stderr.write(`kiln: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
     process.exitCode = 70;
   },

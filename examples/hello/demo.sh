@@ -4,7 +4,7 @@
 # nodes consuming it, and `kiln why` explaining it.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-kiln="node $here/../../dist/engine/cli/main.js"
+kiln="node $here/../../dist/cli/main.js"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 cp -r "$here/." "$work/"

@@ -1,7 +1,7 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import { globSync } from 'tinyglobby';
+import { readText } from './load-trace.js';
 import { escapes, joinRel } from './paths.js';
 import type { SourceFile } from './source.js';
 import type { TextItem } from './values.js';
@@ -14,17 +14,6 @@ export interface PendingFile {
   /** Workspace-relative posix path. */
   rel: string;
   text: string;
-}
-
-/** The text of a file, or why it cannot be read, in words. */
-export function readText(abs: string): { text: string } | { error: string } {
-  try {
-    return { text: fs.readFileSync(abs, 'utf8') };
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const reason = code === 'ENOENT' ? 'not found' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
-    return { error: reason };
-  }
 }
 
 /**

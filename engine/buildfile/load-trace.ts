@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { readText, type IncludeGlob } from './include.js';
+import type { IncludeGlob } from './include.js';
 
 /** What a load read: every file's text, every glob's matches, the files it found absent and the dirs it listed (see snapshot.ts). */
 export interface LoadTrace {
@@ -19,6 +19,17 @@ export function listDir(root: string, rel: string): string[] {
       .sort();
   } catch {
     return [];
+  }
+}
+
+/** The text of a file, or why it cannot be read, in words. */
+export function readText(abs: string): { text: string } | { error: string } {
+  try {
+    return { text: fs.readFileSync(abs, 'utf8') };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const reason = code === 'ENOENT' ? 'not found' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
+    return { error: reason };
   }
 }
 

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Diagnostic, SourcePos } from '../../diagnostic.js';
 import { located } from '../hint.js';
-import { readText } from '../include.js';
+import { readText } from '../load-trace.js';
 import type { LoadTrace } from '../load-trace.js';
 import { PNPM_WORKSPACE } from './manager.js';
 import { isRecord, parseYamlData } from './yaml-data.js';

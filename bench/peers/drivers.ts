@@ -42,6 +42,11 @@ export interface Driver {
   stopWarm(): Promise<void>;
   /** Removes the tool's caches and state and every output: the next build is cold. */
   reset(): void;
+  /**
+   * Removes every output and what the tool keeps in the checkout, but keeps
+   * its cache: a fresh clone on a machine whose cache is warm.
+   */
+  freshClone(): void;
 }
 
 /** No build may take longer (a cold build of 1,000 packages through npm run takes minutes). */
@@ -83,6 +88,7 @@ export function kilnDriver(ws: GeneratedWorkspace, scratch: string): Driver {
     reset: () => {
       removeAll(ws, [target.cacheDir, path.join(ws.dir, '.kiln')]);
     },
+    freshClone: () => removeAll(ws, [path.join(ws.dir, '.kiln')]),
   };
 }
 
@@ -104,7 +110,8 @@ export function turboDriver(ws: GeneratedWorkspace, scratch: string, tools: Peer
     warm: (label) => turboBuild(label),
     stopWarm: async () => undefined,
     // turbo keeps each task's log in <package>/.turbo; they are cached outputs too.
-    reset: () => removeAll(ws, [cacheDir, path.join(ws.dir, '.turbo'), ...ws.nodes.map((n) => path.join(ws.dir, nodeDir(n.id), '.turbo'))]),
+    reset: () => removeAll(ws, [cacheDir, ...turboDirs(ws)]),
+    freshClone: () => removeAll(ws, turboDirs(ws)),
   };
 }
 
@@ -148,7 +155,14 @@ export function nxDriver(ws: GeneratedWorkspace, scratch: string, tools: PeerToo
       daemonWarm = false;
     },
     reset: () => removeAll(ws, [cacheDir, dataDir, path.join(ws.dir, '.nx')]),
+    // The workspace data (project graph) is per checkout; the cache is not.
+    freshClone: () => removeAll(ws, [dataDir, path.join(ws.dir, '.nx')]),
   };
+}
+
+/** What turbo writes into the checkout: .turbo at the root and in each package (task logs). */
+function turboDirs(ws: GeneratedWorkspace): string[] {
+  return [path.join(ws.dir, '.turbo'), ...ws.nodes.map((n) => path.join(ws.dir, nodeDir(n.id), '.turbo'))];
 }
 
 function removeAll(ws: GeneratedWorkspace, paths: string[]): void {

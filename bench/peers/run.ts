@@ -1,15 +1,15 @@
 // kiln against Turborepo and Nx on the same npm-workspaces monorepo, on the
 // same machine in the same run (README.md, "Against Turborepo and Nx").
 //   node dist/bench/peers/run.js [--packages 100,1000] [--files 10] [--runs 5] [--cold-runs N]
-//                                [--layers 10] [--seed 1] [--scenarios noop,warm,leaf,warmLeaf,root,restore]
-//                                [--tools-dir DIR] [--json FILE] [--keep]
+//                                [--layers 10] [--seed 1] [--scenarios noop,warm,leaf,warmLeaf,root,restore,fresh]
+//                                [--tools-dir DIR] [--json FILE] [--readme FILE] [--keep]
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { dependentsClosure, leaves } from '../dag.js';
-import { command, nodeDir, positiveInt } from '../generate.js';
+import { command, nodeDir, OUTPUT_DIR, positiveInt } from '../generate.js';
 import { kilnEnv, requireKiln } from '../kiln.js';
 import { editSource, readOutputs, removeOutputs } from '../mutate.js';
 import { mulberry32, shuffle } from '../prng.js';
@@ -33,12 +33,15 @@ const BUILDS = {
   warmLeaf: 'one leaf changed, resident process',
   root: 'one root changed',
   restore: 'restore all outputs',
+  fresh: 'fresh clone, warm cache',
 } as const;
 type BuildId = keyof typeof BUILDS;
 
 /** Costs no tool avoids, measured once per round. */
 const BASELINES = {
   floor: 'floor (stat+hash inputs)',
+  statFloor: 'floor (stat inputs)',
+  untar: 'tar -x of every output',
   leafWork: "the leaf's script alone",
   node: 'node -e 0',
 } as const;
@@ -55,6 +58,8 @@ interface Options {
   /** The scenarios of the measured rounds (cold always runs --cold-runs times: the others start from it). */
   scenarios: Exclude<BuildId, 'cold'>[];
   json: string | undefined;
+  /** README.md to rewrite the figures of (between its peers-figures markers). */
+  readme: string | undefined;
   keep: boolean;
 }
 
@@ -84,8 +89,9 @@ function parseOptions(argv: string[]): Options {
       runs: { type: 'string', default: '5' },
       'cold-runs': { type: 'string' },
       'tools-dir': { type: 'string' },
-      scenarios: { type: 'string', default: 'noop,warm,leaf,warmLeaf,root,restore' },
+      scenarios: { type: 'string', default: 'noop,warm,leaf,warmLeaf,root,restore,fresh' },
       json: { type: 'string' },
+      readme: { type: 'string' },
       keep: { type: 'boolean', default: false },
     },
   });
@@ -99,10 +105,11 @@ function parseOptions(argv: string[]): Options {
     coldRuns: values['cold-runs'] ? positiveInt('cold-runs', values['cold-runs']) : runs,
     toolsDir: values['tools-dir'] ?? defaultToolsDir(),
     scenarios: values.scenarios.split(',').map((id) => {
-      if (id === 'cold' || !(id in BUILDS)) throw new Error(`--scenarios: unknown '${id}' (noop, warm, leaf, warmLeaf, root, restore)`);
+      if (id === 'cold' || !(id in BUILDS)) throw new Error(`--scenarios: unknown '${id}' (noop, warm, leaf, warmLeaf, root, restore, fresh)`);
       return id as Exclude<BuildId, 'cold'>;
     }),
     json: values.json,
+    readme: values.readme,
     keep: values.keep,
   };
 }
@@ -122,8 +129,9 @@ async function main(argv: string[]): Promise<void> {
     }
     process.stdout.write(`\n${formatSize(results.at(-1)!, opts)}\n`);
   }
+  const machine = { cpus: os.availableParallelism(), cpuModel: os.cpus()[0]?.model ?? 'unknown', node: process.version, loadavgEnd: os.loadavg() };
+  if (opts.readme) writeReadmeFigures(opts.readme, results, opts, machine, tools.npmVersion);
   if (opts.json) {
-    const machine = { cpus: os.availableParallelism(), cpuModel: os.cpus()[0]?.model ?? 'unknown', node: process.version, loadavgEnd: os.loadavg() };
     const json = { version: 1, startedAt: new Date().toISOString(), machine, peers: PEER_VERSIONS, npm: tools.npmVersion, params: opts, results };
     fs.writeFileSync(opts.json, `${JSON.stringify(json, null, 2)}\n`);
   }
@@ -173,28 +181,40 @@ async function measureSize(packages: number, opts: Options, tools: PeerTools, tm
   let edits = 0;
 
   const buildStep = (d: Driver, id: Exclude<BuildId, 'cold'>) => async () => {
-    const before = id === 'restore' ? readOutputs(d.ws) : undefined;
+    const before = id === 'restore' || id === 'fresh' ? readOutputs(d.ws) : undefined;
     if (id === 'warm' || id === 'warmLeaf') await d.prepareWarm();
     if (id === 'leaf' || id === 'warmLeaf') editSource(d.ws, leaf.id, `leaf ${edits++}`);
     if (id === 'root') editSource(d.ws, root.id, `root ${edits++}`);
     if (id === 'restore') removeOutputs(d.ws);
+    if (id === 'fresh') d.freshClone();
     const r = await (id === 'warm' || id === 'warmLeaf' ? d.warm(BUILDS[id], id === 'warm') : d.build(BUILDS[id]));
     const want = {
-      noop: new Set<string>(), warm: new Set<string>(), restore: new Set<string>(), leaf: new Set([leaf.id]), warmLeaf: new Set([leaf.id]), root: dependents,
+      noop: new Set<string>(), warm: new Set<string>(), restore: new Set<string>(), fresh: new Set<string>(),
+      leaf: new Set([leaf.id]), warmLeaf: new Set([leaf.id]), root: dependents,
     }[id];
     expect(d, BUILDS[id], r.ran, want.size, r.ranIds, want);
     if (before) {
       const after = readOutputs(d.ws);
       const wrong = ids.filter((i) => !before.get(i)?.equals(after.get(i) ?? Buffer.alloc(0)));
-      if (wrong.length > 0) throw new Error(`${d.name} restore: ${wrong.length} outputs differ, e.g. ${wrong[0]}`);
+      if (wrong.length > 0) throw new Error(`${d.name} ${id}: ${wrong.length} outputs differ, e.g. ${wrong[0]}`);
     }
     record(id, d.name, r.ms, r.ran);
   };
+  // The same bytes a restore writes, as one tar archive: what extracting them costs without any cache logic.
+  const outputDirs = ids.map((id) => `${nodeDir(id)}/${OUTPUT_DIR}`);
+  const outputsTar = path.join(tmp, 'outputs.tar');
+  ok('tar -c', await run('tar', ['-cf', outputsTar, ...outputDirs], { cwd: baseline.dir, env: kilnEnv() }));
+  const floorStep = (id: 'floor' | 'statFloor', extra: string[]) => async () => {
+    const r = ok(id, await run(process.execPath, [FLOOR, baseline.dir, ...extra], { env: kilnEnv() }));
+    if (!r.stdout.startsWith(`files=${expectedFiles} `)) throw new Error(`${id} saw '${r.stdout.trim()}', expected files=${expectedFiles}`);
+    record(id, 'baseline', r.ms);
+  };
   const baselineSteps = [
+    floorStep('floor', []),
+    floorStep('statFloor', ['--stat-only']),
     async () => {
-      const r = ok('floor', await run(process.execPath, [FLOOR, baseline.dir], { env: kilnEnv() }));
-      if (!r.stdout.startsWith(`files=${expectedFiles} `)) throw new Error(`floor saw '${r.stdout.trim()}', expected files=${expectedFiles}`);
-      record('floor', 'baseline', r.ms);
+      removeOutputs(baseline);
+      record('untar', 'baseline', ok('tar -x', await run('tar', ['-xf', outputsTar], { cwd: baseline.dir, env: kilnEnv() })).ms);
     },
     async () => {
       const cwd = path.join(baseline.dir, nodeDir(leaf.id));
@@ -221,7 +241,7 @@ async function measureSize(packages: number, opts: Options, tools: PeerTools, tm
     measured.map((id) => [id, Object.fromEntries(TOOLS.map((t) => [t, stats(`${id}/${t}`)!]))]),
   ) as SizeResult['builds'];
   const baselines = Object.fromEntries((Object.keys(BASELINES) as BaselineId[]).map((id) => [id, summarize(samples.get(`${id}/baseline`)!)])) as SizeResult['baselines'];
-  return { packages, layers: source.layers, rootDependents: dependents.size, builds, baselines, bars: bars(builds, baselines) };
+  return { packages, layers: source.layers, rootDependents: dependents.size, builds, baselines, bars: bars(packages, builds, baselines) };
 }
 
 /**
@@ -229,7 +249,7 @@ async function measureSize(packages: number, opts: Options, tools: PeerTools, tm
  * faster" compares each tool at its fastest: kiln and nx with their daemons,
  * turbo (no daemon for run) as is; the floor bar is kiln without its daemon.
  */
-function bars(b: SizeResult['builds'], base: SizeResult['baselines']): Bar[] {
+function bars(packages: number, b: SizeResult['builds'], base: SizeResult['baselines']): Bar[] {
   const bar = (name: string, value: number, limit: number, unit: string): Bar => ({ name, value, limit, unit, pass: value <= limit });
   const out: Bar[] = [];
   const fastest = (t: ToolName) => Math.min(b.noop?.[t].median ?? Infinity, b.warm?.[t].median ?? Infinity);
@@ -245,6 +265,22 @@ function bars(b: SizeResult['builds'], base: SizeResult['baselines']): Bar[] {
   if (b.root) {
     const peerRan = Math.min(...b.root.turbo.ran, ...b.root.nx.ran);
     out.push(bar('one root: tasks kiln ran beyond the fewest a peer ran', Math.max(...b.root.kiln.ran) - peerRan, 0, 'tasks'));
+  }
+  // Fresh-process speed: ahead of turbo without a daemon, close to the floors.
+  const vsTurbo = (id: BuildId) => b[id]!.kiln.median / b[id]!.turbo.median;
+  if (b.noop) {
+    out.push(bar('no-op without daemon: kiln / turbo (faster)', vsTurbo('noop'), 1, 'x'));
+    out.push(bar('no-op without daemon: kiln / stat-only floor', b.noop.kiln.median / base.statFloor.median, 1.3, 'x'));
+  }
+  if (b.leaf) out.push(bar('one leaf without daemon: kiln / turbo (faster)', vsTurbo('leaf'), 1, 'x'));
+  if (b.restore) {
+    out.push(bar('restore: kiln / turbo', vsTurbo('restore'), 0.6, 'x'));
+    out.push(bar('restore: kiln / tar -x of the same bytes', b.restore.kiln.median / base.untar.median, 2, 'x'));
+  }
+  if (b.fresh) out.push(bar('fresh clone, warm cache: kiln / turbo', vsTurbo('fresh'), 0.8, 'x'));
+  if (b.warm && b.noop) {
+    const times = packages >= 1000 ? 8 : 4;
+    out.push(bar(`no-op: kiln's daemon / turbo (>= ${times}x faster)`, b.warm.kiln.median / b.noop.turbo.median, 1 / times, 'x'));
   }
   return out;
 }
@@ -284,6 +320,32 @@ function formatSize(r: SizeResult, opts: Options): string {
     '',
     ...r.bars.map(formatBar),
   ].join('\n');
+}
+
+const FIGURES_BEGIN = '<!-- peers-figures:begin (written by bench/peers/run.ts --readme; edits here are overwritten) -->';
+const FIGURES_END = '<!-- peers-figures:end -->';
+
+/** Replaces the figures between README's markers with this run's tables: one command regenerates them. */
+function writeReadmeFigures(file: string, results: SizeResult[], opts: Options, machine: { cpus: number; cpuModel: string; node: string }, npmVersion: string): void {
+  const text = fs.readFileSync(file, 'utf8');
+  const begin = text.indexOf(FIGURES_BEGIN);
+  const end = text.indexOf(FIGURES_END);
+  if (begin < 0 || end < begin) throw new Error(`--readme: ${file} has no ${FIGURES_BEGIN} ... ${FIGURES_END} block`);
+  const sizes = results.map((r) => r.packages.toLocaleString('en')).join(' and ');
+  const block = [
+    FIGURES_BEGIN,
+    '',
+    `Figures of one run (${new Date().toISOString().slice(0, 10)}) at ${sizes} packages, made by`,
+    '`npm run bench:peers -- ' + process.argv.slice(2).join(' ') + '`:',
+    `${machine.cpus} cpus (${machine.cpuModel}), node ${machine.node}, npm ${npmVersion}, turbo ${PEER_VERSIONS.turbo}, nx ${PEER_VERSIONS.nx}.`,
+    `Each figure is a median of ${opts.runs} runs (cold: ${opts.coldRuns}) in milliseconds on this shared machine; the`,
+    'ratios compare tools measured in the same run and are the figures to quote.',
+    '',
+    ...results.flatMap((r) => ['```', formatSize(r, opts), '```', '']),
+    FIGURES_END,
+  ].join('\n');
+  fs.writeFileSync(file, text.slice(0, begin) + block + text.slice(end + FIGURES_END.length));
+  progress(`wrote the figures into ${file}`);
 }
 
 function progress(message: string): void {

@@ -26,7 +26,10 @@ describe('commands a killed kiln left running', () => {
     const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', CI: 'true', KILN_CACHE_DIR: cacheDir, KILN_DAEMON: '0' };
     const kiln = spawn(process.execPath, [KILN_MAIN, 'build'], { cwd: ws, env, stdio: 'ignore', detached: true });
     const pidFile = path.join(ws, 'pid');
-    for (let i = 0; i < 200 && !fs.existsSync(pidFile); i++) await sleep(50);
+    // The command may write its pid before kiln has recorded it (microseconds after the spawn): wait for both.
+    const running = path.join(ws, '.kiln/running');
+    const recorded = () => fs.existsSync(running) && fs.readdirSync(running).length > 0;
+    for (let i = 0; i < 200 && !(fs.existsSync(pidFile) && recorded()); i++) await sleep(50);
     const commandPid = Number(fs.readFileSync(pidFile, 'utf8'));
     expect(alive(commandPid)).toBe(true);
     // SIGKILL kiln alone, as an OOM killer or a CI runner would: its command's group lives on.

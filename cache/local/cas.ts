@@ -35,6 +35,25 @@ const DIGEST_RE = /^[0-9a-f]{64}$/;
 /** Blobs up to this size are restored from one buffer instead of a stream. */
 const SMALL_BLOB_BYTES = 1024 * 1024;
 
+/** The process's umask, read once: a file created with a mode it masks needs a chmod after. */
+const UMASK = process.umask();
+
+/**
+ * Creates `abs` with `data` and `mode` in one open, write and close (a chmod
+ * only where the umask took bits away); false when a file is already there.
+ */
+function writeNewFile(abs: string, data: Buffer, mode: number): boolean {
+  try {
+    writeFileSync(abs, data, { mode, flag: 'wx' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    rmSync(abs, { force: true });
+    throw err;
+  }
+  if ((mode & UMASK) !== 0) chmodSync(abs, mode);
+  return true;
+}
+
 export function isDigest(value: unknown): value is string {
   return typeof value === 'string' && DIGEST_RE.test(value);
 }
@@ -155,23 +174,35 @@ export class Cas {
    */
   async restoreBlob(digest: string, destAbs: string, mode: number, tmpDir: string): Promise<void> {
     const path = this.blobPath(digest);
+    const missing = (err: unknown) => (isMissing(err) && !existsSync(path) ? new CorruptBlobError(digest, 'is missing') : err);
+    // Most outputs are small: one read, one hash and one write straight into place beat a stream pipeline
+    // several times over, and synchronous calls beat the thread pool's round trips. No temp file: the node's
+    // state is forgotten before its restore, so a torn file is never trusted, only restored again.
+    let small: boolean;
+    try {
+      small = statSync(path).size <= SMALL_BLOB_BYTES;
+    } catch (err) {
+      throw missing(err);
+    }
+    if (small) {
+      let data: Buffer;
+      try {
+        data = readFileSync(path);
+      } catch (err) {
+        throw missing(err);
+      }
+      if (sha256Hex(data) !== digest) this.condemn(digest);
+      if (writeNewFile(destAbs, data, mode)) return;
+    }
     const tmp = join(tmpDir, tempName(`${basename(destAbs)}.`));
     try {
-      // Most outputs are small: one read, one hash, one write beat a stream pipeline several times over,
-      // and synchronous calls beat the thread pool's round trips (a restore of 1,000 nodes is ~5 calls each).
-      if (statSync(path).size <= SMALL_BLOB_BYTES) {
-        const data = readFileSync(path);
-        if (sha256Hex(data) !== digest) this.condemn(digest);
-        writeFileSync(tmp, data);
-      } else {
-        const ref = await copyHashing(createReadStream(path), tmp, false);
-        if (ref.digest !== digest) this.condemn(digest);
-      }
+      const ref = await copyHashing(createReadStream(path), tmp, false);
+      if (ref.digest !== digest) this.condemn(digest);
       chmodSync(tmp, mode);
       renameSync(tmp, destAbs);
     } catch (err) {
       rmSync(tmp, { force: true });
-      throw isMissing(err) && !existsSync(path) ? new CorruptBlobError(digest, 'is missing') : err;
+      throw missing(err);
     }
   }
 

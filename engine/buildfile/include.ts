@@ -1,7 +1,7 @@
 import path from 'node:path';
 import picomatch from 'picomatch';
 import { globSync } from 'tinyglobby';
-import { readText } from './load-trace.js';
+import { readText, type IncludeGlob } from './load-trace.js';
 import { escapes, joinRel } from './paths.js';
 import type { SourceFile } from './source.js';
 import type { TextItem } from './values.js';
@@ -22,13 +22,6 @@ export interface PendingFile {
  * load each file once. Patterns are made workspace-relative first, so one
  * that leaves the workspace is rejected before touching the disk.
  */
-/** An include glob and what it matched, so a cached workspace can tell when the file set changed. */
-export interface IncludeGlob {
-  /** Workspace-relative glob. */
-  pattern: string;
-  matches: string[];
-}
-
 export function expandInclude(
   file: SourceFile,
   item: TextItem,

@@ -1,6 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { IncludeGlob } from './include.js';
+
+/** An include glob and what it matched, so a cached workspace can tell when the file set changed. */
+export interface IncludeGlob {
+  /** Workspace-relative glob. */
+  pattern: string;
+  matches: string[];
+}
 
 /** What a load read: every file's text, every glob's matches, the files it found absent and the dirs it listed (see snapshot.ts). */
 export interface LoadTrace {

@@ -79,6 +79,61 @@ export function stampUnchanged(nodeDirAbs: string, stamp: string, mode: StatMode
   return true;
 }
 
+/**
+ * stampUnchanged for an input stamp (stat mode), tolerant of one harmless
+ * change: a directory whose own line differs still counts as unchanged when
+ * it lists exactly the entries the stamp records below it, apart from those
+ * `ignorable` says are never inputs (the node's outputs, pruned dirs).
+ * Deleting or restoring `dist/` changes its parent's mtime, not an input;
+ * every recorded entry is still checked by its own line.
+ */
+export function inputStampUnchanged(nodeDirAbs: string, stamp: string, ignorable: () => (rel: string, name: string) => boolean): boolean {
+  if (stamp === '') return true;
+  const lines = stamp.split('\n');
+  let children: Map<string, Set<string>> | undefined;
+  let skip: ((rel: string, name: string) => boolean) | undefined;
+  for (const line of lines) {
+    const rel = relOf(line);
+    const st = statOf(nodeDirAbs, rel, 'stat');
+    if ((st ? statLine(rel, st) : missingLine(rel)) === line) continue;
+    if (!st?.isDirectory() || !recordedAsDir(line, rel)) return false;
+    children ??= childrenOf(lines);
+    skip ??= ignorable();
+    const recorded = children.get(rel) ?? new Set<string>();
+    let listed: string[];
+    try {
+      listed = fs.readdirSync(path.join(nodeDirAbs, rel));
+    } catch {
+      return false;
+    }
+    const inputs = listed.filter((name) => !skip!(rel === '' ? name : `${rel}/${name}`, name));
+    if (inputs.length !== recorded.size || !inputs.every((name) => recorded.has(name))) return false;
+  }
+  return true;
+}
+
+/** Stamped path → the names stamped directly below it. */
+function childrenOf(lines: string[]): Map<string, Set<string>> {
+  const children = new Map<string, Set<string>>();
+  for (const line of lines) {
+    const rel = relOf(line);
+    if (rel === '') continue;
+    const slash = rel.lastIndexOf('/');
+    const parent = slash < 0 ? '' : rel.slice(0, slash);
+    let names = children.get(parent);
+    if (!names) children.set(parent, (names = new Set()));
+    names.add(rel.slice(slash + 1));
+  }
+  return children;
+}
+
+/** Whether a stamp line was written for a directory. */
+function recordedAsDir(line: string, rel: string): boolean {
+  if (line.endsWith(':missing')) return false;
+  const mode = Number(line.slice(rel.length + 1, line.indexOf(':', rel.length + 1)));
+  return (mode & fs.constants.S_IFMT) === fs.constants.S_IFDIR;
+}
+
 export function missingLine(rel: string): string {
   return `${rel}:missing`;
 }
@@ -105,7 +160,6 @@ export function stampPaths(stamp: string): { rel: string; isDir: boolean }[] {
   if (stamp === '') return [];
   return stamp.split('\n').map((line) => {
     const rel = relOf(line);
-    const mode = line.endsWith(':missing') ? 0 : Number(line.slice(rel.length + 1, line.indexOf(':', rel.length + 1)));
-    return { rel, isDir: (mode & fs.constants.S_IFMT) === fs.constants.S_IFDIR };
+    return { rel, isDir: recordedAsDir(line, rel) };
   });
 }

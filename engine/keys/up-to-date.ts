@@ -1,10 +1,10 @@
 import path from 'node:path';
 import type { NodeDecl } from '../buildfile/types.js';
-import { outputsUnchanged, stampUnchanged } from './stamps.js';
+import { outputsUnchanged } from './stamps.js';
 import type { NodeState } from '../state/node-states.js';
 import { declaredIngredients } from './ingredients.js';
 import { computeKey, type Ingredients } from './key.js';
-import { expandInputs } from './hash/inputs.js';
+import { expandInputs, inputsUnchangedByStamp } from './hash/inputs.js';
 import type { StatCache } from './hash/stat-cache.js';
 import type { Rule } from '../../rules/rule.js';
 import { topoOrder } from '../graph/topo-order.js';
@@ -37,10 +37,32 @@ export function stampCheckable(node: NodeDecl, rule: Rule): boolean {
   return !rule.resolve && node.uses.length === 0 && node.toolchain.length === 0 && !node.noCache;
 }
 
+/** The context signature of a stamp-checkable node with these deps' output digests. */
+function declaredContext(node: NodeDecl, depDigests: Record<string, string>, env: NodeJS.ProcessEnv): string {
+  return contextSignature(node, { ...declaredIngredients(node, depDigests, env), toolchain: {}, resolved: {}, uses: {} });
+}
+
 /**
- * The up-to-date check without hashing: the declared context, the input
- * stamp and the output fingerprint all as this checkout last left them.
- * Only for stampCheckable nodes. Costs a stat per input, directory and output.
+ * Whether a stamp-checkable node's key is still the recorded one, without
+ * hashing: its declared context (deps' output digests included) and its
+ * input stamp as this checkout last left them. Costs a stat per input and
+ * directory. Says nothing about the outputs (see upToDateByStamp).
+ */
+export function keyUnchangedByStamp(
+  root: string,
+  node: NodeDecl,
+  known: NodeState | undefined,
+  depDigests: Record<string, string>,
+  env: NodeJS.ProcessEnv,
+): known is NodeState & { inputStamp: string; context: string } {
+  if (!known || known.inputStamp === null || known.context === null) return false;
+  return declaredContext(node, depDigests, env) === known.context && inputsUnchangedByStamp(path.join(root, node.dir), node, known.inputStamp, known.written);
+}
+
+/**
+ * The up-to-date check without hashing: the key unchanged by stamp, and
+ * the output fingerprint as this checkout last left it. Only for
+ * stampCheckable nodes. Costs a stat per input, directory and output.
  */
 export function upToDateByStamp(
   root: string,
@@ -50,12 +72,8 @@ export function upToDateByStamp(
   env: NodeJS.ProcessEnv,
   vouched = false,
 ): boolean {
-  if (!known || known.inputStamp === null || known.context === null) return false;
-  const context = contextSignature(node, { ...declaredIngredients(node, depDigests, env), toolchain: {}, resolved: {}, uses: {} });
-  if (context !== known.context) return false;
-  if (vouched) return true;
-  const nodeDir = path.join(root, node.dir);
-  return stampUnchanged(nodeDir, known.inputStamp, 'stat') && outputsUnchanged(nodeDir, known.fingerprint);
+  if (vouched) return known !== undefined && known.inputStamp !== null && known.context !== null && declaredContext(node, depDigests, env) === known.context;
+  return keyUnchangedByStamp(root, node, known, depDigests, env) && outputsUnchanged(path.join(root, node.dir), known.fingerprint);
 }
 
 export interface StampSettleHooks {

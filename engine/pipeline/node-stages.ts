@@ -10,7 +10,7 @@ import { gatherIngredients } from '../keys/ingredients.js';
 import { computeKey } from '../keys/key.js';
 import { depViews, resolveNode, type Resolved } from './node-context.js';
 import { nodeEnv } from './node-env.js';
-import { contextSignature } from '../keys/up-to-date.js';
+import { contextSignature, keyUnchangedByStamp, stampCheckable } from '../keys/up-to-date.js';
 import { outputGlobsOf, scanWrites, type Writes } from '../keys/write-scan.js';
 import { listSome } from '../report/format.js';
 import { rules } from '../../rules/index.js';
@@ -88,6 +88,20 @@ export async function keyStage(s: BuildSession, r: Resolving, written: readonly 
   if ('error' in gathered) return { kind: 'user', diagnostic: fs.existsSync(r.nodeDir) ? gathered.error : missingDir(r.node) };
   const { ingredients } = gathered;
   return { key: computeKey(ingredients), ingredients, inputStamp: gathered.inputStamp, context: contextSignature(r.node, ingredients), written: [...written] };
+}
+
+/**
+ * key, the short way: a stamp-checkable node whose inputs and declared
+ * context (its deps' actual output digests included) are as this checkout
+ * recorded them has the recorded key and ingredients, so nothing is walked
+ * or hashed. The no-op proof without its output check: what a node whose
+ * outputs were deleted (a restore, `git clean`) needs before its restore.
+ */
+export function knownKey(s: BuildSession, r: Resolving, known: NodeState | undefined): Keyed | undefined {
+  if (!stampCheckable(r.node, rules.get(r.node.rule)!) || !keyUnchangedByStamp(s.ws.root, r.node, known, r.depDigests, s.opts.env)) return undefined;
+  const ingredients = s.nodeStates.ingredients(r.node.id);
+  if (!ingredients) return undefined;
+  return { key: known.key, ingredients, inputStamp: known.inputStamp, context: known.context, written: [...known.written] };
 }
 
 /**

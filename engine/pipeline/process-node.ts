@@ -1,9 +1,10 @@
 import type { Failure } from '../failure.js';
-import { depDigestsOf, keyStage, recordStage, resolveStage, restoreStage, runStage, storeStage, upToDate } from './node-stages.js';
+import { depDigestsOf, keyStage, knownKey, recordStage, resolveStage, restoreStage, runStage, storeStage, upToDate } from './node-stages.js';
 import type { BuildSession } from './session.js';
 
 /**
- * One node, top to bottom: deps → resolve → key → up to date? → restore
+ * One node, top to bottom: deps → resolve → key (the recorded one when its
+ * stamps prove it, else gathered) → up to date? → restore
  * (local, then remote) → run → store → record. Each stage is a function of
  * node-stages.ts; this is where a node leaves the pipeline, with exactly one
  * status: skipped, failed, cached (up to date or restored) or built.
@@ -22,7 +23,7 @@ export async function processNode(s: BuildSession, id: string, lane: number): Pr
   if (isFailure(resolving)) return s.failed(node, resolving, null, resolving.kind === 'user' ? 0 : elapsed());
 
   const known = s.states.get(id);
-  const keyed = await keyStage(s, resolving, known?.written ?? []);
+  const keyed = knownKey(s, resolving, known) ?? (await keyStage(s, resolving, known?.written ?? []));
   if (isFailure(keyed)) return s.failed(node, keyed);
   const { key } = keyed;
 

@@ -3,7 +3,7 @@ import path from 'node:path';
 import picomatch from 'picomatch';
 import type { InputPattern, NodeDecl } from '../../buildfile/types.js';
 import { OutputSpec } from '../../../cache/local/output-spec.js';
-import { missingLine, statLine } from '../stamps.js';
+import { inputStampUnchanged, missingLine, statLine } from '../stamps.js';
 import { RACY_MARGIN_MS } from '../stamps.js';
 import type { StatCache } from './stat-cache.js';
 
@@ -82,6 +82,20 @@ export function expandInputs(root: string, node: NodeDecl, stats: StatCache, wri
     files[rel] = stats.digest(abs, path.posix.join(node.dir, rel), st);
   }
   return { files, unmatched, stamp: stamp.text() };
+}
+
+/**
+ * Whether the inputs a stamp covers are unchanged (stats only): as
+ * stampUnchanged, except that a directory which changed only by an output
+ * or a pruned dir appearing or going (a deleted `dist/`) still counts as
+ * unchanged. The outputs are those expandInputs leaves out.
+ */
+export function inputsUnchangedByStamp(nodeDirAbs: string, node: NodeDecl, stamp: string, written: readonly string[]): boolean {
+  return inputStampUnchanged(nodeDirAbs, stamp, () => {
+    const products = OutputSpec.of(written.length === 0 ? node.outputs : [...node.outputs, ...written]);
+    const outputs = new Set(products.productDirs);
+    return (rel, name) => PRUNED_DIRS.has(name) || outputs.has(rel) || products.isProduct(rel);
+  });
 }
 
 /** Collects stat lines, and whether any path changed within the racy margin of now. */

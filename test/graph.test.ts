@@ -5,7 +5,8 @@ import { afterAll, describe, expect, test } from 'vitest';
 import { loadWorkspace } from '../engine/buildfile/load.js';
 import type { NodeDecl, Workspace } from '../engine/buildfile/types.js';
 import { formatDiagnostic } from '../engine/diagnostic.js';
-import { buildGraph, findCycles, toDot, toJson, topoOrder } from '../engine/graph/graph.js';
+import { buildGraph, toDot, toJson, topoOrder } from '../engine/graph/graph.js';
+import { findCycles } from '../engine/graph/cycles.js';
 import { selectTargets } from '../engine/graph/targets.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-graph-'));

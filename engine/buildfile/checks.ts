@@ -1,5 +1,5 @@
 import type { Diagnostic, SourcePos } from '../diagnostic.js';
-import { findCycles } from '../graph/graph.js';
+import { findCycles } from '../graph/cycles.js';
 import type { NodeDecl, ToolchainDecl } from './types.js';
 import { formatPos, located, suggest } from './hint.js';
 import type { ParsedNode } from './node.js';

@@ -5,6 +5,7 @@ import type { Rule } from '../../rules/rule.js';
 import type { SourcePos } from '../diagnostic.js';
 import type { NodeDecl } from './types.js';
 import { suggest } from './hint.js';
+import { ENV_NAME, NODE_ID } from './names.js';
 import { parseInputs } from './inputs.js';
 import { escapes, isAbsolute, joinRel, normalise } from './paths.js';
 import { checkRuleAttrs } from './rule-attrs.js';
@@ -18,9 +19,6 @@ export interface ParsedNode {
   toolchainPos: SourcePos[];
 }
 
-/** Also fits npm package names and Turborepo task ids: `@scope/pkg#build` (see npm/import.ts). */
-export const NODE_ID = /^@?[A-Za-z0-9][A-Za-z0-9._:/#-]*$/;
-export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** `<node id>.<name>`; ids may contain dots, names may not. */
 const USE_REF = /^@?[A-Za-z0-9][A-Za-z0-9._:/#-]*\.[A-Za-z][A-Za-z0-9_]*$/;
 

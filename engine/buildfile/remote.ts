@@ -1,6 +1,6 @@
 import { isMap, isScalar } from 'yaml';
 import { suggest } from './hint.js';
-import { ENV_NAME } from './node.js';
+import { ENV_NAME } from './names.js';
 import type { Entry, SourceFile } from './source.js';
 import type { RemoteDecl } from './types.js';
 import { boolValue, textValue } from './values.js';

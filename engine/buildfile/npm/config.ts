@@ -2,15 +2,14 @@ import * as v from 'valibot';
 import { isMap, isScalar } from 'yaml';
 import type { Node as YamlNode, YAMLMap } from 'yaml';
 import type { SourcePos } from '../../diagnostic.js';
-import { escapes, isAbsolute, normalise } from '../paths.js';
 import { locate } from '../rule-attrs.js';
 import type { Entry, SourceFile } from '../source.js';
-import { isGlob } from '../../../cache/local/output-spec.js';
 import type { TaskRef } from './turbo-task.js';
 import type { Diagnostic } from '../../diagnostic.js';
 import { located } from '../hint.js';
 import type { WorkspacePackage } from './packages.js';
 import { plainTask, type TaskDef, type TaskSource } from './tasks.js';
+import { outputPath, outputProblem, SCRIPT_NAME } from './script-outputs.js';
 
 /** Fields of one script's settings in `import: npm-workspaces`; each present one replaces what turbo.json or the defaults say. */
 export interface ScriptConfig {
@@ -37,22 +36,7 @@ export interface NpmImport {
 }
 
 export const IMPORT_KIND = 'npm-workspaces';
-/** npm script names that make readable node ids (`pkg#build:types`). */
-export const SCRIPT_NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
 const DEPENDS_ON = /^\^?[A-Za-z0-9@][A-Za-z0-9@/._:#-]*$/;
-
-/** `dist`, `./dist/` name the directory dist; globs (`dist/**`, `!dist/cache/**`) are kept as written, normalised. */
-export function outputPath(raw: string): string {
-  return isGlob(raw) ? `${raw.startsWith('!') ? '!' : ''}${normalise(raw.replace(/^!/, ''))}` : normalise(raw);
-}
-
-/** Why an output path or glob is unusable, or undefined. */
-export function outputProblem(raw: string): string | undefined {
-  const out = outputPath(raw).replace(/^!/, '');
-  if (isAbsolute(raw.replace(/^!/, '')) || escapes(out)) return `output '${raw}' is outside the package dir`;
-  if (out === '') return `output '${raw}' is the package dir itself`;
-  return undefined;
-}
 
 const OUTPUTS = v.array(
   v.pipe(

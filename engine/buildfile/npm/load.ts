@@ -4,7 +4,7 @@ import { checkWorkspace } from '../checks.js';
 import type { LoadTrace } from '../load-trace.js';
 import type { Workspace } from '../types.js';
 import { located } from '../hint.js';
-import { outputPath, outputProblem, SCRIPT_NAME } from './config.js';
+import { outputPath, outputProblem, SCRIPT_NAME } from './script-outputs.js';
 import { flagSource } from './tasks.js';
 import { readTurboSource } from './turbo-source.js';
 import { importNpmWorkspace } from './import.js';

@@ -41,7 +41,7 @@ export interface IndexedAction {
   lastAccess: number;
 }
 
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 /** Recording every hit would turn each cached node into a write transaction; a minute is precise enough for LRU. */
 const ACCESS_GRANULARITY_MS = 60_000;
 
@@ -103,6 +103,14 @@ export class ActionIndex {
             PRIMARY KEY (remote, key)
           ) WITHOUT ROWID`);
         }
+        if (version < 3) {
+          // Version 3: git blob (id and size) → kiln's digest of the file git checks it out as, so a fresh
+          // clone names its unchanged files' digests from git's index without reading them (keys/hash/git-index.ts).
+          this.db.exec(`CREATE TABLE git_blobs (
+            blob TEXT PRIMARY KEY,
+            digest TEXT NOT NULL
+          ) WITHOUT ROWID`);
+        }
         this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
       })
       .immediate();
@@ -155,6 +163,26 @@ export class ActionIndex {
       .prepare('SELECT key, entry, last_access FROM actions ORDER BY last_access, key')
       .all() as { key: string; entry: string; last_access: number }[];
     return rows.map((r) => ({ key: r.key, entry: JSON.parse(r.entry) as ActionEntry, lastAccess: r.last_access }));
+  }
+
+  /** kiln's digests of the files git blobs check out as (`<blob id>:<size>`), where recorded. */
+  gitBlobDigests(blobs: readonly string[]): Map<string, string> {
+    const found = new Map<string, string>();
+    const CHUNK = 500; // under SQLite's bound-parameter limit
+    for (let i = 0; i < blobs.length; i += CHUNK) {
+      const chunk = blobs.slice(i, i + CHUNK);
+      const rows = this.db.prepare(`SELECT blob, digest FROM git_blobs WHERE blob IN (${chunk.map(() => '?').join(',')})`).raw().all(...chunk) as [string, string][];
+      for (const [blob, digest] of rows) found.set(blob, digest);
+    }
+    return found;
+  }
+
+  /** Records digests of checked-out git blobs, in one transaction. */
+  rememberGitBlobs(digests: ReadonlyMap<string, string>): void {
+    const put = this.db.prepare('INSERT OR REPLACE INTO git_blobs (blob, digest) VALUES (?, ?)');
+    this.db.transaction(() => {
+      for (const [blob, digest] of digests) put.run(blob, digest);
+    })();
   }
 
   close(): void {

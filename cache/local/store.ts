@@ -57,6 +57,15 @@ export class LocalCache extends Cas {
     this.index.markUploaded(remote, key);
   }
 
+  /** kiln's digests of what git blobs (`<blob id>:<size>`) check out as, where recorded (see ActionIndex). */
+  gitBlobDigests(blobs: readonly string[]): Map<string, string> {
+    return this.index.gitBlobDigests(blobs);
+  }
+
+  rememberGitBlobs(digests: ReadonlyMap<string, string>): void {
+    this.index.rememberGitBlobs(digests);
+  }
+
   stats(): CacheStats {
     return stats(this, this.index);
   }

@@ -4,6 +4,7 @@ import type { Reporter } from './events.js';
 import { renderFailure, type Failure } from '../failure.js';
 import { fingerprintOutputs } from '../keys/stamps.js';
 import { StatCache } from '../keys/hash/stat-cache.js';
+import { GitIndex } from '../keys/hash/git-index.js';
 import { initXxhash } from '../keys/hash/xxhash.js';
 import { RunHistory } from '../state/history.js';
 import { NodeStates, type NodeState } from '../state/node-states.js';
@@ -103,7 +104,10 @@ export class BuildSession {
   ) {
     this.byId = nodeIndex(ws);
     this.tmpDir = prepareCheckoutTmp(ws.root);
-    this.stats = new StatCache(db);
+    this.stats = new StatCache(db, () => {
+      const index = GitIndex.forDir(ws.root);
+      return index && { index, digestsOf: (blobs) => this.cache.local.gitBlobDigests(blobs), remember: (digests) => this.cache.local.rememberGitBlobs(digests) };
+    });
     this.nodeStates = new NodeStates(db);
     this.states = this.nodeStates.load();
     if (!opts.dryRun) this.nodeStates.batchWrites();
@@ -178,10 +182,13 @@ export class BuildSession {
   /** Commits batched state writes and closes the caches; the database stays open for the run's history row. */
   async closeCaches(): Promise<void> {
     try {
-      await this.cache.close();
+      this.stats.flush(); // first: the git blob digests it learnt go into the local cache
     } finally {
-      this.nodeStates.commit();
-      this.stats.flush();
+      try {
+        await this.cache.close();
+      } finally {
+        this.nodeStates.commit();
+      }
     }
   }
 }

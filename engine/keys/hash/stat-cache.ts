@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import type Database from 'better-sqlite3';
 import { RACY_MARGIN_MS } from '../stamps.js';
+import type { GitIndex } from './git-index.js';
 import { xxh64Hex, xxh64Stream } from './xxhash.js';
 
 const STREAM_THRESHOLD = 8 * 1024 * 1024;
@@ -13,6 +14,26 @@ interface Entry {
   digest: string;
   recorded: number;
 }
+
+/**
+ * Where a file the stat cache does not know may get its digest without
+ * being read: git's index names the blob an unchanged checked-out file
+ * holds, and the machine's cache remembers what each blob (with its size,
+ * which tells apart checkouts through different filters) hashes to.
+ */
+export interface GitBlobs {
+  index: GitIndex;
+  /** The recorded digests of these blobs (`<blob id>:<size>`), in one go. */
+  digestsOf(blobs: readonly string[]): Map<string, string>;
+  remember(digests: ReadonlyMap<string, string>): void;
+}
+
+/**
+ * Files hashed before git's index is read: reading it and the digests of
+ * its blobs costs a few ms per thousand files, which a fresh clone (all
+ * misses) repays many times over and a one-file edit never would.
+ */
+const MISSES_BEFORE_GIT = 32;
 
 /** Lookups answered one row at a time before the whole table is read: an edit's rebuild touches few files. */
 const POINT_LOOKUPS = 500;
@@ -32,10 +53,20 @@ export class StatCache {
   private readonly points = new Map<string, Entry | undefined>();
   private pointStmt: Database.Statement | undefined;
   private readonly dirty = new Map<string, Entry>();
+  private misses = 0;
+  private git: { blobs: GitBlobs; known: Map<string, string> } | undefined;
+  /** Blob → digest learnt this build, recorded by flush(). */
+  private readonly learnt = new Map<string, string>();
   hashed = 0;
   reused = 0;
+  /** Digests named through git's index instead of read. */
+  fromGit = 0;
 
-  constructor(private readonly db: Database.Database) {}
+  /** `openGit`: asked once, after MISSES_BEFORE_GIT files the stat cache did not know (a no-op never reads git's index). */
+  constructor(
+    private readonly db: Database.Database,
+    private readonly openGit: () => GitBlobs | undefined = () => undefined,
+  ) {}
 
   private lookup(rel: string): Entry | undefined {
     if (this.loaded) return this.loaded.get(rel);
@@ -74,8 +105,19 @@ export class StatCache {
       return known.digest;
     }
     const recorded = Date.now();
-    const digest = st.size > STREAM_THRESHOLD ? hashStreamed(abs) : xxh64Hex(fs.readFileSync(abs));
-    this.hashed++;
+    if (++this.misses === MISSES_BEFORE_GIT) {
+      const blobs = this.openGit();
+      if (blobs) this.git = { blobs, known: blobs.digestsOf(blobs.index.blobKeys()) };
+    }
+    const blob = this.git?.blobs.index.blobOf(rel, st);
+    let digest = blob ? (this.git!.known.get(blob) ?? this.learnt.get(blob)) : undefined;
+    if (digest !== undefined) {
+      this.fromGit++;
+    } else {
+      digest = st.size > STREAM_THRESHOLD ? hashStreamed(abs) : xxh64Hex(fs.readFileSync(abs));
+      this.hashed++;
+      if (blob) this.learnt.set(blob, digest);
+    }
     const entry = { size: st.size, mtime: st.mtimeMs, ino: st.ino, ctime: st.ctimeMs, digest, recorded };
     if (this.loaded) this.loaded.set(rel, entry);
     else this.points.set(rel, entry);
@@ -85,6 +127,10 @@ export class StatCache {
 
   /** Writes changed entries back. Safe to call more than once. */
   flush(): void {
+    if (this.learnt.size > 0) {
+      this.git?.blobs.remember(this.learnt);
+      this.learnt.clear();
+    }
     if (this.dirty.size === 0) return;
     const put = this.db.prepare(
       'INSERT OR REPLACE INTO stat (path, size, mtime, ino, ctime, digest, recorded) VALUES (?, ?, ?, ?, ?, ?, ?)',

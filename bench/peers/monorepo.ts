@@ -48,12 +48,25 @@ export function generateMonorepo(dir: string, opts: MonorepoOptions, tools: Peer
   });
   execFileSync('npm', ['install', '--offline', '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel=error'], { cwd: dir, stdio: 'pipe' });
   tools.linkInto(dir);
+  // A git repository with everything committed, as a clone is: tools that read git's index (turbo, kiln in a
+  // fresh checkout) get to.
+  const git = (...args: string[]) => execFileSync('git', ['-c', 'user.name=bench', '-c', 'user.email=bench@localhost', ...args], { cwd: dir, stdio: 'pipe' });
+  git('init', '-q');
+  git('add', '-A');
+  git('commit', '-qm', 'generated monorepo');
   return ws;
 }
 
-/** An identical copy of the monorepo (workspace links in node_modules are relative and stay valid). */
+/**
+ * An identical copy of the monorepo (workspace links in node_modules are
+ * relative and stay valid) whose git index describes its own files, as a
+ * fresh clone's does: refreshed once the copies are older than the racy
+ * margin, or no tool could trust it.
+ */
 export function copyMonorepo(ws: GeneratedWorkspace, to: string): GeneratedWorkspace {
   fs.cpSync(ws.dir, to, { recursive: true, verbatimSymlinks: true });
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 250);
+  execFileSync('git', ['update-index', '-q', '--really-refresh'], { cwd: to, stdio: 'pipe' });
   return { ...ws, dir: to };
 }
 

@@ -418,4 +418,29 @@ describe('shapes found in real repositories', () => {
     expect(strict.exitCode).toBe(1);
     expect(strict.summary.nodes.find((n) => n.id === 'playground-react#build')!.error).toBe('declared output not produced: dist');
   });
+
+  it('nested packages: a package is not an input of the one around it, and a sibling named like its prefix is not nested', async () => {
+    const dir = tempDir('kiln-nested-');
+    const cacheDir = path.join(tempDir('kiln-nested-cache-'), 'cache');
+    const build = (name: string) => `mkdir -p dist && { echo ${name}; cat *.txt; } > dist/out.txt`;
+    writeFiles(dir, {
+      'package.json': json({ name: 'root', private: true, workspaces: ['tools', 'tools/*', 'tools-x'] }),
+      'tools/package.json': json({ name: 'tools', version: '1.0.0', scripts: { build: build('tools') } }),
+      'tools/t.txt': 't1\n',
+      'tools/sub/package.json': json({ name: 'sub', version: '1.0.0', scripts: { build: build('sub') } }),
+      'tools/sub/s.txt': 's1\n',
+      'tools-x/package.json': json({ name: 'tools-x', version: '1.0.0', scripts: { build: build('tools-x') } }),
+      'tools-x/x.txt': 'x1\n',
+    });
+    const run = () => buildWithSummary(dir, ['--npm', 'build', '--npm-outputs', 'dist', '--cache-dir', cacheDir, '--logs', 'none']);
+    expect(statuses((await run()).summary).built).toEqual(['sub#build', 'tools#build', 'tools-x#build']);
+    fs.writeFileSync(path.join(dir, 'tools/sub/s.txt'), 's2\n');
+    expect(statuses((await run()).summary).built).toEqual(['sub#build']);
+    expect(read(dir, 'tools/sub/dist/out.txt')).toBe('sub\ns2\n');
+    fs.writeFileSync(path.join(dir, 'tools-x/x.txt'), 'x2\n');
+    expect(statuses((await run()).summary).built).toEqual(['tools-x#build']);
+    fs.writeFileSync(path.join(dir, 'tools/t.txt'), 't2\n');
+    expect(statuses((await run()).summary).built).toEqual(['tools#build']);
+    expect(read(dir, 'tools/dist/out.txt')).toBe('tools\nt2\n');
+  });
 });

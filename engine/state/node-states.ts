@@ -31,6 +31,7 @@ export class NodeStates {
   private readonly saveStmt: Database.Statement;
   private readonly forgetStmt: Database.Statement;
   private readonly restampStmt: Database.Statement;
+  private ingredientsStmt: Database.Statement | undefined;
   private batching = false;
   private batchTimer: NodeJS.Timeout | undefined;
 
@@ -58,9 +59,10 @@ export class NodeStates {
     );
   }
 
-  /** What the node's last build consumed, for `kiln why`. */
+  /** What the node's last build consumed: for `kiln why`, and a restore under the recorded key (knownKey). */
   ingredients(node: string): Ingredients | undefined {
-    const row = this.db.prepare('SELECT ingredients FROM node_state WHERE node = ?').pluck().get(node) as string | undefined;
+    this.ingredientsStmt ??= this.db.prepare('SELECT ingredients FROM node_state WHERE node = ?').pluck();
+    const row = this.ingredientsStmt.get(node) as string | undefined;
     return row === undefined ? undefined : (JSON.parse(row) as Ingredients);
   }
 

@@ -44,6 +44,18 @@ export function gitignoreExcludes(packageDir: string, readGitignore: GitignoreRe
   return [...new Set(patterns.slice(lastNegated + 1).flatMap((p) => relativeGlobs(p.pattern, p.base)))];
 }
 
+/**
+ * Compiled segment matchers, shared by every package: the root .gitignore's
+ * patterns are matched against each of a thousand packages' paths, and
+ * compiling a glob costs far more than matching with it.
+ */
+const segmentMatchers = new Map<string, (part: string) => boolean>();
+function segmentMatcher(glob: string): (part: string) => boolean {
+  let m = segmentMatchers.get(glob);
+  if (!m) segmentMatchers.set(glob, (m = picomatch(glob, { dot: true })));
+  return m;
+}
+
 /** The pattern lines of a .gitignore: no blanks, comments or unescaped trailing spaces. */
 function patternLines(text: string): string[] {
   return text
@@ -66,7 +78,7 @@ function relativeGlobs(raw: string, base: string[]): string[] {
   const segments = (body.startsWith('/') ? body.slice(1) : body).split('/').map(literalGlob);
   if (!anchored) {
     const name = segments[0]!;
-    const isMatch = picomatch(name, { dot: true });
+    const isMatch = segmentMatcher(name);
     if (base.some((part) => isMatch(part))) return ['**'];
     return forms(`**/${name}`, dirOnly);
   }
@@ -74,7 +86,7 @@ function relativeGlobs(raw: string, base: string[]): string[] {
     const seg = segments[i];
     if (seg === undefined) return ['**']; // the pattern names a parent of the package dir
     if (seg === '**') return forms(segments.slice(i).join('/'), dirOnly);
-    if (!picomatch(seg, { dot: true })(base[i]!)) return [];
+    if (!segmentMatcher(seg)(base[i]!)) return [];
   }
   if (segments.length === base.length) return ['**']; // the package dir itself
   return forms(segments.slice(base.length).join('/'), dirOnly);

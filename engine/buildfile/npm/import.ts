@@ -114,6 +114,7 @@ export function importNpmWorkspace(
   for (const task of source.requested) for (const pkg of packages) targetsOf(pkg, task, source.pos);
 
   const readGitignore = gitignoreReader(root, trace);
+  const nestedPackages = nestedPackageDirs(packages);
   /** What of a package dir is not its content: installs, its tasks' outputs, nested packages, what git ignores. Once per package. */
   const excludesOf = new Map<WorkspacePackage, string[]>();
   const packageExcludes = (p: WorkspacePackage): string[] => {
@@ -124,7 +125,7 @@ export function importNpmWorkspace(
         ...new Set([
           'node_modules/**',
           ...outputs.flatMap((o) => [o, `${o}/**`]),
-          ...nestedPackages(p, packages).flatMap((d) => [d, `${d}/**`]),
+          ...nestedPackages(p).flatMap((d) => [d, `${d}/**`]),
           ...gitignoreExcludes(p.dir, readGitignore),
         ]),
       ];
@@ -180,7 +181,7 @@ export function importNpmWorkspace(
       toolchain: [],
       uses: [],
       attrs: { package: pkg.name, version: pkg.version, script: task, steps: lifecycle(pkg, task), externalDeps },
-      writeScan: { skip: nestedPackages(pkg, packages), siblings: [], declareIn: source.declareIn },
+      writeScan: { skip: nestedPackages(pkg), siblings: [], declareIn: source.declareIn },
       pos,
       fieldPos: {},
     };
@@ -203,9 +204,27 @@ function lifecycle(pkg: WorkspacePackage, script: string): NpmStep[] {
 }
 
 /** Dirs of workspace packages inside this one, relative to it: their files are theirs, not its inputs. */
-function nestedPackages(pkg: WorkspacePackage, packages: WorkspacePackage[]): string[] {
-  const prefix = `${pkg.dir}/`;
-  return packages.filter((p) => p.dir.startsWith(prefix)).map((p) => p.dir.slice(prefix.length));
+/**
+ * The dirs of the packages nested in a package, relative to it. In sorted
+ * order the dirs under `a/` form one block, found by binary search (a
+ * filter over every package per package is quadratic, and 10,000 packages
+ * are real).
+ */
+function nestedPackageDirs(packages: readonly WorkspacePackage[]): (pkg: WorkspacePackage) => string[] {
+  const dirs = packages.map((p) => p.dir).sort();
+  return (pkg) => {
+    const prefix = pkg.dir === '' ? '' : `${pkg.dir}/`;
+    let lo = 0;
+    let hi = dirs.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (dirs[mid]! < prefix) lo = mid + 1;
+      else hi = mid;
+    }
+    const inside: string[] = [];
+    for (let i = lo; i < dirs.length && dirs[i]!.startsWith(prefix); i++) if (dirs[i] !== pkg.dir) inside.push(dirs[i]!.slice(prefix.length));
+    return inside;
+  };
 }
 
 function scriptNames(packages: WorkspacePackage[]): string {

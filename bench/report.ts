@@ -7,6 +7,8 @@ export interface ScenarioResult extends Stats {
   title: string;
   /** Nodes kiln built (ran) in each measured run; null for non-build scenarios. */
   nodesBuilt: number | null;
+  /** The largest peak RSS of the kiln process (or its daemon) over the runs; null for non-build scenarios. */
+  peakRssMiB: number | null;
   /** median / the floor's median. */
   ratioToFloor: number;
 }
@@ -35,7 +37,7 @@ export interface BenchResults {
 }
 
 export function formatTable(r: BenchResults): string {
-  const header = ['scenario', 'built', 'median ms', 'min', 'max', 'x floor'];
+  const header = ['scenario', 'built', 'median ms', 'min', 'max', 'x floor', 'peak RSS MiB'];
   const rows = r.scenarios.map((s) => [
     s.title,
     s.nodesBuilt === null ? '' : String(s.nodesBuilt),
@@ -43,6 +45,7 @@ export function formatTable(r: BenchResults): string {
     s.min.toFixed(0),
     s.max.toFixed(0),
     s.ratioToFloor.toFixed(2),
+    s.peakRssMiB === null ? '' : s.peakRssMiB.toFixed(0),
   ]);
   const p = r.params;
   return [

@@ -81,7 +81,8 @@ function parseOptions(argv: string[]): Options {
   };
 }
 
-type Recorder = (id: ScenarioId, ms: number, nodesBuilt?: number) => void;
+/** One sample: its wall time, the nodes kiln built, and (for kiln builds) the peak RSS of the process that ran it. */
+type Recorder = (id: ScenarioId, ms: number, nodesBuilt?: number, peakRssKiB?: number) => void;
 
 async function main(argv: string[]): Promise<void> {
   const opts = parseOptions(argv);
@@ -91,9 +92,11 @@ async function main(argv: string[]): Promise<void> {
   const loadavgStart = os.loadavg();
   const samples = new Map<ScenarioId, number[]>(Object.keys(SCENARIOS).map((id) => [id as ScenarioId, []]));
   const built = new Map<ScenarioId, number>();
-  const record: Recorder = (id, ms, nodesBuilt) => {
+  const rss = new Map<ScenarioId, number>();
+  const record: Recorder = (id, ms, nodesBuilt, peakRssKiB) => {
     samples.get(id)!.push(ms);
     if (nodesBuilt !== undefined) built.set(id, nodesBuilt);
+    if (peakRssKiB !== undefined) rss.set(id, Math.max(rss.get(id) ?? 0, peakRssKiB));
     progress(`${SCENARIOS[id]}: ${ms.toFixed(0)} ms`);
   };
   let layers: number;
@@ -109,7 +112,8 @@ async function main(argv: string[]): Promise<void> {
   const floor = summarize(samples.get('floor')!).median;
   const scenarios: ScenarioResult[] = (Object.keys(SCENARIOS) as ScenarioId[]).map((id) => {
     const s = summarize(samples.get(id)!);
-    return { id, title: SCENARIOS[id], ...s, nodesBuilt: built.get(id) ?? null, ratioToFloor: s.median / floor };
+    const peak = rss.get(id);
+    return { id, title: SCENARIOS[id], ...s, nodesBuilt: built.get(id) ?? null, peakRssMiB: peak === undefined ? null : peak / 1024, ratioToFloor: s.median / floor };
   });
   const median = (id: ScenarioId) => scenarios.find((s) => s.id === id)!.median;
   const perCachedNodeMs = (median('noop') - median('node')) / opts.nodes;
@@ -168,7 +172,7 @@ async function measureCold(opts: Options, tmp: string, record: Recorder): Promis
     const ids = ws.nodes.map((n) => n.id);
     const r = await build(target, `cold build ${i + 1}`);
     expectStatuses(`cold build ${i + 1}`, r.summary, ids, new Set(ids));
-    record('cold', r.proc.ms, ids.length);
+    record('cold', r.proc.ms, ids.length, r.summary.peakRssKiB);
     last = { ws, target };
   }
   return last!;
@@ -213,7 +217,7 @@ async function measureIncremental(
     noop: async () => {
       const r = await build(direct, 'no-op');
       expectStatuses('no-op', r.summary, ids, none);
-      record('noop', r.proc.ms, 0);
+      record('noop', r.proc.ms, 0, r.summary.peakRssKiB);
     },
     daemon: async () => {
       await startDaemon(ws.dir); // again after the restore step removed the state dir, and the daemon with it
@@ -221,13 +225,13 @@ async function measureIncremental(
       const r = await build(target, 'no-op (daemon)');
       expectStatuses('no-op (daemon)', r.summary, ids, none);
       expectDaemonDid('no-op (daemon)', before, await readyDaemonCounts(ws.dir), 'fromMemory');
-      record('daemon', r.proc.ms, 0);
+      record('daemon', r.proc.ms, 0, r.summary.peakRssKiB);
     },
     leaf: async () => {
       editSource(ws, leaf.id, `leaf ${edits++}`);
       const r = await build(direct, 'one leaf changed');
       expectStatuses(`one leaf (${leaf.id}) changed`, r.summary, ids, new Set([leaf.id]));
-      record('leaf', r.proc.ms, 1);
+      record('leaf', r.proc.ms, 1, r.summary.peakRssKiB);
     },
     // The daemon runs the build; the 999 nodes the change did not touch need no stat.
     leafDaemon: async () => {
@@ -237,14 +241,14 @@ async function measureIncremental(
       const r = await build(target, 'one leaf changed (daemon)');
       expectStatuses(`one leaf (${leaf.id}) changed, daemon running`, r.summary, ids, new Set([leaf.id]));
       expectDaemonDid('one leaf changed (daemon)', before, await readyDaemonCounts(ws.dir), 'ran');
-      record('leafDaemon', r.proc.ms, 1);
+      record('leafDaemon', r.proc.ms, 1, r.summary.peakRssKiB);
     },
     root: async () => {
       editSource(ws, root.id, `root ${edits++}`);
       const r = await build(direct, 'one root changed');
       // Exactly the dependents: the generated commands put content in every output, so no early cutoff may hide one.
       expectStatuses(`one root (${root.id}) changed`, r.summary, ids, rootDependents);
-      record('root', r.proc.ms, rootDependents.size);
+      record('root', r.proc.ms, rootDependents.size, r.summary.peakRssKiB);
     },
     restore: async () => {
       const before = readOutputs(ws);
@@ -255,7 +259,7 @@ async function measureIncremental(
       const after = readOutputs(ws);
       const wrong = ids.filter((id) => !before.get(id)?.equals(after.get(id) ?? Buffer.alloc(0)));
       if (wrong.length > 0) throw new Error(`restore from cache: ${wrong.length} nodes' outputs differ from before, e.g. ${wrong[0]}`);
-      record('restore', r.proc.ms, 0);
+      record('restore', r.proc.ms, 0, r.summary.peakRssKiB);
     },
   };
 

@@ -2,7 +2,7 @@
 // same machine in the same run (README.md, "Against Turborepo and Nx").
 //   node dist/bench/peers/run.js [--packages 100,1000] [--files 10] [--runs 5] [--cold-runs N]
 //                                [--layers 10] [--seed 1] [--scenarios noop,warm,leaf,warmLeaf,root,restore,fresh]
-//                                [--tools-dir DIR] [--json FILE] [--readme FILE] [--keep]
+//                                [--tools kiln,turbo,nx] [--tools-dir DIR] [--json FILE] [--readme FILE] [--keep]
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -54,6 +54,8 @@ interface Options {
   seed: number;
   runs: number;
   coldRuns: number;
+  /** The tools measured: kiln and the peers asked for. */
+  tools: ToolName[];
   toolsDir: string;
   /** The scenarios of the measured rounds (cold always runs --cold-runs times: the others start from it). */
   scenarios: Exclude<BuildId, 'cold'>[];
@@ -68,12 +70,15 @@ interface ToolResult extends Stats {
   ran: number[];
 }
 
+/** Per tool measured (kiln always; the peers of --tools). */
+type ByTool = { kiln: ToolResult } & Partial<Record<ToolName, ToolResult>>;
+
 interface SizeResult {
   packages: number;
   layers: number;
   rootDependents: number;
   /** Per measured scenario (cold, and those of --scenarios). */
-  builds: Partial<Record<BuildId, Record<ToolName, ToolResult>>>;
+  builds: Partial<Record<BuildId, ByTool>>;
   baselines: Record<BaselineId, Stats>;
   bars: Bar[];
 }
@@ -88,6 +93,7 @@ function parseOptions(argv: string[]): Options {
       seed: { type: 'string', default: '1' },
       runs: { type: 'string', default: '5' },
       'cold-runs': { type: 'string' },
+      tools: { type: 'string', default: 'kiln,turbo,nx' },
       'tools-dir': { type: 'string' },
       scenarios: { type: 'string', default: 'noop,warm,leaf,warmLeaf,root,restore,fresh' },
       json: { type: 'string' },
@@ -103,6 +109,13 @@ function parseOptions(argv: string[]): Options {
     seed: positiveInt('seed', values.seed),
     runs,
     coldRuns: values['cold-runs'] ? positiveInt('cold-runs', values['cold-runs']) : runs,
+    tools: [
+      'kiln',
+      ...values.tools.split(',').map((t) => {
+        if (!TOOLS.includes(t as ToolName)) throw new Error(`--tools: unknown '${t}' (kiln, turbo, nx)`);
+        return t as ToolName;
+      }).filter((t) => t !== 'kiln'),
+    ],
     toolsDir: values['tools-dir'] ?? defaultToolsDir(),
     scenarios: values.scenarios.split(',').map((id) => {
       if (id === 'cold' || !(id in BUILDS)) throw new Error(`--scenarios: unknown '${id}' (noop, warm, leaf, warmLeaf, root, restore, fresh)`);
@@ -141,7 +154,11 @@ async function measureSize(packages: number, opts: Options, tools: PeerTools, tm
   progress(`${packages} packages: generating and npm install`);
   const source = generateMonorepo(path.join(tmp, 'source'), { packages, files: opts.files, layers: opts.layers, seed: opts.seed }, tools);
   const copy = (name: string) => copyMonorepo(source, path.join(tmp, name));
-  const drivers: Driver[] = [kilnDriver(copy('kiln'), tmp), turboDriver(copy('turbo'), tmp, tools), nxDriver(copy('nx'), tmp, tools)];
+  const drivers: Driver[] = [
+    kilnDriver(copy('kiln'), tmp),
+    ...(opts.tools.includes('turbo') ? [turboDriver(copy('turbo'), tmp, tools)] : []),
+    ...(opts.tools.includes('nx') ? [nxDriver(copy('nx'), tmp, tools)] : []),
+  ];
   const samples = new Map<string, number[]>();
   const ran = new Map<string, number[]>();
   const record = (id: string, tool: string, ms: number, tasks?: number) => {
@@ -238,7 +255,7 @@ async function measureSize(packages: number, opts: Options, tools: PeerTools, tm
   };
   const measured = (['cold', ...opts.scenarios] as BuildId[]).filter((id, i, all) => all.indexOf(id) === i);
   const builds = Object.fromEntries(
-    measured.map((id) => [id, Object.fromEntries(TOOLS.map((t) => [t, stats(`${id}/${t}`)!]))]),
+    measured.map((id) => [id, Object.fromEntries(opts.tools.map((t) => [t, stats(`${id}/${t}`)!]))]),
   ) as SizeResult['builds'];
   const baselines = Object.fromEntries((Object.keys(BASELINES) as BaselineId[]).map((id) => [id, summarize(samples.get(`${id}/baseline`)!)])) as SizeResult['baselines'];
   return { packages, layers: source.layers, rootDependents: dependents.size, builds, baselines, bars: bars(packages, builds, baselines) };
@@ -252,35 +269,34 @@ async function measureSize(packages: number, opts: Options, tools: PeerTools, tm
 function bars(packages: number, b: SizeResult['builds'], base: SizeResult['baselines']): Bar[] {
   const bar = (name: string, value: number, limit: number, unit: string): Bar => ({ name, value, limit, unit, pass: value <= limit });
   const out: Bar[] = [];
-  const fastest = (t: ToolName) => Math.min(b.noop?.[t].median ?? Infinity, b.warm?.[t].median ?? Infinity);
+  const fastest = (t: ToolName) => Math.min(b.noop?.[t]?.median ?? Infinity, b.warm?.[t]?.median ?? Infinity);
+  const has = (t: ToolName) => (b.noop ?? b.cold)?.[t] !== undefined;
   if (b.noop || b.warm) {
-    out.push(bar('no-op, each at its fastest: kiln / turbo (>= 5x faster)', fastest('kiln') / fastest('turbo'), 0.2, 'x'));
-    out.push(bar('no-op, each at its fastest: kiln / nx (>= 5x faster)', fastest('kiln') / fastest('nx'), 0.2, 'x'));
+    for (const peer of ['turbo', 'nx'] as const) {
+      if (has(peer)) out.push(bar(`no-op, each at its fastest: kiln / ${peer} (>= 5x faster)`, fastest('kiln') / fastest(peer), 0.2, 'x'));
+    }
   }
   if (b.noop) out.push(bar('no-op without daemon: kiln / floor', b.noop.kiln.median / base.floor.median, 1.5, 'x'));
   if (b.leaf) out.push(bar("one leaf: kiln - (floor + the leaf's script)", b.leaf.kiln.median - base.floor.median - base.leafWork.median, 100, 'ms'));
   if (b.warmLeaf) {
     out.push(bar("one leaf, daemon running: kiln - (floor + the leaf's script)", b.warmLeaf.kiln.median - base.floor.median - base.leafWork.median, 100, 'ms'));
   }
-  if (b.root) {
-    const peerRan = Math.min(...b.root.turbo.ran, ...b.root.nx.ran);
+  if (b.root && (has('turbo') || has('nx'))) {
+    const peerRan = Math.min(...(b.root.turbo?.ran ?? []), ...(b.root.nx?.ran ?? []));
     out.push(bar('one root: tasks kiln ran beyond the fewest a peer ran', Math.max(...b.root.kiln.ran) - peerRan, 0, 'tasks'));
   }
-  // Fresh-process speed: ahead of turbo without a daemon, close to the floors.
-  const vsTurbo = (id: BuildId) => b[id]!.kiln.median / b[id]!.turbo.median;
-  if (b.noop) {
-    out.push(bar('no-op without daemon: kiln / turbo (faster)', vsTurbo('noop'), 1, 'x'));
-    out.push(bar('no-op without daemon: kiln / stat-only floor', b.noop.kiln.median / base.statFloor.median, 1.3, 'x'));
-  }
+  if (b.noop) out.push(bar('no-op without daemon: kiln / stat-only floor', b.noop.kiln.median / base.statFloor.median, 1.3, 'x'));
+  if (b.restore) out.push(bar('restore: kiln / tar -x of the same bytes', b.restore.kiln.median / base.untar.median, 2, 'x'));
+  if (!has('turbo')) return out;
+  // Fresh-process speed: ahead of turbo without a daemon.
+  const vsTurbo = (id: BuildId) => b[id]!.kiln.median / b[id]!.turbo!.median;
+  if (b.noop) out.push(bar('no-op without daemon: kiln / turbo (faster)', vsTurbo('noop'), 1, 'x'));
   if (b.leaf) out.push(bar('one leaf without daemon: kiln / turbo (faster)', vsTurbo('leaf'), 1, 'x'));
-  if (b.restore) {
-    out.push(bar('restore: kiln / turbo', vsTurbo('restore'), 0.6, 'x'));
-    out.push(bar('restore: kiln / tar -x of the same bytes', b.restore.kiln.median / base.untar.median, 2, 'x'));
-  }
+  if (b.restore) out.push(bar('restore: kiln / turbo', vsTurbo('restore'), 0.6, 'x'));
   if (b.fresh) out.push(bar('fresh clone, warm cache: kiln / turbo', vsTurbo('fresh'), 0.8, 'x'));
   if (b.warm && b.noop) {
     const times = packages >= 1000 ? 8 : 4;
-    out.push(bar(`no-op: kiln's daemon / turbo (>= ${times}x faster)`, b.warm.kiln.median / b.noop.turbo.median, 1 / times, 'x'));
+    out.push(bar(`no-op: kiln's daemon / turbo (>= ${times}x faster)`, b.warm.kiln.median / b.noop.turbo!.median, 1 / times, 'x'));
   }
   return out;
 }
@@ -299,20 +315,22 @@ function expect(d: Driver, label: string, ran: number, want: number, ranIds?: Se
 }
 
 function formatSize(r: SizeResult, opts: Options): string {
-  const ms = (s: Stats) => `${s.median.toFixed(0)} (${s.min.toFixed(0)}-${s.max.toFixed(0)})`;
+  const ms = (s: Stats | undefined) => (s ? `${s.median.toFixed(0)} (${s.min.toFixed(0)}-${s.max.toFixed(0)})` : '');
   const floor = r.baselines.floor.median;
-  const header = ['scenario', 'kiln ms (min-max)', 'turbo ms', 'nx ms', 'tasks k/t/n', 'kiln/turbo', 'kiln/nx', 'kiln/floor'];
+  const peers = opts.tools.filter((t) => t !== 'kiln');
+  const header = ['scenario', 'kiln ms (min-max)', ...peers.map((p) => `${p} ms`), `tasks ${opts.tools.map((t) => t[0]).join('/')}`, ...peers.map((p) => `kiln/${p}`), 'kiln/floor'];
   const rows = (Object.keys(BUILDS) as BuildId[]).filter((id) => r.builds[id]).map((id) => {
-    const { kiln, turbo, nx } = r.builds[id]!;
+    const by = r.builds[id]!;
     return [
-      BUILDS[id], ms(kiln), ms(turbo), ms(nx),
-      [kiln, turbo, nx].map((t) => String(Math.max(...t.ran))).join('/'),
-      (kiln.median / turbo.median).toFixed(3), (kiln.median / nx.median).toFixed(3), (kiln.median / floor).toFixed(2),
+      BUILDS[id], ms(by.kiln), ...peers.map((p) => ms(by[p])),
+      opts.tools.map((t) => String(Math.max(...(by[t]?.ran ?? [0])))).join('/'),
+      ...peers.map((p) => (by.kiln.median / by[p]!.median).toFixed(3)), (by.kiln.median / floor).toFixed(2),
     ];
   });
-  for (const id of Object.keys(BASELINES) as BaselineId[]) rows.push([BASELINES[id], ms(r.baselines[id]), '', '', '', '', '', '']);
+  for (const id of Object.keys(BASELINES) as BaselineId[]) rows.push([BASELINES[id], ms(r.baselines[id]), ...header.slice(2).map(() => '')]);
+  const versions = peers.map((p) => `${p} ${PEER_VERSIONS[p]}`).join(' vs ');
   return [
-    `kiln vs turbo ${PEER_VERSIONS.turbo} vs nx ${PEER_VERSIONS.nx} (daemons off but in the resident-process row): ${r.packages} packages x ${opts.files} files, ${r.layers} layers, ` +
+    `kiln${versions ? ` vs ${versions}` : ''} (daemons off but in the resident-process row): ${r.packages} packages x ${opts.files} files, ${r.layers} layers, ` +
       `seed ${opts.seed}; ${opts.runs} runs (cold: ${opts.coldRuns}); root change: ${r.rootDependents} true dependents; ` +
       `${os.availableParallelism()} cpus, node ${process.version}, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
     '',
@@ -337,7 +355,7 @@ function writeReadmeFigures(file: string, results: SizeResult[], opts: Options, 
     '',
     `Figures of one run (${new Date().toISOString().slice(0, 10)}) at ${sizes} packages, made by`,
     '`npm run bench:peers -- ' + process.argv.slice(2).join(' ') + '`:',
-    `${machine.cpus} cpus (${machine.cpuModel}), node ${machine.node}, npm ${npmVersion}, turbo ${PEER_VERSIONS.turbo}, nx ${PEER_VERSIONS.nx}.`,
+    `${machine.cpus} cpus (${machine.cpuModel}), node ${machine.node}, npm ${npmVersion}; ${opts.tools.filter((t) => t !== 'kiln').map((t) => `${t} ${PEER_VERSIONS[t]}`).join(', ') || 'no peer'}.`,
     `Each figure is a median of ${opts.runs} runs (cold: ${opts.coldRuns}) in milliseconds on this shared machine; the`,
     'ratios compare tools measured in the same run and are the figures to quote.',
     '',

@@ -34,6 +34,7 @@ export function finishRun(end: RunEnd, recording: RunRecording | undefined, repo
     command: end.command,
     startedAt: end.startedAt.toISOString(),
     durationMs: Math.round(performance.now() - end.t0),
+    peakRssKiB: process.resourceUsage().maxRSS,
     ...(end.dryRun ? { dryRun: true as const } : {}),
     ...(end.remote ? { remote: end.remote } : {}),
     nodes: end.nodes,

@@ -24,6 +24,8 @@ export interface RunSummary {
   command: string;
   startedAt: string;
   durationMs: number;
+  /** The kiln process's peak resident memory so far, in KiB (the daemon's, when it ran the build). */
+  peakRssKiB: number;
   /** Present and true only for `kiln build --dry-run`: nothing ran, `skipped` nodes would run. */
   dryRun?: true;
   /** Present when a remote cache was configured: its URL (no credentials), hits, misses, uploads, bytes, errors. */

@@ -50,7 +50,9 @@ export function generateMonorepo(dir: string, opts: MonorepoOptions, tools: Peer
   tools.linkInto(dir);
   // A git repository with everything committed, as a clone is: tools that read git's index (turbo, kiln in a
   // fresh checkout) get to.
-  const git = (...args: string[]) => execFileSync('git', ['-c', 'user.name=bench', '-c', 'user.email=bench@localhost', ...args], { cwd: dir, stdio: 'pipe' });
+  // No automatic gc or maintenance: a repack running in the background would move objects while the copies are made.
+  const git = (...args: string[]) =>
+    execFileSync('git', ['-c', 'user.name=bench', '-c', 'user.email=bench@localhost', '-c', 'gc.auto=0', '-c', 'maintenance.auto=false', ...args], { cwd: dir, stdio: 'pipe' });
   git('init', '-q');
   git('add', '-A');
   git('commit', '-qm', 'generated monorepo');

@@ -13,7 +13,7 @@ import { StatCache } from '../engine/keys/hash/stat-cache.js';
 import { initXxhash } from '../engine/keys/hash/xxhash.js';
 import { RACY_MARGIN_MS } from '../engine/keys/stamps.js';
 import { openStateDb } from '../engine/state/state-db.js';
-import { buildWithSummary, statuses, tempDir, writeFiles } from './kiln.js';
+import { buildWithSummary, libAndApp, statuses, tempDir, writeFiles } from './kiln.js';
 
 const git = (cwd: string, ...args: string[]) => execa('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { cwd });
 
@@ -153,19 +153,11 @@ describe('the stat cache with git blobs', () => {
 
 describe('a fresh clone with a warm cache (the CLI)', () => {
   it('restores every package by digests from git, and rebuilds what an unstaged edit changed', async () => {
-    const pkg = (json: Record<string, unknown>) => `${JSON.stringify(json)}\n`;
     const dir = await repo({
+      ...libAndApp('mkdir -p dist && cp src.txt dist/out.txt'),
       '.gitignore': 'dist/\n.kiln/\n',
-      'package.json': pkg({ name: 'root', private: true, workspaces: ['packages/*'] }),
       'packages/lib/src.txt': 'lib v1\n',
       ...Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`packages/lib/more/m${i}.txt`, `more ${i}\n`])),
-      'packages/lib/package.json': pkg({ name: 'lib', version: '1.0.0', scripts: { build: 'mkdir -p dist && cp src.txt dist/out.txt' } }),
-      'packages/app/package.json': pkg({
-        name: 'app',
-        version: '1.0.0',
-        dependencies: { lib: '1.0.0' },
-        scripts: { build: 'mkdir -p dist && { echo app; cat ../lib/dist/out.txt; } > dist/app.txt' },
-      }),
     });
     const cacheDir = tempDir('kiln-git-fresh-cache-');
     const build = () => buildWithSummary(dir, ['--npm', 'build', '--npm-outputs', 'dist', '--cache-dir', cacheDir, '--logs', 'none']);

@@ -67,3 +67,22 @@ export function processRunning(pid: number): boolean {
     return false;
   }
 }
+
+/**
+ * The files of the smallest JS workspace with a dependency: packages/lib,
+ * whose build script is `libBuild`, and packages/app, which depends on lib
+ * and whose build writes `app` then lib's dist/out.txt into dist/app.txt.
+ */
+export function libAndApp(libBuild: string): Record<string, string> {
+  const pkg = (json: Record<string, unknown>) => `${JSON.stringify(json)}\n`;
+  return {
+    'package.json': pkg({ name: 'root', private: true, workspaces: ['packages/*'] }),
+    'packages/lib/package.json': pkg({ name: 'lib', version: '1.0.0', scripts: { build: libBuild } }),
+    'packages/app/package.json': pkg({
+      name: 'app',
+      version: '1.0.0',
+      dependencies: { lib: '1.0.0' },
+      scripts: { build: 'mkdir -p dist && { echo app; cat ../lib/dist/out.txt; } > dist/app.txt' },
+    }),
+  };
+}

@@ -9,25 +9,16 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { RACY_MARGIN_MS } from '../engine/keys/stamps.js';
-import { buildWithSummary, statuses, tempDir, writeFiles } from './kiln.js';
-
-const pkg = (json: Record<string, unknown>) => `${JSON.stringify(json)}\n`;
+import { buildWithSummary, libAndApp, statuses, tempDir, writeFiles } from './kiln.js';
 
 async function workspace() {
   const dir = tempDir('kiln-restore-stamp-');
   const cacheDir = path.join(tempDir('kiln-restore-stamp-cache-'), 'cache');
   writeFiles(dir, {
-    'package.json': pkg({ name: 'root', private: true, workspaces: ['packages/*'] }),
+    ...libAndApp('mkdir -p dist && cat *.txt sub/*.txt > dist/out.txt'),
     'packages/lib/a.txt': 'a1\n',
     'packages/lib/sub/b.txt': 'b1\n',
     'packages/lib/sub/e.txt': 'e1\n',
-    'packages/lib/package.json': pkg({ name: 'lib', version: '1.0.0', scripts: { build: 'mkdir -p dist && cat *.txt sub/*.txt > dist/out.txt' } }),
-    'packages/app/package.json': pkg({
-      name: 'app',
-      version: '1.0.0',
-      dependencies: { lib: '1.0.0' },
-      scripts: { build: 'mkdir -p dist && { echo app; cat ../lib/dist/out.txt; } > dist/app.txt' },
-    }),
   });
   // Old enough that the cold build's input stamps are trusted: the short way is what is under test.
   await sleep(RACY_MARGIN_MS * 2);

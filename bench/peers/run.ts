@@ -354,7 +354,7 @@ function writeReadmeFigures(file: string, results: SizeResult[], opts: Options, 
     FIGURES_BEGIN,
     '',
     `Figures of one run (${new Date().toISOString().slice(0, 10)}) at ${sizes} packages, made by`,
-    '`npm run bench:peers -- ' + process.argv.slice(2).join(' ') + '`:',
+    '`npm run bench:peers -- ' + commandLine(process.argv.slice(2), file) + '`:',
     `${machine.cpus} cpus (${machine.cpuModel}), node ${machine.node}, npm ${npmVersion}; ${opts.tools.filter((t) => t !== 'kiln').map((t) => `${t} ${PEER_VERSIONS[t]}`).join(', ') || 'no peer'}.`,
     `Each figure is a median of ${opts.runs} runs (cold: ${opts.coldRuns}) in milliseconds on this shared machine; the`,
     'ratios compare tools measured in the same run and are the figures to quote.',
@@ -364,6 +364,19 @@ function writeReadmeFigures(file: string, results: SizeResult[], opts: Options, 
   ].join('\n');
   fs.writeFileSync(file, text.slice(0, begin) + block + text.slice(end + FIGURES_END.length));
   progress(`wrote the figures into ${file}`);
+}
+
+/** This run's options as a reader would repeat them: no --json file, the README by its name. */
+function commandLine(args: string[], readme: string): string {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const flag = arg.split('=')[0]!;
+    if ((flag === '--json' || flag === '--readme') && !arg.includes('=')) i++; // its value is the next argument
+    if (flag === '--json') continue;
+    out.push(flag === '--readme' ? `--readme ${path.basename(readme)}` : arg);
+  }
+  return out.join(' ');
 }
 
 function progress(message: string): void {

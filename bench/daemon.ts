@@ -26,6 +26,10 @@ export async function readyDaemonCounts(dir: string, workspace: string[] = []): 
   for (let i = 0; i < 600; i++) {
     const r = await kiln(['daemon', 'status', ...workspace], dir);
     const m = /(\d+) builds answered \((\d+) run by the daemon\)/.exec(r.stdout);
+    if (!m && r.stdout.includes('did not answer')) {
+      last = r.stdout.trim(); // busy (re-proving a large workspace): ask again
+      continue;
+    }
     if (!m) throw new Error(`kiln daemon status: ${r.stdout}${r.stderr}`);
     if (r.stdout.includes('; ready')) return { fromMemory: Number(m[1]) - Number(m[2]), ran: Number(m[2]) };
     last = r.stdout.trim();

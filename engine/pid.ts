@@ -1,14 +1,27 @@
+import fs from 'node:fs';
+
 /**
- * Whether a process exists, for stale lock and temp-file cleanup. EPERM: it
- * exists, owned by someone else. Not a positive integer: no (kill(0, 0)
- * would probe our own process group).
+ * Whether a process exists and can still run, for stale lock, temp-file
+ * and daemon cleanup. EPERM: it exists, owned by someone else. A zombie (on
+ * Linux, state Z in /proc) has exited and only waits for a reaper that, in
+ * a container, may never come: not alive. Not a positive integer: no
+ * (kill(0, 0) would probe our own process group).
  */
 export function isAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  return !isZombie(pid);
+}
+
+function isZombie(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat[stat.lastIndexOf(')') + 2] === 'Z';
+  } catch {
+    return false; // no /proc (not Linux), or gone meanwhile: kill(0) said it exists
   }
 }

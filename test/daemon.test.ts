@@ -198,6 +198,14 @@ describe('kiln daemon', () => {
     const { ws, env } = await withDaemon();
     expect((await build(ws, { ...env, KILN_DAEMON: '0' })).who).toBe('client');
     const info = JSON.parse(fs.readFileSync(path.join(ws, '.kiln/daemon.json'), 'utf8')) as { pid: number };
+    // Alive but not answering (as when busy re-proving a large workspace) is not "no daemon": none is started beside it.
+    process.kill(info.pid, 'SIGSTOP');
+    try {
+      expect((await kiln(ws, ['daemon', 'status'], env)).stdout).toContain(`daemon pid ${info.pid} is running but did not answer`);
+      expect((await kiln(ws, ['daemon', 'start'], env)).stdout).toContain(`daemon pid ${info.pid} is running but did not answer`);
+    } finally {
+      process.kill(info.pid, 'SIGCONT');
+    }
     process.kill(info.pid, 'SIGKILL');
     await new Promise((r) => setTimeout(r, 100));
     const r = await buildWithSummary(ws, [], env); // a dead daemon's leftovers cost nothing

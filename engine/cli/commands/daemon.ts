@@ -71,25 +71,35 @@ async function serve(spec: WorkspaceSpec, idleMinutes: number): Promise<number> 
   return new Promise<number>(() => undefined); // runs until stopped or idle
 }
 
-async function running(root: string): Promise<{ info: DaemonInfo; status: DaemonStatus } | undefined> {
+/** How long a status request may take: a daemon re-proving a large workspace can be busy for a while. */
+const STATUS_TIMEOUT_MS = 5_000;
+
+/**
+ * The daemon serving `root`: its status, or `busy` when its process lives
+ * but did not answer in time (it is not "not running": another must not be
+ * started beside it).
+ */
+async function running(root: string): Promise<{ info: DaemonInfo; status: DaemonStatus } | { info: DaemonInfo; busy: true } | undefined> {
   const info = readDaemonInfo(root);
   if (!info || !isAlive(info.pid)) return undefined;
-  const r = await exchange(info.socket, { kind: 'status' }, 5_000);
-  return r?.kind === 'status' ? { info, status: r.status } : undefined;
+  const r = await exchange(info.socket, { kind: 'status' }, STATUS_TIMEOUT_MS);
+  return r?.kind === 'status' ? { info, status: r.status } : { info, busy: true };
 }
+
+const busyLine = (pid: number) => `kiln: daemon pid ${pid} is running but did not answer within ${STATUS_TIMEOUT_MS / 1000} s (busy)\n`;
 
 async function start(spec: WorkspaceSpec, idleMinutes: number): Promise<number> {
   const root = path.dirname(spec.rootFile);
   const already = await running(root);
   if (already) {
-    process.stdout.write(`kiln: daemon already running (pid ${already.info.pid})\n`);
+    process.stdout.write('busy' in already ? busyLine(already.info.pid) : `kiln: daemon already running (pid ${already.info.pid})\n`);
     return 0;
   }
   const child = spawnDaemon(spec, idleMinutes);
   const deadline = Date.now() + START_TIMEOUT_MS;
   while (Date.now() < deadline) {
     const up = await running(root);
-    if (up && up.info.pid === child.pid && !up.status.proving) {
+    if (up && 'status' in up && up.info.pid === child.pid && !up.status.proving) {
       process.stdout.write(`kiln: daemon started (pid ${child.pid}): ${describe(up.status)}\n`);
       return 0;
     }
@@ -115,7 +125,8 @@ async function stop(root: string): Promise<number> {
 
 async function status(root: string): Promise<number> {
   const up = await running(root);
-  process.stdout.write(up ? `kiln: daemon pid ${up.info.pid}: ${describe(up.status)}\n` : 'kiln: no daemon running\n');
+  if (!up) process.stdout.write('kiln: no daemon running\n');
+  else process.stdout.write('busy' in up ? busyLine(up.info.pid) : `kiln: daemon pid ${up.info.pid}: ${describe(up.status)}\n`);
   return 0;
 }
 

@@ -99,8 +99,8 @@ export async function keyStage(s: BuildSession, r: Resolving, written: readonly 
  */
 export function knownKey(s: BuildSession, r: Resolving, known: NodeState | undefined): Keyed | undefined {
   if (!stampCheckable(r.node, rules.get(r.node.rule)!) || !keyUnchangedByStamp(s.ws.root, r.node, known, r.depDigests, s.opts.env)) return undefined;
-  const ingredients = s.nodeStates.ingredients(r.node.id);
-  if (!ingredients) return undefined;
+  const ingredients = s.nodeStates.ingredientsJson(r.node.id);
+  if (ingredients === undefined) return undefined;
   return { key: known.key, ingredients, inputStamp: known.inputStamp, context: known.context, written: [...known.written] };
 }
 

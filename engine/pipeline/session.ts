@@ -54,7 +54,8 @@ export interface Settled {
 /** A node's key and ingredients with the stamps that let the next build skip gathering them. */
 export interface Keyed {
   key: string;
-  ingredients: Ingredients;
+  /** What the key was made of; as stored JSON when it is the recorded key (knownKey), saved back unparsed. */
+  ingredients: Ingredients | string;
   inputStamp: string | null;
   context: string;
   /** The paths excluded from the inputs as undeclared products of the node (NodeState.written). */

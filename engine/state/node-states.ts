@@ -59,17 +59,23 @@ export class NodeStates {
     );
   }
 
-  /** What the node's last build consumed: for `kiln why`, and a restore under the recorded key (knownKey). */
+  /** What the node's last build consumed, for `kiln why`. */
   ingredients(node: string): Ingredients | undefined {
-    this.ingredientsStmt ??= this.db.prepare('SELECT ingredients FROM node_state WHERE node = ?').pluck();
-    const row = this.ingredientsStmt.get(node) as string | undefined;
-    return row === undefined ? undefined : (JSON.parse(row) as Ingredients);
+    const json = this.ingredientsJson(node);
+    return json === undefined ? undefined : (JSON.parse(json) as Ingredients);
   }
 
-  save(node: string, s: NodeState, ingredients: Ingredients): void {
+  /** The same as stored, unparsed: a restore under the recorded key (knownKey) saves it back as it is. */
+  ingredientsJson(node: string): string | undefined {
+    this.ingredientsStmt ??= this.db.prepare('SELECT ingredients FROM node_state WHERE node = ?').pluck();
+    return this.ingredientsStmt.get(node) as string | undefined;
+  }
+
+  /** `ingredients`: the value, or its JSON as ingredientsJson gave it. */
+  save(node: string, s: NodeState, ingredients: Ingredients | string): void {
     this.write(() =>
       this.saveStmt.run(
-        node, s.key, JSON.stringify(ingredients), s.outputDigest, s.fingerprint, s.log, s.durationMs, Date.now(), s.inputStamp, s.context,
+        node, s.key, typeof ingredients === 'string' ? ingredients : JSON.stringify(ingredients), s.outputDigest, s.fingerprint, s.log, s.durationMs, Date.now(), s.inputStamp, s.context,
         s.written.length > 0 ? JSON.stringify(s.written) : null,
       ),
     );

@@ -18,10 +18,19 @@ export function isAlive(pid: number): boolean {
 }
 
 function isZombie(pid: number): boolean {
+  return procStat(pid)?.[0] === 'Z'; // no /proc (not Linux), or gone meanwhile: kill(0) said it exists
+}
+
+/**
+ * The fields of /proc/PID/stat after the command name (which may hold
+ * spaces and parentheses): [0] is the state (field 3 overall), [19] the
+ * start time in clock ticks since boot (field 22). Undefined without /proc.
+ */
+export function procStat(pid: number): string[] | undefined {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat[stat.lastIndexOf(')') + 2] === 'Z';
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
-    return false; // no /proc (not Linux), or gone meanwhile: kill(0) said it exists
+    return undefined;
   }
 }

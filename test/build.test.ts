@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildWithSummary, kiln, processRunning, statuses, tempDir, writeFiles } from './kiln.js';
+import { buildWithSummary, kiln, statuses, tempDir, writeFiles } from './kiln.js';
+import { isAlive } from '../engine/pid.js';
 
 const DIAMOND = `
 nodes:
@@ -190,7 +191,7 @@ nodes:
     expect(byId.missing!.error).toMatch(/^cannot run 'no-such-binary-anywhere': .*ENOENT/);
     const grandchild = Number(fs.readFileSync(path.join(ws, 'grandchild.pid'), 'utf8'));
     await new Promise((res) => setTimeout(res, 200));
-    expect(processRunning(grandchild)).toBe(false); // the background sleep died with its group
+    expect(isAlive(grandchild)).toBe(false); // the background sleep died with its group
   });
 
   it('fails fast with exit 1, or keeps going with --keep-going', async () => {

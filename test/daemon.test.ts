@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
-import { buildWithSummary, kiln, KILN_MAIN, processRunning, statuses, tempDir, writeFiles } from './kiln.js';
+import { buildWithSummary, kiln, KILN_MAIN, statuses, tempDir, writeFiles } from './kiln.js';
+import { isAlive } from '../engine/pid.js';
 
 const GRAPH = `
 nodes:
@@ -187,10 +188,10 @@ describe('kiln daemon', () => {
     const pidFile = path.join(ws, 'pid');
     for (let i = 0; i < 200 && !fs.existsSync(pidFile); i++) await new Promise((r) => setTimeout(r, 50));
     const pid = Number(fs.readFileSync(pidFile, 'utf8'));
-    expect(processRunning(pid)).toBe(true);
+    expect(isAlive(pid)).toBe(true);
     client.kill('SIGINT');
-    for (let i = 0; i < 100 && processRunning(pid); i++) await new Promise((r) => setTimeout(r, 50));
-    expect(processRunning(pid)).toBe(false);
+    for (let i = 0; i < 100 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(isAlive(pid)).toBe(false);
     expect((await counters(ws, env)).ran).toBe(1); // the daemon ran it, and is still serving
   });
 
@@ -239,8 +240,8 @@ describe('kiln daemon', () => {
     const { ws } = await withDaemon();
     const { pid } = JSON.parse(fs.readFileSync(path.join(ws, '.kiln/daemon.json'), 'utf8')) as { pid: number };
     fs.rmSync(path.join(ws, '.kiln'), { recursive: true });
-    for (let i = 0; i < 100 && processRunning(pid); i++) await new Promise((r) => setTimeout(r, 100));
-    expect(processRunning(pid)).toBe(false);
+    for (let i = 0; i < 100 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(isAlive(pid)).toBe(false);
   });
 
   it('a daemon started after .kiln was removed stays reachable when the old one retires', async () => {
@@ -252,8 +253,8 @@ describe('kiln daemon', () => {
     const start = await kiln(ws, ['daemon', 'start', '--idle-timeout', '5'], env);
     expect(start.stdout).toMatch(/daemon started/);
     const pid = (JSON.parse(fs.readFileSync(infoFile, 'utf8')) as { pid: number }).pid;
-    for (let i = 0; i < 100 && processRunning(old); i++) await new Promise((r) => setTimeout(r, 100));
-    expect(processRunning(old)).toBe(false);
+    for (let i = 0; i < 100 && isAlive(old); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(isAlive(old)).toBe(false);
     // Closing the old daemon's socket must not have unlinked the new one's.
     expect((await kiln(ws, ['daemon', 'status'], env)).stdout).toMatch(new RegExp(`daemon pid ${pid}: 2/2 nodes proven`));
     expect((await build(ws, env)).who).toBe('memory');

@@ -59,15 +59,6 @@ export function statuses(summary: RunSummary): Record<'built' | 'cached' | 'fail
   return out;
 }
 
-/** Whether a process runs (a zombie waiting for a reaper that may never come, e.g. in a container, does not). */
-export function processRunning(pid: number): boolean {
-  try {
-    return fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
 /**
  * The files of the smallest JS workspace with a dependency: packages/lib,
  * whose build script is `libBuild`, and packages/app, which depends on lib

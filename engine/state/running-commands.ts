@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { isAlive } from '../pid.js';
+import { isAlive, procStat } from '../pid.js';
 import { STATE_DIR } from './state-dir.js';
 
 /**
@@ -14,16 +14,8 @@ const RUNNING_DIR = 'running';
 /** How long a left-over group gets after SIGTERM before SIGKILL. */
 const GRACE_MS = 2000;
 
-/** The start time of a process (Linux /proc, clock ticks since boot): tells a left-over group from a new one reusing its id. */
-function startTime(pid: number): string | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may hold spaces and parentheses): the 22nd field overall is the start time.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
-}
+/** The start time of a process (Linux /proc): tells a left-over group from a new one reusing its id. */
+const startTime = (pid: number): string | undefined => procStat(pid)?.[19];
 
 /** Records a command's process group while it runs; call the returned function when it has exited. */
 export function recordCommand(root: string, groupId: number, node: string): () => void {

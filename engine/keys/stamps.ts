@@ -68,48 +68,39 @@ export function outputsUnchanged(nodeDirAbs: string, fingerprint: string): boole
  * Whether every path of a stamp still stats the same. A directory whose own
  * line (mtime, ctime) is unchanged has had no entry added, removed or
  * renamed, so its recorded entries are all there is to check.
- */
-export function stampUnchanged(nodeDirAbs: string, stamp: string, mode: StatMode): boolean {
-  if (stamp === '') return true;
-  for (const line of stamp.split('\n')) {
-    const rel = relOf(line);
-    const st = statOf(nodeDirAbs, rel, mode);
-    if ((st ? statLine(rel, st) : missingLine(rel)) !== line) return false;
-  }
-  return true;
-}
-
-/**
- * stampUnchanged for an input stamp (stat mode), tolerant of one harmless
- * change: a directory whose own line differs still counts as unchanged when
- * it lists exactly the entries the stamp records below it, apart from those
+ *
+ * With `ignorable` (input stamps), one harmless change is tolerated: a
+ * directory whose own line differs still counts as unchanged when it lists
+ * exactly the entries the stamp records below it, apart from those
  * `ignorable` says are never inputs (the node's outputs, pruned dirs).
  * Deleting or restoring `dist/` changes its parent's mtime, not an input;
  * every recorded entry is still checked by its own line.
  */
-export function inputStampUnchanged(nodeDirAbs: string, stamp: string, ignorable: () => (rel: string, name: string) => boolean): boolean {
+export function stampUnchanged(nodeDirAbs: string, stamp: string, mode: StatMode, ignorable?: () => (rel: string, name: string) => boolean): boolean {
   if (stamp === '') return true;
   const lines = stamp.split('\n');
-  let children: Map<string, Set<string>> | undefined;
-  let skip: ((rel: string, name: string) => boolean) | undefined;
+  let tolerance: { children: Map<string, Set<string>>; skip: (rel: string, name: string) => boolean } | undefined;
   for (const line of lines) {
     const rel = relOf(line);
-    const st = statOf(nodeDirAbs, rel, 'stat');
+    const st = statOf(nodeDirAbs, rel, mode);
     if ((st ? statLine(rel, st) : missingLine(rel)) === line) continue;
-    if (!st?.isDirectory() || !recordedAsDir(line, rel)) return false;
-    children ??= childrenOf(lines);
-    skip ??= ignorable();
-    const recorded = children.get(rel) ?? new Set<string>();
-    let listed: string[];
-    try {
-      listed = fs.readdirSync(path.join(nodeDirAbs, rel));
-    } catch {
-      return false;
-    }
-    const inputs = listed.filter((name) => !skip!(rel === '' ? name : `${rel}/${name}`, name));
-    if (inputs.length !== recorded.size || !inputs.every((name) => recorded.has(name))) return false;
+    if (!ignorable || !st?.isDirectory() || !recordedAsDir(line, rel)) return false;
+    tolerance ??= { children: childrenOf(lines), skip: ignorable() };
+    if (!listsRecordedEntries(nodeDirAbs, rel, tolerance.children.get(rel) ?? new Set(), tolerance.skip)) return false;
   }
   return true;
+}
+
+/** Whether directory `rel` lists exactly `recorded`, apart from the entries `skip` says are never inputs. */
+function listsRecordedEntries(nodeDirAbs: string, rel: string, recorded: ReadonlySet<string>, skip: (rel: string, name: string) => boolean): boolean {
+  let listed: string[];
+  try {
+    listed = fs.readdirSync(path.join(nodeDirAbs, rel));
+  } catch {
+    return false;
+  }
+  const inputs = listed.filter((name) => !skip(rel === '' ? name : `${rel}/${name}`, name));
+  return inputs.length === recorded.size && inputs.every((name) => recorded.has(name));
 }
 
 /** Stamped path → the names stamped directly below it. */

@@ -3,7 +3,7 @@ import path from 'node:path';
 import picomatch from 'picomatch';
 import type { InputPattern, NodeDecl } from '../../buildfile/types.js';
 import { OutputSpec } from '../../../cache/local/output-spec.js';
-import { inputStampUnchanged, missingLine, statLine } from '../stamps.js';
+import { missingLine, stampUnchanged, statLine } from '../stamps.js';
 import { RACY_MARGIN_MS } from '../stamps.js';
 import type { StatCache } from './stat-cache.js';
 
@@ -91,7 +91,7 @@ export function expandInputs(root: string, node: NodeDecl, stats: StatCache, wri
  * unchanged. The outputs are those expandInputs leaves out.
  */
 export function inputsUnchangedByStamp(nodeDirAbs: string, node: NodeDecl, stamp: string, written: readonly string[]): boolean {
-  return inputStampUnchanged(nodeDirAbs, stamp, () => {
+  return stampUnchanged(nodeDirAbs, stamp, 'stat', () => {
     const products = OutputSpec.of(written.length === 0 ? node.outputs : [...node.outputs, ...written]);
     const outputs = new Set(products.productDirs);
     return (rel, name) => PRUNED_DIRS.has(name) || outputs.has(rel) || products.isProduct(rel);

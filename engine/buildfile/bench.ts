@@ -1,5 +1,5 @@
-import { isMap, isScalar, isSeq } from 'yaml';
-import type { Node as YamlNode } from 'yaml';
+import { isMap, isScalar, isSeq } from './yaml/tree.js';
+import type { YamlNode } from './yaml/tree.js';
 import { isScenarioKind, parsePercent, SCENARIO_KINDS, type Located, type ScenarioKind } from './scenario.js';
 import { suggest } from './hint.js';
 import { escapes, isAbsolute, normalise } from './paths.js';

@@ -1,4 +1,4 @@
-import { isMap } from 'yaml';
+import { isMap } from './yaml/tree.js';
 import { readHistory } from './history.js';
 import type { BenchDecl, HistoryDecl, RemoteDecl, ToolchainDecl } from './types.js';
 import { readBench } from './bench.js';
@@ -28,7 +28,7 @@ const TOOLCHAIN_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 /** Reads the top level of one build file. An empty file declares nothing, which is fine. */
 export function readContents(file: SourceFile, isRoot: boolean): FileContents {
   const contents: FileContents = { includes: [], toolchains: [], nodes: [] };
-  const top = file.broken ? undefined : file.deref(file.doc.contents);
+  const top = file.broken ? undefined : file.deref(file.root);
   if (!top) return contents;
   if (!isMap(top)) {
     file.report(top, 'a build file must be a mapping', `its keys are ${TOP_KEYS.join(', ')}`);

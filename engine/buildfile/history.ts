@@ -1,4 +1,4 @@
-import { isMap, isScalar } from 'yaml';
+import { isMap, isScalar } from './yaml/tree.js';
 import { suggest } from './hint.js';
 import type { Entry, SourceFile } from './source.js';
 import type { HistoryDecl } from './types.js';

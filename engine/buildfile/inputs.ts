@@ -1,6 +1,6 @@
 import picomatch from 'picomatch';
-import { isMap } from 'yaml';
-import type { Node as YamlNode, YAMLMap } from 'yaml';
+import { isMap } from './yaml/tree.js';
+import type { YamlNode, YamlMap } from './yaml/tree.js';
 import type { InputPattern } from './types.js';
 import { suggest } from './hint.js';
 import { escapes, isAbsolute, joinRel, normalise } from './paths.js';
@@ -42,7 +42,7 @@ export function parseInputs(file: SourceFile, e: Entry, nodeDir: string, nodeId:
 }
 
 /** `{glob: ..., required: ...}`. */
-function inputMap(file: SourceFile, map: YAMLMap, at: YamlNode): InputSpec {
+function inputMap(file: SourceFile, map: YamlMap, at: YamlNode): InputSpec {
   let globEntry: Entry | undefined;
   let required: boolean | undefined;
   for (const f of file.uniqueEntries(map)) {

@@ -1,5 +1,5 @@
-import { isMap } from 'yaml';
-import type { Node as YamlNode, Scalar } from 'yaml';
+import { isMap } from './yaml/tree.js';
+import type { YamlNode, YamlScalar } from './yaml/tree.js';
 import { rules } from '../../rules/index.js';
 import type { Rule } from '../../rules/rule.js';
 import type { SourcePos } from '../diagnostic.js';
@@ -105,7 +105,7 @@ const COMMON_KEYS = [...LEADING_KEYS, ...Object.keys(FIELDS)];
  * of it are wrong (those are reported), so workspace-wide checks still see
  * its id and deps; undefined only when there is no node to speak of.
  */
-export function parseNode(file: SourceFile, id: string, idKey: Scalar, value: YamlNode | undefined, at: YamlNode): ParsedNode | undefined {
+export function parseNode(file: SourceFile, id: string, idKey: YamlScalar, value: YamlNode | undefined, at: YamlNode): ParsedNode | undefined {
   if (!NODE_ID.test(id)) {
     file.report(idKey, `invalid node id '${id}'`, 'ids start with a letter or digit (or @), then letters, digits and . _ : / # -');
   }
@@ -149,7 +149,7 @@ export function parseNode(file: SourceFile, id: string, idKey: Scalar, value: Ya
   return node;
 }
 
-function ruleOf(file: SourceFile, id: string, idKey: Scalar, e: Entry | undefined): Rule | undefined {
+function ruleOf(file: SourceFile, id: string, idKey: YamlScalar, e: Entry | undefined): Rule | undefined {
   if (!e) {
     file.report(idKey, `node '${id}' has no 'rule'`, `add \`rule: <id>\`; ${knownRules()}`, id);
     return undefined;

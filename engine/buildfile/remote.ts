@@ -1,4 +1,4 @@
-import { isMap, isScalar } from 'yaml';
+import { isMap, isScalar } from './yaml/tree.js';
 import { suggest } from './hint.js';
 import { ENV_NAME } from './names.js';
 import type { Entry, SourceFile } from './source.js';

@@ -1,6 +1,6 @@
 import * as v from 'valibot';
-import { isAlias, isMap, isSeq } from 'yaml';
-import type { Node as YamlNode, Scalar } from 'yaml';
+import { isAlias, isMap, isSeq } from './yaml/tree.js';
+import type { YamlNode, YamlScalar } from './yaml/tree.js';
 import type { Rule } from '../../rules/rule.js';
 import { setOwn, type Entry, type SourceFile } from './source.js';
 
@@ -21,7 +21,7 @@ function schemaOf(rule: Rule): v.GenericSchema {
  * them as the rule's schema outputs them (defaults applied). Every schema
  * issue is reported at the YAML node its path leads to.
  */
-export function checkRuleAttrs(file: SourceFile, rule: Rule, nodeId: string, idKey: Scalar, entries: Entry[]): Record<string, unknown> {
+export function checkRuleAttrs(file: SourceFile, rule: Rule, nodeId: string, idKey: YamlScalar, entries: Entry[]): Record<string, unknown> {
   const byKey = new Map(entries.map((e) => [e.key, e]));
   for (const key of rule.required) {
     if (!byKey.has(key)) {
@@ -57,10 +57,10 @@ export function locate(file: SourceFile, entry: Entry, steps: v.IssuePathItem[])
   let at: YamlNode = entry.at;
   let label = entry.key;
   for (const step of steps) {
-    const container = isAlias(at) ? at.resolve(file.doc) : at;
+    const container = isAlias(at) ? at.target : at;
     let next: unknown;
     if (isMap(container)) {
-      const pair = container.items.find((p) => file.text(p.key as YamlNode) === String(step.key));
+      const pair = container.items.find((p) => file.text(p.key) === String(step.key));
       next = step.origin === 'key' ? pair?.key : pair?.value;
     } else if (isSeq(container)) {
       next = container.items[step.key as number];

@@ -1,6 +1,6 @@
 /** Typed values (strings, lists, booleans) read from YAML nodes, reporting what does not fit. */
-import { isScalar, isSeq } from 'yaml';
-import type { Node as YamlNode } from 'yaml';
+import { isScalar, isSeq } from './yaml/tree.js';
+import type { YamlNode } from './yaml/tree.js';
 import { formatPos } from './hint.js';
 import type { Entry, SourceFile } from './source.js';
 

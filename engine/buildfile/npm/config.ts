@@ -1,6 +1,5 @@
 import * as v from 'valibot';
-import { isMap, isScalar } from 'yaml';
-import type { Node as YamlNode, YAMLMap } from 'yaml';
+import { isMap, isScalar } from '../yaml/tree.js';
 import type { SourcePos } from '../../diagnostic.js';
 import { locate } from '../rule-attrs.js';
 import type { Entry, SourceFile } from '../source.js';
@@ -127,7 +126,7 @@ export function readImport(file: SourceFile, e: Entry): NpmImport | undefined {
     const config: ScriptConfig = {};
     if (c?.dependsOn) {
       config.dependsOn = c.dependsOn.map((raw, i) => {
-        const at = (entry.value as YAMLMap).getIn([...path, 'dependsOn', i], true) as YamlNode | undefined;
+        const at = file.descend(entry.value, [...path, 'dependsOn', i]);
         return parseDependsOn(raw, file.pos(at ?? entry.keyNode));
       });
     }

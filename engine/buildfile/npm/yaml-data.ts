@@ -1,15 +1,6 @@
-import { createRequire } from 'node:module';
 import type { Diagnostic, SourcePos } from '../../diagnostic.js';
 import { located } from '../hint.js';
-
-const requireHere = createRequire(import.meta.url);
-let yamlLib: typeof import('yaml') | undefined;
-/**
- * The `yaml` package, loaded on first use (~25 ms of its files): an npm or
- * yarn 1 workspace never reads YAML, though this module's isRecord serves
- * every importer. Loaded as CommonJS: the bundle leaves `yaml` outside it.
- */
-const yaml = (): typeof import('yaml') => (yamlLib ??= requireHere('yaml') as typeof import('yaml'));
+import { yamlLibrary } from '../yaml/library.js';
 
 /** A YAML file read as plain data, and where a path of keys into it is written. */
 export interface YamlData {
@@ -25,7 +16,7 @@ export interface YamlData {
  * located, and give undefined: the data of a broken file is not trusted.
  */
 export function parseYamlData(file: string, text: string, diagnostics: Diagnostic[]): YamlData | undefined {
-  const { LineCounter, parseDocument } = yaml();
+  const { LineCounter, parseDocument } = yamlLibrary();
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
   const at = (offset: number): SourcePos => {

@@ -1,0 +1,98 @@
+// The two YAML parsers behind the build-file loader must read a file the
+// same way: the fast path (js-yaml's event stream, engine/buildfile/yaml/
+// events.ts) takes a file only if the `yaml` package, which the loader used
+// alone before, reads it without an error or warning into the very same tree
+// (kinds, values, written numbers, every node's offset). Otherwise a build
+// file would load a different graph depending on which parser took it.
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { mulberry32 as prng } from '../bench/prng.js';
+import { treeFromDocument } from '../engine/buildfile/yaml/document.js';
+import { treeFromEvents } from '../engine/buildfile/yaml/events.js';
+import { VALID, mutate } from './yaml-mutations.js';
+
+/** Files the fast path takes: where the parsers could disagree. */
+function agree(text: string): boolean {
+  const fast = treeFromEvents(text);
+  if (!fast) return false;
+  const slow = treeFromDocument(text);
+  const context = `--- text ---\n${text}`;
+  expect(slow.errors, context).toEqual([]);
+  expect(slow.warnings, context).toEqual([]);
+  expect(fast.root, context).toEqual(slow.root);
+  return true;
+}
+
+/** Scalars and layouts where YAML parsers are known to part ways. */
+const TRICKY = [
+  // numbers, booleans and nulls of the core schema, and near misses that are strings
+  'a: [1, -1, +1, 0, -0, 012, 0o17, 0o19, 0x1F, 0x1g, 0b101, 1_000, 1e3, 1E-3, .5, 5., -.5, +.5e2, 1.0, 1.50, .inf, -.Inf, +.INF, .nan, .NaN, .NAN, nan, inf]',
+  'a: [true, True, TRUE, tRUE, false, False, FALSE, yes, no, on, off, y, n]',
+  'a: [~, null, Null, NULL, nULL, "", \'\']\nb: ~\nc: null\nd:\ne: ""',
+  'n:\n  1.0:\n    rule: run\n  007: x\n  0x10: y\n  true: z\n  ~: w',
+  // quoting and escapes
+  'a: "tab\\tnew\\nline \\x41 \\u00e9 \\U0001F600 \\\\ \\" \\/ \\_ \\N \\L \\P \\0 \\a \\e \\v \\b \\f \\r \\ "\nb: \'it\'\'s\'',
+  'a: "first\n  second\n\n  third"\nb: \'x\n\n   y  \'\nc: "trailing \\\n  slash"',
+  'a: plain\n  continued\n  # not a comment? no: a comment ends it\nb: x',
+  'a: plain\n  continued\n\n  after blank\nb: x #comment\nc: x#not-comment\nd: "q" # c',
+  // block scalars
+  'a: |\n  one\n  two\nb: >\n  folded\n  text\n\n  para\nc: |-\n  strip\nd: |+\n  keep\n\ne: >2-\n    indented\nf: |  # comment\n  x\n',
+  'cmd: |\n  set -e\n  echo "$X" # shell comment\n    deeper\n\nnext: 1\n',
+  '- |\n  a\n- >-\n  b\n-   |\n   c\n',
+  'k: # comment\n  |\n  text\n',
+  // collections
+  'a: {b: 1, c: [d, {e: f}], "g h": \'i\'}\nj: [ ]\nk: { }\nl: [a, b,]\nm: {a: }\n',
+  'a:\n- x\n- - y\n  - z\n- k: v\n  l: w\n-\n  q: r\n',
+  '? a\n: b\n? [c]\n: d\n',
+  'a: b: c',
+  'a:\n  b\n  c: d',
+  '- a\n-b\n- c',
+  'a: [x\n  , y]\nb: {c:\n  d}',
+  'a: 1\na: 2\n__proto__: x\nconstructor: y',
+  '"quoted key": 1\n\'single\': 2\n"multi\n  line": 3',
+  `${'k'.repeat(1100)}: long key`,
+  // documents, directives, whitespace
+  '---\na: 1\n...\n',
+  '--- |\n  root block\n',
+  '%YAML 1.2\n---\na: 1\n',
+  'a: 1\n---\nb: 2\n',
+  '\ufeffa: 1\n',
+  'a: 1\r\nb:\r\n  - x\r\n  - "y"\r\n',
+  'a: 1\t\nb:\t2\nc: [\tx]\n',
+  '\ta: 1',
+  '# only a comment\n',
+  '',
+  'scalar root',
+  '"quoted root"',
+  '[flow, root]',
+  // anchors, aliases and tags: the `yaml` package's alone
+  'a: &x 1\nb: *x',
+  'a: !!str 1\nb: !custom x',
+  'a: *missing',
+  // nesting
+  `a: ${'['.repeat(150)}${']'.repeat(150)}`,
+  `${'x:\n'.replace('x', 'a')}${Array.from({ length: 120 }, (_, i) => `${' '.repeat(i + 1)}k${i}:`).join('\n')} v`,
+  // unicode and odd characters
+  'ключ: значение\n"\u2028": x\nemoji: 😀\n',
+  'a: "\\0"\nb: x\u0085y\n',
+];
+
+describe('the fast YAML path reads files exactly as the yaml package does', () => {
+  it('on scalars and layouts where parsers differ', () => {
+    const taken = TRICKY.filter(agree).length;
+    // Most of these are ordinary YAML the fast path must take, or it is no fast path.
+    expect(taken).toBeGreaterThan(TRICKY.length / 2);
+  });
+
+  it('on every build file of the examples and on 5,000 mutations of the fuzz seed', () => {
+    const read = (f: string) => fs.readFileSync(path.join(import.meta.dirname, '..', f), 'utf8');
+    // rackstack's file is a template: setup.sh puts the upstreams' directory in.
+    const examples = [read('examples/hello/kiln.yaml'), read('examples/rackstack/kiln.yaml.in').replaceAll('@UPSTREAMS@', '/srv/upstreams')];
+    for (const text of [VALID, ...examples]) expect(agree(text), text).toBe(true);
+    const rand = prng(0x79616d6c);
+    let taken = 0;
+    for (let round = 0; round < 5000; round++) if (agree(mutate(VALID, rand))) taken++;
+    expect(taken).toBeGreaterThan(1000);
+  });
+});

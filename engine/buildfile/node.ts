@@ -114,13 +114,13 @@ export function parseNode(file: SourceFile, id: string, idKey: YamlScalar, value
     return undefined;
   }
   const entries = file.uniqueEntries(value);
-  const byKey = new Map(entries.map((e) => [e.key, e]));
-  const rule = ruleOf(file, id, idKey, byKey.get('rule'));
+  const entry = (key: string) => entries.find((e) => e.key === key);
+  const rule = ruleOf(file, id, idKey, entry('rule'));
   const node: ParsedNode = {
     decl: {
       id,
       rule: rule?.id ?? '',
-      dir: nodeDir(file, byKey.get('dir')),
+      dir: nodeDir(file, entry('dir')),
       deps: [],
       inputs: [],
       outputs: [],

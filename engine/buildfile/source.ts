@@ -172,16 +172,20 @@ export class SourceFile {
 
   /** `entries`, reporting a key given twice at the second occurrence. */
   uniqueEntries(map: YamlMap): Entry[] {
-    const first = new Map<string, Entry>();
-    return this.entries(map).filter((e) => {
-      const earlier = first.get(e.key);
-      if (!earlier) {
-        first.set(e.key, e);
-        return true;
+    const all = this.entries(map);
+    // A node's mapping has a handful of keys: comparing them pairwise beats building a Map per node.
+    const first = all.length > 16 ? new Map<string, Entry>() : undefined;
+    const out: Entry[] = [];
+    for (const e of all) {
+      const earlier = first ? first.get(e.key) : out.find((o) => o.key === e.key);
+      if (earlier) {
+        this.report(e.keyNode, `duplicate key '${e.key}'`, `first given at ${formatPos(this.pos(earlier.keyNode))}`);
+        continue;
       }
-      this.report(e.keyNode, `duplicate key '${e.key}'`, `first given at ${formatPos(this.pos(earlier.keyNode))}`);
-      return false;
-    });
+      first?.set(e.key, e);
+      out.push(e);
+    }
+    return out;
   }
 
   /**

@@ -1,7 +1,16 @@
-import { EVENT_ID, SCALAR_STYLE, getScalarValue, parseEvents } from 'js-yaml';
+import { createRequire } from 'node:module';
 import type { Event, ScalarEvent } from 'js-yaml';
 import { resolvePlain } from './core-schema.js';
 import type { YamlMap, YamlNode, YamlScalar, YamlSeq } from './tree.js';
+
+const requireHere = createRequire(import.meta.url);
+let jsYaml: typeof import('js-yaml') | undefined;
+/**
+ * js-yaml, loaded when a build file is first parsed (~85 KB the CLI would
+ * otherwise compile on every run): a no-op build loads its workspace from the
+ * memo. Outside the bundle, as `yaml` is.
+ */
+const lib = (): typeof import('js-yaml') => (jsYaml ??= requireHere('js-yaml') as typeof import('js-yaml'));
 
 /** A collection being filled, and for a mapping the key still waiting for its value. */
 interface Open {
@@ -26,6 +35,7 @@ class Declined extends Error {}
  * collection.
  */
 export function treeFromEvents(text: string): { root: YamlNode | null } | undefined {
+  const { parseEvents } = lib();
   let events: Event[];
   try {
     events = parseEvents(text, {});
@@ -41,6 +51,8 @@ export function treeFromEvents(text: string): { root: YamlNode | null } | undefi
 }
 
 function build(text: string, events: Event[]): YamlNode | null {
+  const y = lib();
+  const { EVENT_ID, SCALAR_STYLE } = y;
   let documents = 0;
   let root: YamlNode | null = null;
   const stack: Open[] = [];
@@ -83,7 +95,7 @@ function build(text: string, events: Event[]): YamlNode | null {
           add(null);
           break;
         }
-        const node = scalar(text, ev, end);
+        const node = scalar(y, text, ev, end);
         end = ev.style === SCALAR_STYLE.SINGLE_QUOTED || ev.style === SCALAR_STYLE.DOUBLE_QUOTED ? ev.valueEnd + 1 : ev.valueEnd;
         add(node);
         break;
@@ -100,7 +112,7 @@ function build(text: string, events: Event[]): YamlNode | null {
   return root;
 }
 
-function scalar(text: string, ev: ScalarEvent, after: number): YamlScalar {
+function scalar({ SCALAR_STYLE, getScalarValue }: typeof import('js-yaml'), text: string, ev: ScalarEvent, after: number): YamlScalar {
   const raw = getScalarValue(text, ev);
   switch (ev.style) {
     case SCALAR_STYLE.PLAIN: {

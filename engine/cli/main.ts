@@ -1,8 +1,13 @@
 #!/usr/bin/env node
 // Entry point. Kept free of heavy imports: `kiln --version` must start fast,
 // so the commands (commands/index.ts) are imported only when one runs.
+import { createRequire } from 'node:module';
 import { didYouMean, reportUserError, UserError } from '../diagnostic.js';
 import { readVersion } from '../version.js';
+import { requireWithCodeCache } from './code-cache.js';
+
+/** Defined (true) by the bundler: dist/cli/main.js loads the commands bundle as CommonJS, through the code cache. */
+declare const KILN_BUNDLE: boolean | undefined;
 
 /** Each command's one-line summary for --help; its module is in commands/index.ts. */
 const COMMANDS: Record<string, string> = {
@@ -56,7 +61,9 @@ async function main(argv: string[]): Promise<number> {
     const guess = didYouMean(name, Object.keys(COMMANDS));
     return reportUserError(new UserError([{ message: `unknown command '${name}'`, hint: guess ? `did you mean 'kiln ${guess}'?` : 'run kiln --help' }]));
   }
-  const { runCommand } = await import('./commands/index.js');
+  const { runCommand } = typeof KILN_BUNDLE !== 'undefined'
+    ? (requireWithCodeCache(createRequire(import.meta.url).resolve('./commands/index.js')) as typeof import('./commands/index.js'))
+    : await import('./commands/index.js');
   return runCommand(name, rest);
 }
 

@@ -45,6 +45,8 @@ export interface Resolution {
 export interface RuleContext extends NodeContext {
   /** Captured output of the node, stored with the cache entry and replayed on a hit. */
   log: NodeLog;
+  /** Set by `kiln build --audit`: every command of the node runs under the file tracer, appending to this file. */
+  trace?: string;
   /** What resolve() returned, for rules that resolve. */
   resolution?: Resolution;
 }

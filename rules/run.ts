@@ -55,10 +55,11 @@ export interface ProcessSpec {
  * node:child_process directly: execa costs ~150 ms to import, paid by every
  * build that runs anything, and this needs none of what it adds.
  */
-export async function runProcess(ctx: { signal: AbortSignal; log: NodeLog; root?: string; node?: { id: string } }, spec: ProcessSpec): Promise<RuleOutcome> {
+export async function runProcess(ctx: { signal: AbortSignal; log: NodeLog; root?: string; node?: { id: string }; trace?: string }, spec: ProcessSpec): Promise<RuleOutcome> {
   const { spawn } = await import('node:child_process');
   const { cmd, timeoutSeconds } = spec;
-  const [file, args] = typeof cmd === 'string' ? ['/bin/sh', ['-c', cmd]] : [cmd[0]!, cmd.slice(1)];
+  const [command, commandArgs] = typeof cmd === 'string' ? ['/bin/sh', ['-c', cmd]] : [cmd[0]!, cmd.slice(1)];
+  const { file, args } = ctx.trace ? (await import('../engine/tracing/strace.js')).tracedCommand(command, commandArgs, ctx.trace) : { file: command, args: commandArgs };
   if (ctx.signal.aborted) return { ok: false, error: 'cancelled' };
   const child = spawn(file, args, {
     cwd: spec.cwd,
@@ -90,7 +91,7 @@ export async function runProcess(ctx: { signal: AbortSignal; log: NodeLog; root?
     });
     if (stopped === 'cancelled' || ctx.signal.aborted) return { ok: false, error: 'cancelled' };
     if (stopped === 'timed out') return { ok: false, error: `timed out after ${timeoutSeconds}s` };
-    if ('error' in exit) return { ok: false, error: `cannot run '${file}': ${exit.error.message}` };
+    if ('error' in exit) return { ok: false, error: `cannot run '${command}': ${exit.error.message}` };
     if (exit.code !== 0) {
       return exit.code !== null ? { ok: false, error: `command exited with code ${exit.code}`, exitCode: exit.code } : { ok: false, error: `command killed by ${exit.signal}` };
     }

@@ -9,6 +9,7 @@ import type { NodeState } from '../state/node-states.js';
 import { gatherIngredients } from '../keys/ingredients.js';
 import { computeKey } from '../keys/key.js';
 import { depViews, resolveNode, type Resolved } from './node-context.js';
+import { auditOutcome, auditTraceFile } from './audit-run.js';
 import { nodeEnv } from './node-env.js';
 import { contextSignature, keyUnchangedByStamp, stampCheckable } from '../keys/up-to-date.js';
 import { outputGlobsOf, scanWrites, type Writes } from '../keys/write-scan.js';
@@ -164,6 +165,7 @@ export async function runStage(s: BuildSession, r: Resolving, keyed: Keyed, node
   s.report({ type: 'node-start', id: node.id });
   const chunks: Buffer[] = [];
   const depDirs = new Map([...ctx.deps].map(([depId, v]) => [depId, v.dir]));
+  const trace = s.opts.audit ? auditTraceFile(ctx.root, node.id) : undefined;
   const run = () =>
     s.timeline.timed(node.id, 'run', () =>
       rules.get(node.rule)!.run({
@@ -171,9 +173,17 @@ export async function runStage(s: BuildSession, r: Resolving, keyed: Keyed, node
         env: nodeEnv(node, s.opts.env, r.resolved.uses, depDirs),
         log: { write: (_stream, chunk) => chunks.push(Buffer.from(chunk)) },
         ...(r.resolved.resolution ? { resolution: r.resolved.resolution } : {}),
+        ...(trace ? { trace } : {}),
       }),
     );
-  const { outcome, writes } = node.writeScan ? await scanWrites(nodeDir, scanSkip(node), run) : { outcome: await run(), writes: undefined };
+  const scanned = node.writeScan ? await scanWrites(nodeDir, scanSkip(node), run) : { outcome: await run(), writes: undefined };
+  const { writes } = scanned;
+  let { outcome } = scanned;
+  if (trace && s.opts.audit) {
+    const audited = auditOutcome(outcome, trace, { mode: s.opts.audit, root: ctx.root, node, cwd: ctx.cwd, deps: ctx.deps });
+    outcome = audited.outcome;
+    s.addNotes(node.id, audited.notes);
+  }
   s.addNotes(node.id, outcome.notes ?? []);
   if (node.writeScan) s.addNotes(node.id, depOutputsRewritten(s, r));
   return { outcome, writes, log: chunks.length > 0 ? Buffer.concat(chunks) : null, durationMs: Math.round((performance.now() - nodeStart) * 10) / 10 };

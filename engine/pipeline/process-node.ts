@@ -27,8 +27,8 @@ export async function processNode(s: BuildSession, id: string, lane: number): Pr
   if (isFailure(keyed)) return s.failed(node, keyed);
   const { key } = keyed;
 
-  // Never cached (turbo's cache: false): straight to the run.
-  if (!(node.noCache && !s.opts.dryRun)) {
+  // Never cached (turbo's cache: false), or audited (a cached result was never traced): straight to the run.
+  if (!(node.noCache && !s.opts.dryRun) && !s.opts.audit) {
     if (upToDate(s, resolving, keyed, known)) {
       if (!s.opts.dryRun) s.cache.catchUp(id, key);
       return s.cached(node, key, known.outputDigest, 'up to date', elapsed(), known.log ? await s.cache.readLog(known.log) : null);

@@ -98,7 +98,7 @@ async function settleUpToDate(s: BuildSession, inScope: string[]): Promise<Set<s
   const replays: Promise<void>[] = [];
   const proven = settleByStamps(inScope, s.byId, s.states, s.ws.root, s.opts.env, rules, {
     vouched: s.opts.vouched,
-    allowed: (node, known) => !s.opts.overrides.has(node.id) && !s.cache.owes(known.key),
+    allowed: (node, known) => !s.opts.audit && !s.opts.overrides.has(node.id) && !s.cache.owes(known.key),
     settled: (node, known, startedAt) => {
       s.timeline.startNode(node.id, 0);
       s.meta.set(node.id, {});

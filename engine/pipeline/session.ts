@@ -43,6 +43,8 @@ export interface BuildOptions {
   vouched?: ReadonlyMap<string, string>;
   /** --summary FILE: where the run summary is written. */
   summaryFile?: string;
+  /** --audit: nodes that run are traced, and what they read or wrote undeclared is reported (strict: fails them). */
+  audit?: 'warn' | 'strict';
 }
 
 /** A settled node: its summary row, and what dependents hash for it (known only for built and cached nodes). */

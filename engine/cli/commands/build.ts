@@ -29,14 +29,20 @@ Targets are node ids or globs over ids (quote them: 'svc-*'); their deps build t
                         build NODE (a git project) from another ref or a local
                         checkout instead of its declared ref; repeatable
   --last-good           build every project kiln chase has built at its newest
-                        commit that built (DLRN's "current"); --override wins`;
+                        commit that built (DLRN's "current"); --override wins
+  --audit[=strict]      run every selected node (none comes from the cache: a
+                        cached result was never traced) under the file tracer
+                        (strace) and report each file it read that no input
+                        declares and each path it wrote outside its outputs;
+                        strict fails the nodes that did`;
 
 const LOG_MODES = ['full', 'failed', 'none'];
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand(
     'build',
-    argv,
+    // `--audit` alone means `--audit=warn`: a string option would otherwise take the next argument as its value.
+    argv.map((a) => (a === '--audit' ? '--audit=warn' : a)),
     {
       jobs: { type: 'string', short: 'j' },
       'keep-going': { type: 'boolean', short: 'k' },
@@ -50,6 +56,7 @@ export async function run(argv: string[]): Promise<number> {
       offline: { type: 'boolean' },
       override: { type: 'string', multiple: true },
       'last-good': { type: 'boolean' },
+      audit: { type: 'string' },
     },
     USAGE,
   );
@@ -60,12 +67,23 @@ export async function run(argv: string[]): Promise<number> {
   if (values.profile !== undefined && values['dry-run']) {
     throw new UserError([{ message: 'build: --profile records a real build; a --dry-run runs nothing' }]);
   }
+  const audit = values.audit;
+  if (audit !== undefined && audit !== 'warn' && audit !== 'strict') {
+    throw new UserError([{ message: `build: --audit takes no value or 'strict', got '${audit}'` }]);
+  }
+  if (audit !== undefined && values['dry-run']) {
+    throw new UserError([{ message: 'build: --audit traces the commands a build runs; a --dry-run runs none' }]);
+  }
+  if (audit !== undefined) {
+    const tracer = (await import('../../tracing/strace.js')).straceAvailable();
+    if (tracer !== true) throw new UserError([{ message: `build: --audit: ${tracer}` }]);
+  }
   const jobs = values.jobs !== undefined ? positiveInt('build', 'jobs', values.jobs, MAX_JOBS) : os.availableParallelism();
   const live = Boolean(process.stdout.isTTY) && !process.env.CI;
   const spec = resolveWorkspaceSpec(values, 'as-given');
   const root = path.dirname(spec.rootFile);
   // The daemon answers plain builds of nodes it proved up to date; anything else builds here.
-  const daemonable = !values['dry-run'] && !values.profile && !values.override && !values['last-good'] && !values.offline && !values['remote-cache'] && !values['remote-read-only'];
+  const daemonable = !values['dry-run'] && audit === undefined && !values.profile && !values.override && !values['last-good'] && !values.offline && !values['remote-cache'] && !values['remote-read-only'];
   let vouched: Map<string, string> | undefined;
   // Daemon code loads only when a daemon has written its address (~10 ms saved on every other build).
   const daemonRuns = fs.existsSync(daemonInfoFile(root));
@@ -133,6 +151,7 @@ export async function run(argv: string[]): Promise<number> {
       ...(remote ? { remote } : {}),
       ...(vouched ? { vouched } : {}),
       ...(values.summary ? { summaryFile: values.summary } : {}),
+      ...(audit ? { audit } : {}),
     },
     createProgress({ live, logs: logs as LogMode, out: process.stdout, intervalMs: intervalFromEnv(process.env) }),
   );

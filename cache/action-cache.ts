@@ -7,6 +7,9 @@ import { CorruptBlobError, LocalCache } from './local/store.js';
 import type { RemoteSetup } from './remote/config.js';
 import { RemoteSession, type CacheObserver, type RemoteStats } from './remote/session.js';
 
+/** Traces kept per weak key: the few states (branches, machines) a node's reads are seen in. */
+const TRACES_KEPT = 8;
+
 /** A cache hit: the entry and the tier that had it. */
 export interface CacheHit {
   entry: ActionEntry;
@@ -107,6 +110,20 @@ export class ActionCache {
   put(node: string, key: string, entry: ActionEntry): void {
     this.local.putAction(key, entry);
     this.remote?.upload(node, key, entry, this.local);
+  }
+
+  /**
+   * The traces a traced node ran with under `weakKey` (the key of all it
+   * consumes but what it read), newest first: each names the paths to
+   * observe for a key to look up. Kept locally; a remote learns the results
+   * under their full keys, not the traces.
+   */
+  traces(weakKey: string): string[][] {
+    return this.local.traces(weakKey, TRACES_KEPT);
+  }
+
+  rememberTrace(weakKey: string, keys: readonly string[]): void {
+    this.local.rememberTrace(weakKey, keys, TRACES_KEPT);
   }
 
   /** Whether the remote lacks a local entry it should have (built while it was down or read-only). */

@@ -55,8 +55,20 @@ export interface NodeLog {
   write(stream: 'stdout' | 'stderr', chunk: string | Uint8Array): void;
 }
 
-/** `notes` are shown with the node's result, like a resolution's (e.g. "tests: 12 passed, 0 failed, 1 skipped"). */
-export type RuleOutcome = { ok: true; notes?: string[] } | { ok: false; error: string; notes?: string[]; /** The command's exit code, when it exited with one. */ exitCode?: number };
+/** A directory a traced command worked in that stands for another: the trace's paths under `from` mean those under `to`. */
+export interface TraceAlias {
+  from: string;
+  to: string;
+}
+
+/**
+ * `notes` are shown with the node's result, like a resolution's (e.g. "tests: 12 passed, 0 failed, 1 skipped").
+ * `traceAliases`: where the rule ran its command in a copy (a test's scratch tree), what the copy stands for.
+ */
+export type RuleOutcome = (
+  | { ok: true; notes?: string[] }
+  | { ok: false; error: string; notes?: string[]; /** The command's exit code, when it exited with one. */ exitCode?: number }
+) & { traceAliases?: TraceAlias[] };
 
 /**
  * A rule kind. One module per kind in rules/, registered in rules/index.ts.
@@ -80,6 +92,8 @@ export interface Rule {
    * which commits it built. The engine asks this, never a rule's name.
    */
   upstream?: boolean;
+  /** Its commands run through runProcess, so `inputs: traced` can trace them. */
+  traceable?: boolean;
   /**
    * Runs before the key, every build (cached or not): learns what the node
    * stands for beyond its input files (a git ref's tree, normalised patches).

@@ -28,6 +28,7 @@ export const runRule: Rule = {
     timeout: TIMEOUT_SCHEMA,
   },
   required: ['cmd'],
+  traceable: true,
   run: (ctx: RuleContext) =>
     runProcess(ctx, {
       cmd: ctx.node.attrs.cmd as string | string[],

@@ -4,7 +4,7 @@ import * as v from 'valibot';
 import type { Rule, RuleContext, RuleOutcome } from './rule.js';
 import { COMMAND_SCHEMA, runProcess, TIMEOUT_SCHEMA } from './run.js';
 import { addCounts, formatCounts, NO_TESTS, parseReport, parseTap, type TestCounts } from './test-reports.js';
-import { asError, checkTreeDir, GLOB_LIST_SCHEMA, matchGlobs, removeScratch, scratchCopy, scratchLabel, TREE_SCHEMA, treeDep } from './tree.js';
+import { asError, checkTreeDir, GLOB_LIST_SCHEMA, matchGlobs, removeScratch, scratchCopy, scratchDir, scratchLabel, TREE_SCHEMA, treeDep } from './tree.js';
 
 /**
  * Runs a test command against a tree dependency, in a fresh scratch copy of
@@ -24,6 +24,7 @@ export const testRule: Rule = {
     timeout: TIMEOUT_SCHEMA,
   },
   required: ['cmd'],
+  traceable: true,
   // Only to check the tree dependency before the key: a mistake there is the build file's.
   async resolve(ctx) {
     const tree = treeDep(ctx);
@@ -43,9 +44,14 @@ async function runTests(ctx: RuleContext): Promise<RuleOutcome> {
   if (!tree.ok) return asError(tree);
   const notDir = checkTreeDir(tree.value);
   if (notDir) return { ok: false, error: notDir };
+  // The command reads a scratch copy: traced, its reads are of the tree it copies.
+  return { ...(await testAttempts(ctx, tree.value.dir)), traceAliases: [{ from: scratchDir(ctx), to: tree.value.dir }] };
+}
+
+async function testAttempts(ctx: RuleContext, treeDir: string): Promise<RuleOutcome> {
   const attempts = (ctx.node.attrs.retries as number) + 1;
   for (let n = 1; ; n++) {
-    const { outcome, counts } = await attempt(ctx, tree.value.dir);
+    const { outcome, counts } = await attempt(ctx, treeDir);
     if (ctx.signal.aborted) return { ok: false, error: 'cancelled' };
     const notes = counts ? [`tests: ${formatCounts(counts)}`] : [];
     if (counts) ctx.log.write('stderr', `kiln: ${notes[0]}\n`);

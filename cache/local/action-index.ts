@@ -41,7 +41,7 @@ export interface IndexedAction {
   lastAccess: number;
 }
 
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
 /** Recording every hit would turn each cached node into a write transaction; a minute is precise enough for LRU. */
 const ACCESS_GRANULARITY_MS = 60_000;
 
@@ -109,6 +109,16 @@ export class ActionIndex {
           this.db.exec(`CREATE TABLE git_blobs (
             blob TEXT PRIMARY KEY,
             digest TEXT NOT NULL
+          ) WITHOUT ROWID`);
+        }
+        if (version < 4) {
+          // Version 4: the traces traced nodes ran with, by the key of everything else they consume: the
+          // candidates a build observes again to find an entry (engine/tracing/trace.ts).
+          this.db.exec(`CREATE TABLE traces (
+            weak_key TEXT NOT NULL,
+            keys TEXT NOT NULL,
+            at INTEGER NOT NULL,
+            PRIMARY KEY (weak_key, keys)
           ) WITHOUT ROWID`);
         }
         this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
@@ -182,6 +192,20 @@ export class ActionIndex {
     const put = this.db.prepare('INSERT OR REPLACE INTO git_blobs (blob, digest) VALUES (?, ?)');
     this.db.transaction(() => {
       for (const [blob, digest] of digests) put.run(blob, digest);
+    })();
+  }
+
+  /** The traces recorded for a traced node's weak key (each a sorted list of Observation keys), newest first. */
+  traces(weakKey: string, limit: number): string[][] {
+    const rows = this.db.prepare('SELECT keys FROM traces WHERE weak_key = ? ORDER BY at DESC LIMIT ?').pluck().all(weakKey, limit) as string[];
+    return rows.map((r) => JSON.parse(r) as string[]);
+  }
+
+  /** Records a trace a traced node ran with (again: it becomes the newest); only the newest `keep` stay. */
+  rememberTrace(weakKey: string, keys: readonly string[], keep: number): void {
+    this.db.transaction(() => {
+      this.db.prepare('INSERT OR REPLACE INTO traces (weak_key, keys, at) VALUES (?, ?, ?)').run(weakKey, JSON.stringify(keys), Date.now());
+      this.db.prepare('DELETE FROM traces WHERE weak_key = ? AND keys NOT IN (SELECT keys FROM traces WHERE weak_key = ? ORDER BY at DESC LIMIT ?)').run(weakKey, weakKey, keep);
     })();
   }
 

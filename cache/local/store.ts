@@ -48,6 +48,15 @@ export class LocalCache extends Cas {
     this.index.delete([key]);
   }
 
+  /** The traces recorded for a traced node's weak key, newest first (see ActionIndex.traces). */
+  traces(weakKey: string, limit: number): string[][] {
+    return this.index.traces(weakKey, limit);
+  }
+
+  rememberTrace(weakKey: string, keys: readonly string[], keep: number): void {
+    this.index.rememberTrace(weakKey, keys, keep);
+  }
+
   /** Keys of the entries a remote (by its description) is known to hold. */
   uploadedTo(remote: string): Set<string> {
     return this.index.uploadedTo(remote);

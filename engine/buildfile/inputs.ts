@@ -26,7 +26,7 @@ interface InputSpec {
  */
 export function parseInputs(file: SourceFile, e: Entry, nodeDir: string, nodeId: string): InputPattern[] {
   const patterns: (InputPattern & { at: YamlNode })[] = [];
-  for (const { node, at } of listItems(file, e, 'a list of input globs')) {
+  for (const { node, at } of listItems(file, e, 'a list of input globs, or `traced`')) {
     const spec: InputSpec = isMap(node) ? inputMap(file, node, at) : { glob: textValue(file, node, at, 'a glob'), at };
     if (spec.glob === undefined) continue;
     const glob = checkGlob(file, spec.glob, spec.at, nodeDir, nodeId);

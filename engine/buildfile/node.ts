@@ -60,7 +60,8 @@ const FIELDS: Record<string, FieldParser> = {
     }));
   },
   inputs: (file, e, n) => {
-    n.decl.inputs = parseInputs(file, e, n.decl.dir, n.decl.id);
+    if (file.text(e.value) === 'traced') n.decl.traced = true;
+    else n.decl.inputs = parseInputs(file, e, n.decl.dir, n.decl.id);
   },
   outputs: (file, e, n) => {
     const items = textList(file, e, {
@@ -146,6 +147,10 @@ export function parseNode(file: SourceFile, id: string, idKey: YamlScalar, value
     else if (rule) reportUnknownKey(file, e, id, rule);
   }
   if (rule) node.decl.attrs = checkRuleAttrs(file, rule, id, idKey, attrEntries);
+  const inputs = entry('inputs');
+  if (node.decl.traced && rule && !rule.traceable) {
+    file.report(inputs!.at, `inputs: traced needs a rule that runs a command; '${rule.id}' runs none kiln can trace`, 'the run and test rules can', id);
+  }
   return node;
 }
 

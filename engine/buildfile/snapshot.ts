@@ -10,7 +10,7 @@ import { listDir, type LoadTrace } from './load-trace.js';
 import type { ToolchainDecl, Workspace } from './types.js';
 
 /** Bump when the snapshot layout or the meaning of a validated Workspace changes. */
-const FORMAT = 1;
+const FORMAT = 2;
 
 interface Snapshot {
   /** kiln version, snapshot format and rule versions: a validation made by other code is not reused. */

@@ -32,6 +32,12 @@ export interface NodeDecl {
   deps: DepRef[];
   inputs: InputPattern[];
   /**
+   * `inputs: traced`: the node's commands run under the file tracer and its
+   * key holds what they were seen to read, look at, list and miss
+   * (engine/tracing/), not declared globs or its deps' output digests.
+   */
+  traced?: true;
+  /**
    * Output paths (files or directories) relative to the node dir, normalised,
    * never escaping it; for imported npm scripts also globs (`dist/**`,
    * `!dist/cache/**`, `*.tsbuildinfo`: cache/local/output-spec.ts).

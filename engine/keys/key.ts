@@ -27,6 +27,13 @@ export interface Ingredients {
   resolved: Record<string, unknown>;
   /** Used dependency metadata, `dep.name` → value. */
   uses: Record<string, string>;
+  /**
+   * `inputs: traced`: `inputs` is what the commands were seen to read, look
+   * at, list and miss, workspace-relative (engine/tracing/trace.ts
+   * Observation), and `deps` names each dependency without its output
+   * digest: what the commands read of its outputs is in `inputs`.
+   */
+  traced?: true;
 }
 
 /**
@@ -58,7 +65,7 @@ export function diffIngredients(before: Ingredients, after: Ingredients): string
   if (canonicalJson(before.outputs) !== canonicalJson(after.outputs)) {
     lines.push(`declared outputs changed: ${show(before.outputs)} -> ${show(after.outputs)}`);
   }
-  lines.push(...diffMap('input file', before.inputs, after.inputs, () => 'content changed'));
+  lines.push(...(after.traced ? diffMap('read path', before.inputs, after.inputs, tracedChange) : diffMap('input file', before.inputs, after.inputs, () => 'content changed')));
   lines.push(...diffMap('dependency', before.deps, after.deps, () => 'outputs changed'));
   lines.push(...diffMap('env', before.env, after.env, (a, b) => `${show(a)} -> ${show(b)}`));
   lines.push(...diffMap('secret env', before.secretEnv, after.secretEnv, () => 'value changed'));
@@ -66,6 +73,15 @@ export function diffIngredients(before: Ingredients, after: Ingredients): string
   lines.push(...diffMap('resolved', before.resolved ?? {}, after.resolved, (a, b) => `${show(a)} -> ${show(b)}`));
   lines.push(...diffMap('uses', before.uses ?? {}, after.uses, (a, b) => `${show(a)} -> ${show(b)}`));
   return lines;
+}
+
+/** A traced path as it was and is (see tracing/trace.ts Observation), in words. */
+function tracedChange(before: string, after: string): string {
+  const kind = (v: string) => (v.startsWith('file:') ? 'a file' : v.startsWith('listing:') ? 'a listed directory' : v === 'dir' ? 'a directory' : v === 'absent' ? 'absent' : 'something else');
+  if (before === 'absent') return `appeared (was looked for and missing; now ${kind(after)})`;
+  if (after === 'absent') return 'removed';
+  if (before.startsWith('listing:') && after.startsWith('listing:')) return 'entries changed';
+  return before.startsWith('file:') && after.startsWith('file:') ? 'content changed' : `was ${kind(before)}, now ${kind(after)}`;
 }
 
 function diffMap<V>(

@@ -34,7 +34,7 @@ export function contextSignature(node: NodeDecl, ingredients: Omit<Ingredients, 
  * or toolchain versions take the full path; uncached nodes always run.
  */
 export function stampCheckable(node: NodeDecl, rule: Rule): boolean {
-  return !rule.resolve && node.uses.length === 0 && node.toolchain.length === 0 && !node.noCache;
+  return !rule.resolve && node.uses.length === 0 && node.toolchain.length === 0 && !node.noCache && !node.traced;
 }
 
 /** The context signature of a stamp-checkable node with these deps' output digests. */

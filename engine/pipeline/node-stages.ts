@@ -9,7 +9,8 @@ import type { NodeState } from '../state/node-states.js';
 import { gatherIngredients } from '../keys/ingredients.js';
 import { computeKey } from '../keys/key.js';
 import { depViews, resolveNode, type Resolved } from './node-context.js';
-import { auditOutcome, auditTraceFile } from './audit-run.js';
+import { auditOutcome, readTrace, traceFile } from './trace-run.js';
+import type { FileAccesses } from '../tracing/accesses.js';
 import { nodeEnv } from './node-env.js';
 import { contextSignature, keyUnchangedByStamp, stampCheckable } from '../keys/up-to-date.js';
 import { outputGlobsOf, scanWrites, type Writes } from '../keys/write-scan.js';
@@ -148,6 +149,8 @@ export interface Ran {
   log: Buffer | null;
   writes: Writes | undefined;
   durationMs: number;
+  /** What the commands did to the filesystem, when they ran traced; and when the run began (Date.now()). */
+  traced?: { accesses: FileAccesses; startedAt: number };
 }
 
 /**
@@ -165,7 +168,13 @@ export async function runStage(s: BuildSession, r: Resolving, keyed: Keyed, node
   s.report({ type: 'node-start', id: node.id });
   const chunks: Buffer[] = [];
   const depDirs = new Map([...ctx.deps].map(([depId, v]) => [depId, v.dir]));
-  const trace = s.opts.audit ? auditTraceFile(ctx.root, node.id) : undefined;
+  const tracing = s.opts.audit !== undefined || node.traced === true;
+  if (tracing) {
+    const tracer = (await import('../tracing/strace.js')).straceAvailable();
+    if (tracer !== true) return { kind: 'user', diagnostic: { pos: node.fieldPos.inputs ?? node.pos, message: `node '${node.id}' runs traced, but ${tracer}`, node: node.id } };
+  }
+  const trace = tracing ? traceFile(ctx.root, node.id) : undefined;
+  const startedAt = Date.now();
   const run = () =>
     s.timeline.timed(node.id, 'run', () =>
       rules.get(node.rule)!.run({
@@ -179,14 +188,21 @@ export async function runStage(s: BuildSession, r: Resolving, keyed: Keyed, node
   const scanned = node.writeScan ? await scanWrites(nodeDir, scanSkip(node), run) : { outcome: await run(), writes: undefined };
   const { writes } = scanned;
   let { outcome } = scanned;
-  if (trace && s.opts.audit) {
-    const audited = auditOutcome(outcome, trace, { mode: s.opts.audit, root: ctx.root, node, cwd: ctx.cwd, deps: ctx.deps });
+  const accesses = trace ? readTrace(trace, ctx.cwd) : undefined;
+  if (accesses && s.opts.audit) {
+    const audited = auditOutcome(outcome, accesses, { mode: s.opts.audit, root: ctx.root, node, deps: ctx.deps });
     outcome = audited.outcome;
     s.addNotes(node.id, audited.notes);
   }
   s.addNotes(node.id, outcome.notes ?? []);
   if (node.writeScan) s.addNotes(node.id, depOutputsRewritten(s, r));
-  return { outcome, writes, log: chunks.length > 0 ? Buffer.concat(chunks) : null, durationMs: Math.round((performance.now() - nodeStart) * 10) / 10 };
+  return {
+    outcome,
+    writes,
+    log: chunks.length > 0 ? Buffer.concat(chunks) : null,
+    durationMs: Math.round((performance.now() - nodeStart) * 10) / 10,
+    ...(accesses ? { traced: { accesses, startedAt } } : {}),
+  };
 }
 
 /** What store made of a run: the entry (cached unless the node says not), what dependents hash, and the output roots. */
@@ -201,9 +217,10 @@ export interface Stored {
 /**
  * store: the outputs collected into the local store (a node declaring none
  * stores what it created), the entry unsealed when they may not hold all
- * the node wrote, put in the cache unless the node is never cached.
+ * the node wrote, put in the cache unless the node is never cached (or the
+ * caller says not: a traced run whose trace vouches for nothing).
  */
-export async function storeStage(s: BuildSession, r: Resolving, keyed: Keyed, ran: Ran): Promise<Stored | Failure> {
+export async function storeStage(s: BuildSession, r: Resolving, keyed: Keyed, ran: Ran, cache = true): Promise<Stored | Failure> {
   const { node, nodeDir } = r;
   const undeclared = node.outputs.length === 0 ? (ran.writes?.created ?? []) : [];
   const outputRoots = [...node.outputs, ...undeclared];
@@ -237,7 +254,7 @@ export async function storeStage(s: BuildSession, r: Resolving, keyed: Keyed, ra
     ...(unsealed ? { unsealed: true as const } : {}),
     ...(undeclared.length > 0 ? { undeclared } : {}),
   };
-  if (!node.noCache) {
+  if (cache && !node.noCache) {
     s.cache.put(node.id, keyed.key, entry);
     s.timeline.span(node.id, 'store', storeStart);
     s.timeline.addBytes(node.id, outputBytes(entry));

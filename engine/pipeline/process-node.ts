@@ -1,11 +1,13 @@
 import type { Failure } from '../failure.js';
 import { depDigestsOf, keyStage, knownKey, recordStage, resolveStage, restoreStage, runStage, storeStage, upToDate } from './node-stages.js';
-import type { BuildSession } from './session.js';
+import type { BuildSession, Keyed } from './session.js';
+import { tracedBase, tracedCandidates, tracedKeyAfterRun, type TracedBase } from './traced-stages.js';
 
 /**
  * One node, top to bottom: deps → resolve → key (the recorded one when its
- * stamps prove it, else gathered) → up to date? → restore
- * (local, then remote) → run → store → record. Each stage is a function of
+ * stamps prove it, else gathered; for a traced node, one per trace it ran
+ * with) → up to date? → restore (local, then remote) → run → (a traced
+ * node's key, from what it read) → store → record. Each stage is a function of
  * node-stages.ts; this is where a node leaves the pipeline, with exactly one
  * status: skipped, failed, cached (up to date or restored) or built.
  */
@@ -23,37 +25,65 @@ export async function processNode(s: BuildSession, id: string, lane: number): Pr
   if (isFailure(resolving)) return s.failed(node, resolving, null, resolving.kind === 'user' ? 0 : elapsed());
 
   const known = s.states.get(id);
-  const keyed = knownKey(s, resolving, known) ?? (await keyStage(s, resolving, known?.written ?? []));
-  if (isFailure(keyed)) return s.failed(node, keyed);
-  const { key } = keyed;
+  // The keys to look for: one for a declared node; for a traced one, one per trace it was seen to run with.
+  let candidates: Keyed[];
+  let base: TracedBase | undefined;
+  if (node.traced) {
+    const traced = await tracedBase(s, resolving, known?.written ?? []);
+    if (isFailure(traced)) return s.failed(node, traced);
+    base = traced;
+    candidates = tracedCandidates(s, id, base, known);
+  } else {
+    const keyed = knownKey(s, resolving, known) ?? (await keyStage(s, resolving, known?.written ?? []));
+    if (isFailure(keyed)) return s.failed(node, keyed);
+    candidates = [keyed];
+  }
 
   // Never cached (turbo's cache: false), or audited (a cached result was never traced): straight to the run.
   if (!(node.noCache && !s.opts.dryRun) && !s.opts.audit) {
-    if (upToDate(s, resolving, keyed, known)) {
-      if (!s.opts.dryRun) s.cache.catchUp(id, key);
-      return s.cached(node, key, known.outputDigest, 'up to date', elapsed(), known.log ? await s.cache.readLog(known.log) : null);
+    for (const keyed of candidates) {
+      if (upToDate(s, resolving, keyed, known)) {
+        if (!s.opts.dryRun) s.cache.catchUp(id, keyed.key);
+        return s.cached(node, keyed.key, known.outputDigest, 'up to date', elapsed(), known.log ? await s.cache.readLog(known.log) : null);
+      }
+      const restored = await restoreStage(s, resolving, keyed, known);
+      if (restored) {
+        if (restored.how === 'local' && !s.opts.dryRun) s.cache.catchUp(id, keyed.key);
+        return s.cached(node, keyed.key, restored.outputDigest, restored.how, elapsed(), restored.log);
+      }
     }
-    const restored = await restoreStage(s, resolving, keyed, known);
-    if (restored) {
-      if (restored.how === 'local' && !s.opts.dryRun) s.cache.catchUp(id, key);
-      return s.cached(node, key, restored.outputDigest, restored.how, elapsed(), restored.log);
-    }
-    if (s.opts.dryRun) return s.skipped(node, 'would run: no cache entry for its key', key);
+    if (s.opts.dryRun) return s.skipped(node, 'would run: no cache entry for its key', candidates[0]?.key ?? base?.weakKey);
   }
 
-  const ran = await runStage(s, resolving, keyed, nodeStart);
+  // A traced node's key is known after the run; until then it runs under everything else it consumes.
+  const before = candidates[0] ?? { key: base!.weakKey, ingredients: base!.ingredients, inputStamp: null, context: '', written: known?.written ?? [] };
+  const ran = await runStage(s, resolving, before, nodeStart);
   if (isFailure(ran)) return s.failed(node, ran);
   if (!ran.outcome.ok) {
     const { error, exitCode } = ran.outcome;
-    return s.failed(node, { kind: 'command', message: error, ...(exitCode !== undefined ? { exitCode } : {}) }, key, ran.durationMs, ran.log);
+    return s.failed(node, { kind: 'command', message: error, ...(exitCode !== undefined ? { exitCode } : {}) }, before.key, ran.durationMs, ran.log);
+  }
+  let keyed = before;
+  if (base) {
+    const after = tracedKeyAfterRun(s, resolving, base, ran, before.written);
+    if ('why' in after) {
+      // Built, but vouched for by nothing: not cached, no state, so the next build runs it again.
+      s.addNotes(id, [`not cached: ${after.why}`]);
+      const stored = await storeStage(s, resolving, before, ran, false);
+      if (isFailure(stored)) return s.failed(node, stored, before.key, ran.durationMs, ran.log);
+      return s.built(node, before.key, stored.outputDigest, ran.durationMs, ran.log);
+    }
+    keyed = after;
   }
 
   const stored = await storeStage(s, resolving, keyed, ran);
-  if (isFailure(stored)) return s.failed(node, stored, key, ran.durationMs, ran.log);
+  if (isFailure(stored)) return s.failed(node, stored, keyed.key, ran.durationMs, ran.log);
 
-  const unrecorded = await recordStage(s, resolving, keyed, ran, stored, (written) => keyStage(s, resolving, written));
-  if (unrecorded) return s.failed(node, unrecorded, key, ran.durationMs, ran.log);
-  s.built(node, key, stored.outputDigest, ran.durationMs, ran.log);
+  // A traced key never holds what the node wrote, so writing undeclared does not change it.
+  const rekey = base ? async (written: readonly string[]) => ({ ...keyed, written: [...written] }) : (written: readonly string[]) => keyStage(s, resolving, written);
+  const unrecorded = await recordStage(s, resolving, keyed, ran, stored, rekey);
+  if (unrecorded) return s.failed(node, unrecorded, keyed.key, ran.durationMs, ran.log);
+  s.built(node, keyed.key, stored.outputDigest, ran.durationMs, ran.log);
 }
 
 const isFailure = (v: object): v is Failure => 'kind' in v;

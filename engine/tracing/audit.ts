@@ -3,6 +3,7 @@ import picomatch from 'picomatch';
 import type { NodeDecl } from '../buildfile/types.js';
 import { OutputSpec } from '../../cache/local/output-spec.js';
 import type { FileAccesses } from './accesses.js';
+import { workspaceRel } from './scope.js';
 
 /** What a traced run of a node did that its declaration does not cover (workspace-relative paths, sorted). */
 export interface AuditFindings {
@@ -14,12 +15,8 @@ export interface AuditFindings {
   unplaced: string[];
 }
 
-/**
- * Never audited, inside the workspace: kiln's own state, VCS internals and
- * package installs (an npm script reads node_modules on every run; the
- * lockfile is what keys it).
- */
-const UNAUDITED = /^(?:\.kiln|\.git|node_modules)(?:\/|$)|\/node_modules(?:\/|$)/;
+/** Not audited, though traced nodes key them: package installs (an npm script reads node_modules every run; the lockfile keys it). */
+const INSTALLS = /(?:^|\/)node_modules(?:\/|$)/;
 
 /**
  * Bazel's sandbox violations, BuildXL's disallowed file accesses: the files
@@ -40,8 +37,8 @@ export function auditAccesses(
   const included = node.inputs.filter((p) => !p.glob.startsWith('!')).map((p) => picomatch(p.glob, { dot: true }));
   const excluded = node.inputs.filter((p) => p.glob.startsWith('!')).map((p) => picomatch(p.glob.slice(1), { dot: true }));
   const inWorkspace = (abs: string) => {
-    const rel = path.relative(root, abs).split(path.sep).join('/');
-    return rel === '' || rel.startsWith('..') || path.isAbsolute(rel) || UNAUDITED.test(rel) ? undefined : rel;
+    const rel = workspaceRel(root, abs);
+    return rel === undefined || rel === '.' || INSTALLS.test(rel) ? undefined : rel;
   };
   const underNode = (abs: string) => {
     const rel = path.relative(nodeDir, abs).split(path.sep).join('/');

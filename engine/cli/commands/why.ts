@@ -7,6 +7,7 @@ import { initXxhash } from '../../keys/hash/xxhash.js';
 import { NodeStates, type NodeState } from '../../state/node-states.js';
 import { gatherIngredients } from '../../keys/ingredients.js';
 import { computeKey, diffIngredients } from '../../keys/key.js';
+import { tracedIngredients } from '../../pipeline/traced-stages.js';
 import { essentialEnv } from '../../pipeline/node-env.js';
 import { openStateDb } from '../../state/state-db.js';
 import { Toolchains } from '../../keys/toolchain.js';
@@ -115,9 +116,12 @@ class Explainer {
     if (!state) return { stale: true, lines: [`${id}: will build: never built in this checkout`], meta: ownMeta };
     const gathered = await gatherIngredients(this.ws, node, depDigests, this.stats, this.toolchains, process.env, resolved.value, state.written);
     if ('error' in gathered) return { stale: true, lines: [`${id}: cannot build: ${formatDiagnostic(gathered.error)}`], meta: ownMeta };
-    const key = computeKey(gathered.ingredients);
+    const recorded = this.nodeStates.ingredients(id)!;
+    // A traced node is compared on the paths its last run read, as they are now.
+    const ingredients = node.traced && recorded.traced ? tracedIngredients(gathered.ingredients, Object.keys(recorded.inputs), this.ws.root, this.stats) : gathered.ingredients;
+    const key = computeKey(ingredients);
     if (key !== state.key) {
-      const changes = diffIngredients(this.nodeStates.ingredients(id)!, gathered.ingredients).map((l) => `  ${l}`);
+      const changes = diffIngredients(recorded, ingredients).map((l) => `  ${l}`);
       return {
         stale: true,
         lines: [`${id}: will rebuild (key ${state.key.slice(0, 12)} -> ${key.slice(0, 12)}) because:`, ...changes, ...depNotes],

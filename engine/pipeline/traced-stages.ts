@@ -1,0 +1,75 @@
+import type { Failure } from '../failure.js';
+import { computeKey, type Ingredients } from '../keys/key.js';
+import type { StatCache } from '../keys/hash/stat-cache.js';
+import type { NodeState } from '../state/node-states.js';
+import { changedDuringRun, observe, traceKeys } from '../tracing/trace.js';
+import { keyStage, type Ran, type Resolving } from './node-stages.js';
+import type { BuildSession, Keyed } from './session.js';
+
+/**
+ * The stages of an `inputs: traced` node that differ from a declared one's
+ * (Build Systems a la Carte's verifying traces, ccache's manifests): its
+ * key holds what its commands read, which only a run can say. So the build
+ * observes the traces it has seen the node run with, its own last one
+ * first, and looks up the key each gives; only when none is up to date or
+ * in the cache does it run the node, traced, and key it on what it read.
+ */
+
+/** Everything the node consumes but what its commands read: what the traces recorded for it are filed under. */
+export interface TracedBase {
+  weakKey: string;
+  ingredients: Ingredients;
+}
+
+export async function tracedBase(s: BuildSession, r: Resolving, written: readonly string[]): Promise<TracedBase | Failure> {
+  const keyed = await keyStage(s, r, written);
+  if ('kind' in keyed) return keyed;
+  // Deps by name only: what the commands read of their outputs is observed with the rest.
+  const ingredients: Ingredients = { ...(keyed.ingredients as Ingredients), deps: depNames(r.depDigests), inputs: {}, traced: true };
+  return { weakKey: computeKey(ingredients), ingredients };
+}
+
+/** A traced node's ingredients: everything else it consumes (its deps by name only), and the paths of a trace as they are now. */
+export function tracedIngredients(gathered: Ingredients, keys: readonly string[], root: string, stats: StatCache): Ingredients {
+  return { ...gathered, deps: depNames(gathered.deps), inputs: observe(root, keys, stats), traced: true };
+}
+
+const depNames = (deps: Record<string, string>) => Object.fromEntries(Object.keys(deps).map((id) => [id, 'traced']));
+
+/** The node keyed by the paths of a trace as they are now. */
+function keyedBy(s: BuildSession, base: TracedBase, keys: readonly string[], written: readonly string[]): Keyed {
+  const ingredients = tracedIngredients(base.ingredients, keys, s.ws.root, s.stats);
+  return { key: computeKey(ingredients), ingredients, inputStamp: null, context: '', written: [...written] };
+}
+
+/** The keys to try, one per known trace: the node's last run's (from its state) first, then those the cache recorded. */
+export function tracedCandidates(s: BuildSession, id: string, base: TracedBase, known: NodeState | undefined): Keyed[] {
+  const traces: string[][] = [];
+  const seen = new Set<string>();
+  const add = (keys: string[]) => {
+    const id = keys.join('\n');
+    if (!seen.has(id)) {
+      seen.add(id);
+      traces.push(keys);
+    }
+  };
+  const recorded = known ? s.nodeStates.ingredients(id) : undefined;
+  if (recorded?.traced) add(Object.keys(recorded.inputs));
+  for (const keys of s.cache.traces(base.weakKey)) add(keys);
+  return traces.map((keys) => keyedBy(s, base, keys, known?.written ?? []));
+}
+
+/**
+ * The key of what a traced run read, and its trace filed for the next
+ * builds; or why the run cannot vouch for a result (then it is not cached:
+ * the next build runs the node again).
+ */
+export function tracedKeyAfterRun(s: BuildSession, r: Resolving, base: TracedBase, ran: Ran, written: readonly string[]): Keyed | { why: string } {
+  const traced = ran.traced!;
+  const keys = traceKeys(traced.accesses, s.ws.root, r.node, ran.outcome.traceAliases ?? []);
+  if (!Array.isArray(keys)) return keys;
+  const changed = changedDuringRun(s.ws.root, keys, traced.startedAt);
+  if (changed !== undefined) return { why: `'${changed}', which it read, changed while it ran` };
+  s.cache.rememberTrace(base.weakKey, keys);
+  return keyedBy(s, base, keys, written);
+}

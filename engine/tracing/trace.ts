@@ -1,0 +1,121 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { NodeDecl } from '../buildfile/types.js';
+import { OutputSpec } from '../../cache/local/output-spec.js';
+import type { TraceAlias } from '../../rules/rule.js';
+import { sha256Hex } from '../keys/hash/sha256.js';
+import type { StatCache } from '../keys/hash/stat-cache.js';
+import type { FileAccesses } from './accesses.js';
+import { workspaceRel } from './scope.js';
+
+/**
+ * A traced node's inputs, as its key holds them: each workspace-relative
+ * path its commands read, looked at or looked for → what is there now:
+ * `file:<digest>`, `dir`, `absent` or `other`; and for each directory they
+ * listed, `<dir>/` → `listing:<digest of its entry names and types>`.
+ * Verifying a trace is observing its paths again: the key is the same
+ * exactly when everything the commands saw is the same (a file probed for
+ * and now present is `absent` no more).
+ */
+export type Observation = Record<string, string>;
+
+/** A trace that cannot vouch for a result, and why (the node's outputs are then not cached). */
+export type Untraceable = { why: string };
+
+/**
+ * The paths of a run's accesses that enter the key, as Observation keys,
+ * sorted. Where the command worked in a copy (`aliases`), paths under the
+ * copy stand for the originals. Not keyed: paths outside the workspace
+ * (toolchains are keyed by version), kiln's state and VCS internals, the
+ * node's own outputs, and what the command wrote.
+ */
+export function traceKeys(acc: FileAccesses, root: string, node: NodeDecl, aliases: readonly TraceAlias[]): string[] | Untraceable {
+  if (acc.unplaced.length > 0) return { why: `the trace holds ${acc.unplaced[0]}` };
+  const nodeDir = path.join(root, node.dir);
+  const own = OutputSpec.of(node.outputs);
+  const unalias = (abs: string) => {
+    for (const a of aliases) {
+      const rel = path.relative(a.from, abs);
+      if (rel === '') return a.to;
+      if (!rel.startsWith('..') && !path.isAbsolute(rel)) return path.join(a.to, rel);
+    }
+    return abs;
+  };
+  const written = new Set([...acc.writes].map(unalias));
+  const keyed = (abs: string): string | undefined => {
+    const real = unalias(abs);
+    if (written.has(real)) return undefined;
+    const rel = workspaceRel(root, real);
+    if (rel === undefined) return undefined;
+    const inNode = path.relative(nodeDir, real).split(path.sep).join('/');
+    if (inNode !== '' && !inNode.startsWith('..') && own.isProduct(inNode)) return undefined;
+    return rel;
+  };
+  const keys = new Set<string>();
+  for (const abs of [...acc.reads, ...acc.stats, ...acc.absent]) {
+    const rel = keyed(abs);
+    if (rel !== undefined) keys.add(rel);
+  }
+  for (const abs of acc.listings) {
+    const rel = keyed(abs);
+    if (rel !== undefined) keys.add(`${rel}/`);
+  }
+  return [...keys].sort();
+}
+
+/** What each key's path is now (see Observation). Files are digested through the stat cache: unchanged ones are not read. */
+export function observe(root: string, keys: readonly string[], stats: StatCache): Observation {
+  const out: Observation = {};
+  for (const key of keys) out[key] = key.endsWith('/') ? listing(path.join(root, key)) : entry(root, key, stats);
+  return out;
+}
+
+function entry(root: string, rel: string, stats: StatCache): string {
+  const abs = path.join(root, rel);
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(abs);
+  } catch {
+    return 'absent';
+  }
+  if (st.isFile()) return `file:${stats.digest(abs, rel, st)}`;
+  return st.isDirectory() ? 'dir' : 'other';
+}
+
+function listing(abs: string): string {
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(abs, { withFileTypes: true });
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOTDIR' ? 'other' : 'absent';
+  }
+  const lines = entries.map((d) => `${d.name}\t${d.isDirectory() ? 'd' : d.isSymbolicLink() ? 'l' : 'f'}`).sort();
+  return `listing:${sha256Hex(lines.join('\n'))}`;
+}
+
+/**
+ * File times come from the kernel's coarse clock, up to a tick (10 ms at
+ * HZ=100) behind the time of the write: a file written after the run began
+ * can carry a time up to this much before it.
+ */
+const COARSE_CLOCK_MS = 10;
+
+/**
+ * A file of the trace changed while the command ran, by someone else (git
+ * checkout, an editor): what it read may not be what is there now, so the
+ * result must not be cached under what is there now. The racy rule of
+ * stamps (keys/stamps.ts), applied to the run's window; a file written in
+ * the few ms before the run counts too, which only costs a rerun.
+ */
+export function changedDuringRun(root: string, keys: readonly string[], runStartMs: number): string | undefined {
+  for (const key of keys) {
+    if (key.endsWith('/')) continue;
+    try {
+      const st = fs.statSync(path.join(root, key));
+      if (st.isFile() && Math.max(st.mtimeMs, st.ctimeMs) >= runStartMs - COARSE_CLOCK_MS) return key;
+    } catch {
+      // gone: observed as absent, and a change the next build sees
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,147 @@
+// `inputs: traced`: a node keyed on what its commands were seen to read,
+// look at, list and miss (strace), not on declared globs. Issue 18's
+// correctness: edits to files it never read keep it cached, edits to what
+// it read (and a file appearing where it looked for one) rerun it, and the
+// output bytes downstream are always those of a build from scratch.
+import fs from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { execa } from 'execa';
+import { describe, expect, it } from 'vitest';
+import { buildWithSummary, KILN_MAIN, statuses, tempDir, writeFiles } from './kiln.js';
+import { followUpstream, upstreamRepo } from './upstream.js';
+
+const runs = (counter: string) => (fs.existsSync(counter) ? fs.readFileSync(counter, 'utf8').split('\n').filter(Boolean).length : 0);
+
+function workspace(): { ws: string; env: Record<string, string>; counter: string } {
+  const ws = tempDir('kiln-traced-');
+  const counter = path.join(tempDir('kiln-traced-count-'), 'runs');
+  writeFiles(ws, {
+    'kiln.yaml': `nodes:
+  use:
+    rule: run
+    inputs: traced
+    env: [COUNTER]
+    outputs: [out.txt]
+    cmd: 'echo run >> "$COUNTER"; cat lib/a.txt > out.txt; if [ -f lib/extra.txt ]; then cat lib/extra.txt >> out.txt; fi; ls lib | wc -l >> out.txt'
+  shout:
+    rule: run
+    deps: [use]
+    inputs: [shout.sh]
+    outputs: [loud.txt]
+    cmd: sh shout.sh
+`,
+    'shout.sh': 'tr a-z A-Z < out.txt > loud.txt\n',
+    'lib/a.txt': 'alpha\n',
+    'lib/b.txt': 'beta\n',
+    'README.md': 'docs\n',
+  });
+  // A cache of its own: an entry another run stored for the same bytes would be a (correct) hit, not a run.
+  return { ws, env: { KILN_DAEMON: '0', COUNTER: counter, KILN_CACHE_DIR: tempDir('kiln-traced-cache-') }, counter };
+}
+
+const read = (ws: string, rel: string) => fs.readFileSync(path.join(ws, rel), 'utf8');
+
+describe('inputs: traced', () => {
+  it('reruns on what the command read or probed for, not on other edits; output bytes downstream follow', async () => {
+    const { ws, env, counter } = workspace();
+    const first = await buildWithSummary(ws, [], env);
+    expect(first.exitCode, first.stdout).toBe(0);
+    expect(read(ws, 'loud.txt')).toBe('ALPHA\n2\n');
+
+    // Never read: a file elsewhere, and the content of a file in a directory it only listed.
+    fs.writeFileSync(path.join(ws, 'README.md'), 'changed\n');
+    fs.writeFileSync(path.join(ws, 'lib', 'b.txt'), 'beta, edited\n');
+    const untouched = await buildWithSummary(ws, [], env);
+    expect(statuses(untouched.summary).cached).toEqual(['shout', 'use']);
+    expect(runs(counter)).toBe(1);
+
+    // Read: the file it cat's.
+    fs.writeFileSync(path.join(ws, 'lib', 'a.txt'), 'gamma\n');
+    const edited = await buildWithSummary(ws, [], env);
+    expect(statuses(edited.summary).built).toEqual(['shout', 'use']);
+    expect(read(ws, 'loud.txt')).toBe('GAMMA\n2\n');
+
+    // Probed for and missing, now present: reruns (and the listing changed too).
+    fs.writeFileSync(path.join(ws, 'lib', 'extra.txt'), 'extra\n');
+    const appeared = await buildWithSummary(ws, [], env);
+    expect(statuses(appeared.summary).built).toEqual(['shout', 'use']);
+    expect(read(ws, 'loud.txt')).toBe('GAMMA\nEXTRA\n3\n');
+    expect(runs(counter)).toBe(3);
+
+    // Back as before: an earlier trace finds the earlier entry, restored byte for byte without a run.
+    fs.rmSync(path.join(ws, 'lib', 'extra.txt'));
+    fs.writeFileSync(path.join(ws, 'lib', 'a.txt'), 'alpha\n');
+    const back = await buildWithSummary(ws, [], env);
+    expect(statuses(back.summary).cached).toEqual(['shout', 'use']);
+    expect(runs(counter)).toBe(3);
+    expect(read(ws, 'out.txt')).toBe('alpha\n2\n');
+    expect(read(ws, 'loud.txt')).toBe('ALPHA\n2\n');
+
+    const why = await execa('node', [KILN_MAIN, 'why', 'use'], { cwd: ws, env: { ...process.env, ...env }, reject: false });
+    expect(why.stdout).toContain('use: up to date');
+    fs.writeFileSync(path.join(ws, 'lib', 'extra.txt'), 'again\n');
+    const whyAgain = await execa('node', [KILN_MAIN, 'why', 'use'], { cwd: ws, env: { ...process.env, ...env }, reject: false });
+    expect(whyAgain.stdout).toContain("read path 'lib/extra.txt': appeared");
+    expect(whyAgain.stdout).toContain("read path 'lib/': entries changed");
+  });
+
+  it('a file it read that changes while it runs: the result is not cached, and the next build runs it', async () => {
+    const { ws, env, counter } = workspace();
+    fs.writeFileSync(
+      path.join(ws, 'kiln.yaml'),
+      `nodes:\n  slow:\n    rule: run\n    inputs: traced\n    env: [COUNTER]\n    outputs: [out.txt]\n    cmd: 'echo run >> "$COUNTER"; cat lib/a.txt > out.txt; sleep 1.5'\n`,
+    );
+    const build = execa('node', [KILN_MAIN, 'build'], { cwd: ws, env: { ...process.env, ...env, CI: 'true' }, reject: false });
+    for (let i = 0; i < 100 && runs(counter) === 0; i++) await sleep(20);
+    await sleep(300);
+    fs.writeFileSync(path.join(ws, 'lib', 'a.txt'), 'changed meanwhile\n');
+    const first = await build;
+    expect(first.exitCode, first.stdout).toBe(0);
+    expect(first.stdout).toContain("not cached: 'lib/a.txt', which it read, changed while it ran");
+    const next = await buildWithSummary(ws, [], env);
+    expect(statuses(next.summary).built).toEqual(['slow']);
+    expect(read(ws, 'out.txt')).toBe('changed meanwhile\n');
+  });
+
+  it('a test over a git project: an upstream commit to files it never read keeps it cached; one to a module it imports, or adding one it looked for, reruns it', async () => {
+    const upstream = await upstreamRepo(tempDir('kiln-traced-up-'));
+    await upstream.commit(
+      {
+        'README.rst': 'calc\n',
+        'tox.ini': '[tox]\n',
+        'calc/__init__.py': '',
+        'calc/ops.py': 'def add(a, b):\n    return a + b\n',
+        'calc/unused.py': 'X = 1\n',
+        'tests/__init__.py': '',
+        'tests/test_ops.py': 'import unittest\nfrom calc.ops import add\n\nclass T(unittest.TestCase):\n    def test_add(self):\n        self.assertEqual(add(1, 2), 3)\n',
+      },
+      'initial',
+    );
+    const ws = tempDir('kiln-traced-ws-');
+    const counter = path.join(tempDir('kiln-traced-count-'), 'runs');
+    followUpstream(ws, upstream, `'echo run >> "$COUNTER"; python3 -B -m unittest discover -s tests -t .'`);
+    fs.appendFileSync(path.join(ws, 'kiln.yaml'), '    env: [COUNTER]\n    inputs: traced\n');
+    const env = { KILN_DAEMON: '0', COUNTER: counter, KILN_CACHE_DIR: tempDir('kiln-traced-cache-') };
+    const first = await buildWithSummary(ws, [], env);
+    expect(first.exitCode, first.stdout).toBe(0);
+    expect(runs(counter)).toBe(1);
+
+    await upstream.commit({ 'README.rst': 'calc, documented\n', 'tox.ini': '[tox]\nenvlist = py3\n', 'calc/unused.py': 'X = 2\n' }, 'docs and config');
+    const docs = await buildWithSummary(ws, [], env);
+    expect(statuses(docs.summary).built).toEqual(['up']);
+    expect(statuses(docs.summary).cached).toEqual(['check']);
+    expect(runs(counter)).toBe(1);
+
+    await upstream.commit({ 'calc/ops.py': 'def add(a, b):\n    return b + a\n' }, 'commute');
+    const code = await buildWithSummary(ws, [], env);
+    expect(statuses(code.summary).built).toEqual(['check', 'up']);
+    expect(runs(counter)).toBe(2);
+
+    // unittest discovery lists tests/ and imports every test_*.py: a new test file is seen.
+    await upstream.commit({ 'tests/test_more.py': 'import unittest\n\nclass M(unittest.TestCase):\n    def test_one(self):\n        self.assertTrue(True)\n' }, 'more tests');
+    const added = await buildWithSummary(ws, [], env);
+    expect(statuses(added.summary).built).toEqual(['check', 'up']);
+    expect(runs(counter)).toBe(3);
+  }, 60_000);
+});

@@ -50,6 +50,8 @@ describe('kiln chase', () => {
 
     // A utils-only commit rebuilds exactly the utils chain and the payload.
     expect(rowFor(chased.stdout, 'Add title()')).toMatch(/ok .*\n {4}rebuilt: utils, utils-test, utils-pkg, payload$/m);
+    // The tests are traced (inputs: traced): a README commit changes the tree, not what compute's tests read.
+    expect(rowFor(chased.stdout, 'Document the service')).toMatch(/ok .*\n {4}rebuilt: compute, compute-patched, compute-pkg, payload$/m);
     // Upstream merged the quota patch: skipped with a note, the patched tree is
     // identical, so the tests and package of compute are cache hits.
     const quota = rowFor(chased.stdout, 'Raise the default quota to 20');

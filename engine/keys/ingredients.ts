@@ -70,3 +70,6 @@ export function declaredIngredients(
     secretEnv: Object.fromEntries(node.secretEnv.map((n) => [n, env[n] === undefined ? null : secretDigest(n, env[n]!)])),
   };
 }
+
+/** A traced node's deps as its key names them: by id, without their output digests (what it read of them is in its inputs). */
+export const tracedDeps = (deps: Record<string, string>): Record<string, string> => Object.fromEntries(Object.keys(deps).map((id) => [id, 'traced']));

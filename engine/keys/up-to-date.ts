@@ -1,8 +1,8 @@
 import path from 'node:path';
 import type { NodeDecl } from '../buildfile/types.js';
-import { outputsUnchanged } from './stamps.js';
+import { outputsUnchanged, stampUnchanged } from './stamps.js';
 import type { NodeState } from '../state/node-states.js';
-import { declaredIngredients } from './ingredients.js';
+import { declaredIngredients, tracedDeps } from './ingredients.js';
 import { computeKey, type Ingredients } from './key.js';
 import { expandInputs, inputsUnchangedByStamp } from './hash/inputs.js';
 import type { StatCache } from './hash/stat-cache.js';
@@ -34,12 +34,17 @@ export function contextSignature(node: NodeDecl, ingredients: Omit<Ingredients, 
  * or toolchain versions take the full path; uncached nodes always run.
  */
 export function stampCheckable(node: NodeDecl, rule: Rule): boolean {
-  return !rule.resolve && node.uses.length === 0 && node.toolchain.length === 0 && !node.noCache && !node.traced;
+  return !rule.resolve && node.uses.length === 0 && node.toolchain.length === 0 && !node.noCache;
 }
 
-/** The context signature of a stamp-checkable node with these deps' output digests. */
+/**
+ * The context signature of a stamp-checkable node with these deps' output
+ * digests. A traced node's names its deps only: what it read of their
+ * outputs is in its input stamp.
+ */
 function declaredContext(node: NodeDecl, depDigests: Record<string, string>, env: NodeJS.ProcessEnv): string {
-  return contextSignature(node, { ...declaredIngredients(node, depDigests, env), toolchain: {}, resolved: {}, uses: {} });
+  const deps = node.traced ? tracedDeps(depDigests) : depDigests;
+  return contextSignature(node, { ...declaredIngredients(node, deps, env), toolchain: {}, resolved: {}, uses: {} });
 }
 
 /**
@@ -56,7 +61,9 @@ export function keyUnchangedByStamp(
   env: NodeJS.ProcessEnv,
 ): known is NodeState & { inputStamp: string; context: string } {
   if (!known || known.inputStamp === null || known.context === null) return false;
-  return declaredContext(node, depDigests, env) === known.context && inputsUnchangedByStamp(path.join(root, node.dir), node, known.inputStamp, known.written);
+  if (declaredContext(node, depDigests, env) !== known.context) return false;
+  // A traced node's stamp is of the paths its commands used, checked as they are (no tolerance: a listed directory's entries count).
+  return node.traced ? stampUnchanged(path.join(root, node.dir), known.inputStamp, 'stat') : inputsUnchangedByStamp(path.join(root, node.dir), node, known.inputStamp, known.written);
 }
 
 /**

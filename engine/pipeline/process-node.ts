@@ -1,7 +1,7 @@
 import type { Failure } from '../failure.js';
 import { depDigestsOf, keyStage, knownKey, recordStage, resolveStage, restoreStage, runStage, storeStage, upToDate } from './node-stages.js';
 import type { BuildSession, Keyed } from './session.js';
-import { tracedBase, tracedCandidates, tracedKeyAfterRun, type TracedBase } from './traced-stages.js';
+import { provenTracedKey, tracedBase, tracedCandidates, tracedKeyAfterRun, type TracedBase } from './traced-stages.js';
 
 /**
  * One node, top to bottom: deps → resolve → key (the recorded one when its
@@ -32,7 +32,8 @@ export async function processNode(s: BuildSession, id: string, lane: number): Pr
     const traced = await tracedBase(s, resolving, known?.written ?? []);
     if (isFailure(traced)) return s.failed(node, traced);
     base = traced;
-    candidates = tracedCandidates(s, id, base, known);
+    const proven = provenTracedKey(s, resolving, base, known);
+    candidates = proven ? [proven] : tracedCandidates(s, node, base, known);
   } else {
     const keyed = knownKey(s, resolving, known) ?? (await keyStage(s, resolving, known?.written ?? []));
     if (isFailure(keyed)) return s.failed(node, keyed);

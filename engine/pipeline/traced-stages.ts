@@ -1,4 +1,10 @@
+import path from 'node:path';
+import type { NodeDecl } from '../buildfile/types.js';
 import type { Failure } from '../failure.js';
+import { OutputSpec } from '../../cache/local/output-spec.js';
+import { tracedDeps } from '../keys/ingredients.js';
+import { stampUnchanged } from '../keys/stamps.js';
+import { contextSignature } from '../keys/up-to-date.js';
 import { computeKey, type Ingredients } from '../keys/key.js';
 import type { StatCache } from '../keys/hash/stat-cache.js';
 import type { NodeState } from '../state/node-states.js';
@@ -25,25 +31,47 @@ export async function tracedBase(s: BuildSession, r: Resolving, written: readonl
   const keyed = await keyStage(s, r, written);
   if ('kind' in keyed) return keyed;
   // Deps by name only: what the commands read of their outputs is observed with the rest.
-  const ingredients: Ingredients = { ...(keyed.ingredients as Ingredients), deps: depNames(r.depDigests), inputs: {}, traced: true };
+  const ingredients: Ingredients = { ...(keyed.ingredients as Ingredients), deps: tracedDeps(r.depDigests), inputs: {}, traced: true };
   return { weakKey: computeKey(ingredients), ingredients };
 }
 
-/** A traced node's ingredients: everything else it consumes (its deps by name only), and the paths of a trace as they are now. */
-export function tracedIngredients(gathered: Ingredients, keys: readonly string[], root: string, stats: StatCache): Ingredients {
-  return { ...gathered, deps: depNames(gathered.deps), inputs: observe(root, keys, stats), traced: true };
+/**
+ * A traced node's ingredients (everything else it consumes, its deps by
+ * name only, and the paths of a trace as they are now) and the stamp of
+ * those paths.
+ */
+export function tracedIngredients(node: NodeDecl, gathered: Ingredients, keys: readonly string[], root: string, stats: StatCache): { ingredients: Ingredients; stamp: string | null } {
+  const own = OutputSpec.of(node.outputs);
+  const isOwnOutput = (rel: string) => {
+    const inNode = path.posix.relative(node.dir, rel);
+    return !inNode.startsWith('..') && own.isProduct(inNode);
+  };
+  const { observation, stamp } = observe(root, node.dir, keys, stats, isOwnOutput);
+  return { ingredients: { ...gathered, deps: tracedDeps(gathered.deps), inputs: observation, traced: true }, stamp };
 }
 
-const depNames = (deps: Record<string, string>) => Object.fromEntries(Object.keys(deps).map((id) => [id, 'traced']));
+/** The node keyed by the paths of a trace as they are now, stamped so the next build can prove it by stats. */
+function keyedBy(s: BuildSession, node: NodeDecl, base: TracedBase, keys: readonly string[], written: readonly string[]): Keyed {
+  const { ingredients, stamp } = tracedIngredients(node, base.ingredients, keys, s.ws.root, s.stats);
+  return { key: computeKey(ingredients), ingredients, inputStamp: stamp, context: contextSignature(node, ingredients), written: [...written] };
+}
 
-/** The node keyed by the paths of a trace as they are now. */
-function keyedBy(s: BuildSession, base: TracedBase, keys: readonly string[], written: readonly string[]): Keyed {
-  const ingredients = tracedIngredients(base.ingredients, keys, s.ws.root, s.stats);
-  return { key: computeKey(ingredients), ingredients, inputStamp: null, context: '', written: [...written] };
+/**
+ * The recorded key, proven by stats: everything but the reads as recorded
+ * (the context, which holds the resolution and toolchain versions too), and
+ * every path of the last trace stats as it did. Spares observing and
+ * digesting the trace, for traced nodes the stamp settling before the
+ * build cannot take (a rule with a resolve step, toolchains).
+ */
+export function provenTracedKey(s: BuildSession, r: Resolving, base: TracedBase, known: NodeState | undefined): Keyed | undefined {
+  if (!known || known.inputStamp === null || contextSignature(r.node, base.ingredients) !== known.context) return undefined;
+  if (!stampUnchanged(r.nodeDir, known.inputStamp, 'stat')) return undefined;
+  const ingredients = s.nodeStates.ingredientsJson(r.node.id);
+  return ingredients === undefined ? undefined : { key: known.key, ingredients, inputStamp: known.inputStamp, context: known.context, written: [...known.written] };
 }
 
 /** The keys to try, one per known trace: the node's last run's (from its state) first, then those the cache recorded. */
-export function tracedCandidates(s: BuildSession, id: string, base: TracedBase, known: NodeState | undefined): Keyed[] {
+export function tracedCandidates(s: BuildSession, node: NodeDecl, base: TracedBase, known: NodeState | undefined): Keyed[] {
   const traces: string[][] = [];
   const seen = new Set<string>();
   const add = (keys: string[]) => {
@@ -53,10 +81,10 @@ export function tracedCandidates(s: BuildSession, id: string, base: TracedBase, 
       traces.push(keys);
     }
   };
-  const recorded = known ? s.nodeStates.ingredients(id) : undefined;
+  const recorded = known ? s.nodeStates.ingredients(node.id) : undefined;
   if (recorded?.traced) add(Object.keys(recorded.inputs));
   for (const keys of s.cache.traces(base.weakKey)) add(keys);
-  return traces.map((keys) => keyedBy(s, base, keys, known?.written ?? []));
+  return traces.map((keys) => keyedBy(s, node, base, keys, known?.written ?? []));
 }
 
 /**
@@ -71,5 +99,5 @@ export function tracedKeyAfterRun(s: BuildSession, r: Resolving, base: TracedBas
   const changed = changedDuringRun(s.ws.root, keys, traced.startedAt);
   if (changed !== undefined) return { why: `'${changed}', which it read, changed while it ran` };
   s.cache.rememberTrace(base.weakKey, keys);
-  return keyedBy(s, base, keys, written);
+  return keyedBy(s, r.node, base, keys, written);
 }

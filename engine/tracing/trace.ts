@@ -5,6 +5,7 @@ import { OutputSpec } from '../../cache/local/output-spec.js';
 import type { TraceAlias } from '../../rules/rule.js';
 import { sha256Hex } from '../keys/hash/sha256.js';
 import type { StatCache } from '../keys/hash/stat-cache.js';
+import { RACY_MARGIN_MS, missingLine, statLine } from '../keys/stamps.js';
 import type { FileAccesses } from './accesses.js';
 import { workspaceRel } from './scope.js';
 
@@ -63,33 +64,68 @@ export function traceKeys(acc: FileAccesses, root: string, node: NodeDecl, alias
   return [...keys].sort();
 }
 
-/** What each key's path is now (see Observation). Files are digested through the stat cache: unchanged ones are not read. */
-export function observe(root: string, keys: readonly string[], stats: StatCache): Observation {
-  const out: Observation = {};
-  for (const key of keys) out[key] = key.endsWith('/') ? listing(path.join(root, key)) : entry(root, key, stats);
-  return out;
+/**
+ * What each key's path is now (see Observation), and the stamp of what was
+ * observed: the stat line of every path (the directory, for a listing),
+ * node-dir-relative like every input stamp, from the very stat the
+ * observation was made with; null when one changed within the racy margin.
+ * A listing leaves out what is never an input: the node's own outputs
+ * (`isOwnOutput`, workspace-relative), `.kiln` and `.git`.
+ */
+export function observe(
+  root: string,
+  nodeDir: string,
+  keys: readonly string[],
+  stats: StatCache,
+  isOwnOutput: (rel: string) => boolean,
+): { observation: Observation; stamp: string | null } {
+  const observation: Observation = {};
+  const lines: string[] = [];
+  const trustedBefore = Date.now() - RACY_MARGIN_MS;
+  let racy = false;
+  for (const key of keys) {
+    const rel = key.endsWith('/') ? key.slice(0, -1) : key;
+    const abs = path.join(root, rel);
+    const st = statOrUndefined(abs);
+    const stampRel = path.posix.relative(nodeDir, rel) || '.';
+    if (st) {
+      lines.push(statLine(stampRel, st));
+      if (st.mtimeMs >= trustedBefore || st.ctimeMs >= trustedBefore) racy = true;
+    } else {
+      lines.push(missingLine(stampRel));
+    }
+    observation[key] = key.endsWith('/') ? listing(abs, st, rel, isOwnOutput) : entry(abs, rel, st, stats);
+  }
+  return { observation, stamp: racy ? null : [...new Set(lines)].sort().join('\n') };
 }
 
-function entry(root: string, rel: string, stats: StatCache): string {
-  const abs = path.join(root, rel);
-  let st: fs.Stats;
+function statOrUndefined(abs: string): fs.Stats | undefined {
   try {
-    st = fs.statSync(abs);
+    return fs.statSync(abs);
   } catch {
-    return 'absent';
+    return undefined;
   }
+}
+
+function entry(abs: string, rel: string, st: fs.Stats | undefined, stats: StatCache): string {
+  if (!st) return 'absent';
   if (st.isFile()) return `file:${stats.digest(abs, rel, st)}`;
   return st.isDirectory() ? 'dir' : 'other';
 }
 
-function listing(abs: string): string {
+function listing(abs: string, st: fs.Stats | undefined, rel: string, isOwnOutput: (rel: string) => boolean): string {
+  if (!st) return 'absent';
+  if (!st.isDirectory()) return 'other';
   let entries: fs.Dirent[];
   try {
     entries = fs.readdirSync(abs, { withFileTypes: true });
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'ENOTDIR' ? 'other' : 'absent';
+  } catch {
+    return 'absent';
   }
-  const lines = entries.map((d) => `${d.name}\t${d.isDirectory() ? 'd' : d.isSymbolicLink() ? 'l' : 'f'}`).sort();
+  const lines = entries
+    .filter((d) => d.name !== '.kiln' && d.name !== '.git' && !isOwnOutput(rel === '.' ? d.name : `${rel}/${d.name}`))
+    .map((d) => `${d.name}\t${d.isDirectory() ? 'd' : d.isSymbolicLink() ? 'l' : 'f'}`)
+    .sort();
   return `listing:${sha256Hex(lines.join('\n'))}`;
 }
 

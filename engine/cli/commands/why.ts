@@ -118,7 +118,7 @@ class Explainer {
     if ('error' in gathered) return { stale: true, lines: [`${id}: cannot build: ${formatDiagnostic(gathered.error)}`], meta: ownMeta };
     const recorded = this.nodeStates.ingredients(id)!;
     // A traced node is compared on the paths its last run read, as they are now.
-    const ingredients = node.traced && recorded.traced ? tracedIngredients(gathered.ingredients, Object.keys(recorded.inputs), this.ws.root, this.stats) : gathered.ingredients;
+    const ingredients = node.traced && recorded.traced ? tracedIngredients(node, gathered.ingredients, Object.keys(recorded.inputs), this.ws.root, this.stats).ingredients : gathered.ingredients;
     const key = computeKey(ingredients);
     if (key !== state.key) {
       const changes = diffIngredients(recorded, ingredients).map((l) => `  ${l}`);

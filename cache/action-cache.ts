@@ -2,13 +2,38 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { ActionEntry } from './local/action-index.js';
 import type { BlobRef } from './local/cas.js';
-import { collectOutputs, restoreOutputs, UnsafeOutputError, type CollectedOutputs } from './local/outputs.js';
+import { collectOutputs, entryOutputDigest, restoreOutputs, UnsafeOutputError, type CollectedOutputs } from './local/outputs.js';
 import { CorruptBlobError, LocalCache } from './local/store.js';
 import type { RemoteSetup } from './remote/config.js';
+import { sha256Hex } from '../engine/keys/hash/sha256.js';
 import { RemoteSession, type CacheObserver, type RemoteStats } from './remote/session.js';
 
 /** Traces kept per weak key: the few states (branches, machines) a node's reads are seen in. */
 const TRACES_KEPT = 8;
+
+/** Where a weak key's trace list is kept, beside the entries: a key no node's key can equal. */
+const traceListKey = (weakKey: string) => sha256Hex(`kiln-trace-list\0${weakKey}`);
+
+/** A trace list as stored: an array of arrays of strings, or nothing usable. */
+function parseTraceList(blob: Buffer): string[][] {
+  try {
+    const list = JSON.parse(blob.toString('utf8')) as unknown;
+    if (!Array.isArray(list)) return [];
+    return list.filter((t): t is string[] => Array.isArray(t) && t.every((k) => typeof k === 'string')).slice(0, TRACES_KEPT);
+  } catch {
+    return [];
+  }
+}
+
+export function dedupeTraces(traces: readonly string[][]): string[][] {
+  const seen = new Set<string>();
+  return traces.filter((t) => {
+    const id = t.join('\n');
+    if (seen.has(id)) return false;
+    seen.add(id);
+    return true;
+  });
+}
 
 /** A cache hit: the entry and the tier that had it. */
 export interface CacheHit {
@@ -114,16 +139,35 @@ export class ActionCache {
 
   /**
    * The traces a traced node ran with under `weakKey` (the key of all it
-   * consumes but what it read), newest first: each names the paths to
-   * observe for a key to look up. Kept locally; a remote learns the results
-   * under their full keys, not the traces.
+   * consumes but what it read) on this machine, newest first: each names the
+   * paths to observe for a key to look up.
    */
   traces(weakKey: string): string[][] {
     return this.local.traces(weakKey, TRACES_KEPT);
   }
 
-  rememberTrace(weakKey: string, keys: readonly string[]): void {
+  /**
+   * The traces the remote holds for `weakKey`: what other machines (CI, a
+   * colleague) ran the node with. A list kept beside the entries, under its
+   * own key, read fresh from the remote every time (never from the local
+   * store): it only names paths to observe, so a stale or hostile list can
+   * cost a miss, never a wrong hit.
+   */
+  async sharedTraces(node: string, weakKey: string): Promise<string[][]> {
+    if (!this.remote) return [];
+    const entry = await this.observer.timed(node, 'fetch', () => this.remote!.fetch(node, traceListKey(weakKey), this.local, true));
+    const blob = entry?.log ? await this.local.readLog(entry.log.digest) : null;
+    return blob ? parseTraceList(blob) : [];
+  }
+
+  /** Records a trace a traced node ran with, here and (merged with `shared`, newest first) on the remote. */
+  async rememberTrace(node: string, weakKey: string, keys: readonly string[], shared: readonly string[][]): Promise<void> {
     this.local.rememberTrace(weakKey, keys, TRACES_KEPT);
+    if (!this.remote) return;
+    const list = dedupeTraces([[...keys], ...shared]).slice(0, TRACES_KEPT);
+    const ref = await this.local.putBuffer(Buffer.from(JSON.stringify(list)));
+    // An entry with no outputs whose log is the list: it passes every remote's checks as any entry does (signed, verified).
+    this.remote.upload(node, traceListKey(weakKey), { outputs: [], log: ref, durationMs: 0, outputDigest: entryOutputDigest([]) }, this.local, true);
   }
 
   /** Whether the remote lacks a local entry it should have (built while it was down or read-only). */

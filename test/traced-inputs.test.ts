@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { buildWithSummary, KILN_MAIN, statuses, tempDir, writeFiles } from './kiln.js';
+import { startKilnServer } from './servers/start.js';
 import { followUpstream, upstreamRepo } from './upstream.js';
 
 const runs = (counter: string) => (fs.existsSync(counter) ? fs.readFileSync(counter, 'utf8').split('\n').filter(Boolean).length : 0);
@@ -144,4 +145,39 @@ describe('inputs: traced', () => {
     expect(statuses(added.summary).built).toEqual(['check', 'up']);
     expect(runs(counter)).toBe(3);
   }, 60_000);
+
+  it('a second machine with an empty cache finds the trace and the result through a shared remote cache', async () => {
+    const server = await startKilnServer({ KILN_SERVE_TOKENS: 'traced-token' });
+    try {
+      const a = workspace();
+      const b = workspace();
+      // COUNTER is a declared env: its value is in the key, so both machines count in one file.
+      b.env.COUNTER = a.counter;
+      b.counter = a.counter;
+      const remote = { KILN_REMOTE_CACHE: server.url, KILN_REMOTE_TOKEN: 'traced-token' };
+      const first = await buildWithSummary(a.ws, [], { ...a.env, ...remote });
+      expect(statuses(first.summary).built).toEqual(['shout', 'use']);
+      // Machine B: its own checkout, its own empty local cache, the same sources.
+      const second = await buildWithSummary(b.ws, [], { ...b.env, ...remote });
+      expect(statuses(second.summary).cached).toEqual(['shout', 'use']);
+      expect(second.summary.nodes.find((n) => n.id === 'use')!.cache).toBe('remote');
+      expect(runs(a.counter)).toBe(1);
+      expect(read(b.ws, 'loud.txt')).toBe(read(a.ws, 'loud.txt'));
+      // Only the nodes' entries count as remote hits, not the trace list beside them.
+      expect(second.summary.remote?.hits).toBe(2);
+
+      // B edits what the node reads: it runs, and publishes its trace; A, still at the old bytes, stays cached.
+      fs.writeFileSync(path.join(b.ws, 'lib', 'a.txt'), 'delta\n');
+      const edited = await buildWithSummary(b.ws, [], { ...b.env, ...remote });
+      expect(statuses(edited.summary).built).toEqual(['shout', 'use']);
+      expect(read(b.ws, 'loud.txt')).toBe('DELTA\n2\n');
+      fs.writeFileSync(path.join(a.ws, 'lib', 'a.txt'), 'delta\n');
+      const followed = await buildWithSummary(a.ws, [], { ...a.env, ...remote });
+      expect(statuses(followed.summary).cached).toEqual(['shout', 'use']);
+      expect(runs(a.counter)).toBe(2);
+      expect(read(a.ws, 'loud.txt')).toBe('DELTA\n2\n');
+    } finally {
+      await server.stop();
+    }
+  });
 });

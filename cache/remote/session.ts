@@ -52,10 +52,12 @@ export class RemoteSession {
     this.stats = { url: setup.cache.description, hits: 0, misses: 0, uploads: 0, bytesDown: 0, bytesUp: 0, errors: 0 };
   }
 
-  async fetch(node: string, key: string, local: LocalCache): Promise<ActionEntry | undefined> {
+  async fetch(node: string, key: string, local: LocalCache, aside = false): Promise<ActionEntry | undefined> {
     if (this.disabled) return undefined;
     try {
       const entry = await this.setup.cache.download(key, local);
+      // `aside`: not a node's outputs (a traced node's trace list): no hit or miss to count, nothing owed.
+      if (aside) return entry;
       if (entry) {
         this.stats.hits++;
         this.remember(key, local);
@@ -97,7 +99,7 @@ export class RemoteSession {
   }
 
   /** Queues an upload of a node's entry; never blocks the build. */
-  upload(node: string, key: string, entry: ActionEntry, local: LocalCache): void {
+  upload(node: string, key: string, entry: ActionEntry, local: LocalCache, aside = false): void {
     // A client whose signing key does not match the cache's must not overwrite the team's entries with its own.
     if (this.disabled || this.setup.readOnly || this.keyMismatch) return;
     void this.uploads.add(async () => {
@@ -107,8 +109,10 @@ export class RemoteSession {
       const start = this.observer.now();
       try {
         await this.setup.cache.upload(key, entry, local);
-        this.stats.uploads++;
-        this.remember(key, local);
+        if (!aside) {
+          this.stats.uploads++;
+          this.remember(key, local);
+        }
       } catch (e) {
         if (e instanceof RemoteError) this.fail(e);
         else {

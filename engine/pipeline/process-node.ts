@@ -1,7 +1,7 @@
 import type { Failure } from '../failure.js';
 import { depDigestsOf, keyStage, knownKey, recordStage, resolveStage, restoreStage, runStage, storeStage, upToDate } from './node-stages.js';
 import type { BuildSession, Keyed } from './session.js';
-import { provenTracedKey, tracedBase, tracedCandidates, tracedKeyAfterRun, type TracedBase } from './traced-stages.js';
+import { localTraces, provenTracedKey, tracedBase, tracedCandidates, tracedKeyAfterRun, type TracedBase } from './traced-stages.js';
 
 /**
  * One node, top to bottom: deps → resolve → key (the recorded one when its
@@ -28,30 +28,44 @@ export async function processNode(s: BuildSession, id: string, lane: number): Pr
   // The keys to look for: one for a declared node; for a traced one, one per trace it was seen to run with.
   let candidates: Keyed[];
   let base: TracedBase | undefined;
+  let traces: string[][] = [];
   if (node.traced) {
     const traced = await tracedBase(s, resolving, known?.written ?? []);
     if (isFailure(traced)) return s.failed(node, traced);
     base = traced;
     const proven = provenTracedKey(s, resolving, base, known);
-    candidates = proven ? [proven] : tracedCandidates(s, node, base, known);
+    traces = proven ? [] : localTraces(s, node, base, known);
+    candidates = proven ? [proven] : tracedCandidates(s, node, base, traces, known);
   } else {
     const keyed = knownKey(s, resolving, known) ?? (await keyStage(s, resolving, known?.written ?? []));
     if (isFailure(keyed)) return s.failed(node, keyed);
     candidates = [keyed];
   }
 
+  /** The node settled from a candidate key: up to date, or restored (local, then remote). */
+  const fromCache = async (keyed: Keyed): Promise<boolean> => {
+    if (upToDate(s, resolving, keyed, known)) {
+      if (!s.opts.dryRun) s.cache.catchUp(id, keyed.key);
+      s.cached(node, keyed.key, known.outputDigest, 'up to date', elapsed(), known.log ? await s.cache.readLog(known.log) : null);
+      return true;
+    }
+    const restored = await restoreStage(s, resolving, keyed, known);
+    if (!restored) return false;
+    if (restored.how === 'local' && !s.opts.dryRun) s.cache.catchUp(id, keyed.key);
+    s.cached(node, keyed.key, restored.outputDigest, restored.how, elapsed(), restored.log);
+    return true;
+  };
+
+  // Traces other machines ran the node with, from the remote: asked only when this machine's traces found nothing.
+  let shared: string[][] = [];
   // Never cached (turbo's cache: false), or audited (a cached result was never traced): straight to the run.
   if (!(node.noCache && !s.opts.dryRun) && !s.opts.audit) {
-    for (const keyed of candidates) {
-      if (upToDate(s, resolving, keyed, known)) {
-        if (!s.opts.dryRun) s.cache.catchUp(id, keyed.key);
-        return s.cached(node, keyed.key, known.outputDigest, 'up to date', elapsed(), known.log ? await s.cache.readLog(known.log) : null);
-      }
-      const restored = await restoreStage(s, resolving, keyed, known);
-      if (restored) {
-        if (restored.how === 'local' && !s.opts.dryRun) s.cache.catchUp(id, keyed.key);
-        return s.cached(node, keyed.key, restored.outputDigest, restored.how, elapsed(), restored.log);
-      }
+    for (const keyed of candidates) if (await fromCache(keyed)) return;
+    if (base && !s.opts.dryRun) {
+      shared = await s.cache.sharedTraces(id, base.weakKey);
+      const seen = new Set(traces.map((t) => t.join('\n')));
+      const more = shared.filter((t) => !seen.has(t.join('\n')));
+      for (const keyed of tracedCandidates(s, node, base, more, known)) if (await fromCache(keyed)) return;
     }
     if (s.opts.dryRun) return s.skipped(node, 'would run: no cache entry for its key', candidates[0]?.key ?? base?.weakKey);
   }
@@ -66,7 +80,7 @@ export async function processNode(s: BuildSession, id: string, lane: number): Pr
   }
   let keyed = before;
   if (base) {
-    const after = tracedKeyAfterRun(s, resolving, base, ran, before.written);
+    const after = await tracedKeyAfterRun(s, resolving, base, ran, before.written, shared);
     if ('why' in after) {
       // Built, but vouched for by nothing: not cached, no state, so the next build runs it again.
       s.addNotes(id, [`not cached: ${after.why}`]);

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { NodeDecl } from '../buildfile/types.js';
 import type { Failure } from '../failure.js';
+import { dedupeTraces } from '../../cache/action-cache.js';
 import { OutputSpec } from '../../cache/local/output-spec.js';
 import { tracedDeps } from '../keys/ingredients.js';
 import { stampUnchanged } from '../keys/stamps.js';
@@ -70,34 +71,29 @@ export function provenTracedKey(s: BuildSession, r: Resolving, base: TracedBase,
   return ingredients === undefined ? undefined : { key: known.key, ingredients, inputStamp: known.inputStamp, context: known.context, written: [...known.written] };
 }
 
-/** The keys to try, one per known trace: the node's last run's (from its state) first, then those the cache recorded. */
-export function tracedCandidates(s: BuildSession, node: NodeDecl, base: TracedBase, known: NodeState | undefined): Keyed[] {
-  const traces: string[][] = [];
-  const seen = new Set<string>();
-  const add = (keys: string[]) => {
-    const id = keys.join('\n');
-    if (!seen.has(id)) {
-      seen.add(id);
-      traces.push(keys);
-    }
-  };
+/** The traces this machine knows the node ran with: its last run's (from its state) first, then those the local cache recorded. */
+export function localTraces(s: BuildSession, node: NodeDecl, base: TracedBase, known: NodeState | undefined): string[][] {
   const recorded = known ? s.nodeStates.ingredients(node.id) : undefined;
-  if (recorded?.traced) add(Object.keys(recorded.inputs));
-  for (const keys of s.cache.traces(base.weakKey)) add(keys);
+  return dedupeTraces([...(recorded?.traced ? [Object.keys(recorded.inputs)] : []), ...s.cache.traces(base.weakKey)]);
+}
+
+/** The keys to try, one per trace, each observed as the paths are now. */
+export function tracedCandidates(s: BuildSession, node: NodeDecl, base: TracedBase, traces: readonly string[][], known: NodeState | undefined): Keyed[] {
   return traces.map((keys) => keyedBy(s, node, base, keys, known?.written ?? []));
 }
 
 /**
  * The key of what a traced run read, and its trace filed for the next
- * builds; or why the run cannot vouch for a result (then it is not cached:
- * the next build runs the node again).
+ * builds, here and on the remote (merged with the `shared` traces it held);
+ * or why the run cannot vouch for a result (then it is not cached: the next
+ * build runs the node again).
  */
-export function tracedKeyAfterRun(s: BuildSession, r: Resolving, base: TracedBase, ran: Ran, written: readonly string[]): Keyed | { why: string } {
+export async function tracedKeyAfterRun(s: BuildSession, r: Resolving, base: TracedBase, ran: Ran, written: readonly string[], shared: readonly string[][]): Promise<Keyed | { why: string }> {
   const traced = ran.traced!;
   const keys = traceKeys(traced.accesses, s.ws.root, r.node, ran.outcome.traceAliases ?? []);
   if (!Array.isArray(keys)) return keys;
   const changed = changedDuringRun(s.ws.root, keys, traced.startedAt);
   if (changed !== undefined) return { why: `'${changed}', which it read, changed while it ran` };
-  s.cache.rememberTrace(base.weakKey, keys);
+  await s.cache.rememberTrace(r.node.id, base.weakKey, keys, shared);
   return keyedBy(s, r.node, base, keys, written);
 }

@@ -87,6 +87,28 @@ describe('inputs: traced', () => {
     expect(whyAgain.stdout).toContain("read path 'lib/': entries changed");
   });
 
+  it('a program it runs from outside the workspace is keyed by its bytes (its version), not by the files it reads there', async () => {
+    const { ws, env, counter } = workspace();
+    const tools = tempDir('kiln-traced-tools-');
+    const tool = path.join(tools, 'mytool');
+    fs.writeFileSync(tool, '#!/bin/sh\n# mytool 1.0\ncat "$1" | tr a-z A-Z\n', { mode: 0o755 });
+    fs.writeFileSync(path.join(tools, 'data.txt'), 'installation data\n');
+    fs.writeFileSync(
+      path.join(ws, 'kiln.yaml'),
+      `nodes:\n  t:\n    rule: run\n    inputs: traced\n    env: [COUNTER]\n    outputs: [out.txt]\n    cmd: 'echo run >> "$COUNTER"; ${tool} lib/a.txt > out.txt; cat ${tools}/data.txt > /dev/null'\n`,
+    );
+    expect((await buildWithSummary(ws, [], env)).exitCode).toBe(0);
+    expect(read(ws, 'out.txt')).toBe('ALPHA\n');
+    // A file of the tool's installation it reads is not keyed; the tool itself is.
+    fs.writeFileSync(path.join(tools, 'data.txt'), 'other data\n');
+    expect(statuses((await buildWithSummary(ws, [], env)).summary).cached).toEqual(['t']);
+    fs.writeFileSync(tool, '#!/bin/sh\n# mytool 2.0\ncat "$1" | tr a-z A-Z | rev\n', { mode: 0o755 });
+    const upgraded = await buildWithSummary(ws, [], env);
+    expect(statuses(upgraded.summary).built).toEqual(['t']);
+    expect(read(ws, 'out.txt')).toBe('AHPLA\n');
+    expect(runs(counter)).toBe(2);
+  });
+
   it('a file it read that changes while it runs: the result is not cached, and the next build runs it', async () => {
     const { ws, env, counter } = workspace();
     fs.writeFileSync(

@@ -419,7 +419,13 @@ function watchPlan(
     const s = states.get(n.id);
     if (!s || s.inputStamp === null) continue;
     const inputs = stampPaths(s.inputStamp);
-    for (const p of [...inputs, ...stampPaths(s.fingerprint)]) add(n.id, path.posix.join(n.dir, p.rel), p.isDir);
+    const paths = [...inputs, ...stampPaths(s.fingerprint)].map((p) => ({ rel: path.posix.join(n.dir, p.rel), isDir: p.isDir }));
+    // A traced node's programs outside the workspace (its toolchain): no watch here would see them change.
+    if (paths.some((p) => p.rel === '..' || p.rel.startsWith('../'))) {
+      unwatchable.add(n.id);
+      continue;
+    }
+    for (const p of paths) add(n.id, p.rel, p.isDir);
     if (inputs.some((p) => !p.isDir && changesElsewhere(path.join(ws.root, n.dir, p.rel)))) unwatchable.add(n.id);
   }
   return { plan, unwatchable, touches };

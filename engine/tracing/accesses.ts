@@ -6,6 +6,8 @@
 export interface FileAccesses {
   /** Files whose content was read: opened for reading, or executed. */
   reads: Set<string>;
+  /** Programs executed (also in `reads`): outside the workspace, what stands for a toolchain's version. */
+  execs: Set<string>;
   /** Paths whose existence, type or metadata were looked at (stat, access, readlink, opening a directory). */
   stats: Set<string>;
   /** Directories whose entries were listed. */
@@ -23,5 +25,5 @@ export interface FileAccesses {
 }
 
 export function emptyAccesses(): FileAccesses {
-  return { reads: new Set(), stats: new Set(), listings: new Set(), absent: new Set(), writes: new Set(), unplaced: [] };
+  return { reads: new Set(), execs: new Set(), stats: new Set(), listings: new Set(), absent: new Set(), writes: new Set(), unplaced: [] };
 }

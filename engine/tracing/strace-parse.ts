@@ -140,6 +140,7 @@ function apply(acc: FileAccesses, cwd: Map<number, string>, pid: number, call: C
   if (name === 'execve' || name === 'execveat') {
     const target = pathAt(0);
     if (target) note(acc, call, target, 'read');
+    if (target && call.ok && !acc.writes.has(target)) acc.execs.add(target);
     return;
   }
   if (STAT_CALLS.has(name)) {
@@ -176,7 +177,7 @@ function note(acc: FileAccesses, call: Call, p: string, kind: 'read' | 'stat'): 
   else record(acc, 'stats', p); // EACCES, EINVAL (readlink of a plain file), ELOOP: it is there
 }
 
-function record(acc: FileAccesses, kind: Exclude<keyof FileAccesses, 'unplaced'>, p: string): void {
+function record(acc: FileAccesses, kind: 'reads' | 'stats' | 'listings' | 'absent' | 'writes', p: string): void {
   // What the command wrote itself is its product: later looks at it are not inputs.
   if (kind !== 'writes' && acc.writes.has(p)) return;
   acc[kind].add(p);

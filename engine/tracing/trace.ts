@@ -12,8 +12,10 @@ import { workspaceRel } from './scope.js';
 /**
  * A traced node's inputs, as its key holds them: each workspace-relative
  * path its commands read, looked at or looked for → what is there now:
- * `file:<digest>`, `dir`, `absent` or `other`; and for each directory they
- * listed, `<dir>/` → `listing:<digest of its entry names and types>`.
+ * `file:<digest>`, `dir`, `absent` or `other`; for each directory they
+ * listed, `<dir>/` → `listing:<digest of its entry names and types>`; and
+ * each program they ran from outside the workspace, by absolute path →
+ * `file:<digest>`.
  * Verifying a trace is observing its paths again: the key is the same
  * exactly when everything the commands saw is the same (a file probed for
  * and now present is `absent` no more).
@@ -61,8 +63,20 @@ export function traceKeys(acc: FileAccesses, root: string, node: NodeDecl, alias
     const rel = keyed(abs);
     if (rel !== undefined) keys.add(`${rel}/`);
   }
+  // A program run from outside the workspace (the shell, the interpreter, the compiler's passes) is keyed by
+  // its bytes, absolute: its version, without the files of its installation it reads.
+  for (const abs of acc.execs) {
+    const real = unalias(abs);
+    if (!written.has(real) && workspaceRel(root, real) === undefined && !insideWorkspace(root, real)) keys.add(path.normalize(real));
+  }
   return [...keys].sort();
 }
+
+/** Whether a path lies in the workspace at all (workspaceRel also refuses .kiln and .git inside it). */
+const insideWorkspace = (root: string, abs: string) => {
+  const rel = path.relative(root, abs);
+  return !rel.startsWith('..') && !path.isAbsolute(rel);
+};
 
 /**
  * What each key's path is now (see Observation), and the stamp of what was
@@ -83,11 +97,13 @@ export function observe(
   const lines: string[] = [];
   const trustedBefore = Date.now() - RACY_MARGIN_MS;
   let racy = false;
+  const nodeDirAbs = path.join(root, nodeDir);
   for (const key of keys) {
     const rel = key.endsWith('/') ? key.slice(0, -1) : key;
-    const abs = path.join(root, rel);
+    // Absolute: a program outside the workspace (see traceKeys).
+    const abs = path.isAbsolute(rel) ? rel : path.join(root, rel);
     const st = statOrUndefined(abs);
-    const stampRel = path.posix.relative(nodeDir, rel) || '.';
+    const stampRel = path.relative(nodeDirAbs, abs).split(path.sep).join('/') || '.';
     if (st) {
       lines.push(statLine(stampRel, st));
       if (st.mtimeMs >= trustedBefore || st.ctimeMs >= trustedBefore) racy = true;

@@ -83,6 +83,20 @@ describe('strace, parsed', () => {
     expect(inDir(acc.reads)).toEqual(expect.arrayContaining(['b.txt', 'sub/run.sh']));
   });
 
+  it('threads share a working directory: a chdir in one places the relative paths of another', () => {
+    fs.symlinkSync('a.txt', path.join(dir, 'sub', 'link'));
+    const script = [
+      'import os, threading',
+      't = threading.Thread(target=lambda: os.chdir("sub"))',
+      't.start(); t.join()',
+      // readlink(2) is not an *at call: strace names no directory for it.
+      'print(os.readlink("link"))',
+    ].join('\n');
+    const acc = trace(['python3', '-c', script]);
+    expect(inDir(acc.stats)).toContain('sub/link');
+    expect(inDir(acc.absent)).not.toContain('link');
+  });
+
   it('paths with odd bytes: quotes, a newline, a backslash, spaces; and one that is not UTF-8 is not placed', () => {
     const odd = 'we"ird\\ \nname \u00e9.txt';
     fs.writeFileSync(path.join(dir, odd), 'x');

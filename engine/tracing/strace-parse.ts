@@ -14,7 +14,8 @@ import { emptyAccesses, type FileAccesses } from './accesses.js';
  */
 export function parseStrace(text: string, initialCwd: string): FileAccesses {
   const acc = emptyAccesses();
-  const cwd = new Map<number, string>();
+  // A process's working directory; threads (CLONE_FS) share one cell, so a chdir in one moves them all.
+  const cwd = new Map<number, { dir: string }>();
   const pending = new Map<number, string>();
   /** The process that last began a fork: a child may print before its parent learns its pid. */
   let forking: number | undefined;
@@ -22,7 +23,7 @@ export function parseStrace(text: string, initialCwd: string): FileAccesses {
     const m = /^(\d+) +(.*)$/.exec(raw);
     if (!m) continue;
     const pid = Number(m[1]);
-    if (!cwd.has(pid)) cwd.set(pid, (forking !== undefined && cwd.get(forking)) || initialCwd);
+    if (!cwd.has(pid)) cwd.set(pid, { dir: (forking !== undefined && cwd.get(forking)?.dir) || initialCwd });
     let line = m[2]!;
     if (line.endsWith('<unfinished ...>')) {
       if (/^(clone3?|v?fork)\(/.test(line)) forking = pid;
@@ -100,22 +101,23 @@ const AT_CALLS = new Set([
   'fchownat', 'utimensat', 'futimesat', 'mknodat', 'renameat', 'renameat2', 'linkat', 'execveat',
 ]);
 
-function apply(acc: FileAccesses, cwd: Map<number, string>, pid: number, call: Call): void {
+function apply(acc: FileAccesses, cwd: Map<number, { dir: string }>, pid: number, call: Call): void {
+  const cell = cwd.get(pid)!;
   // Every AT_FDCWD<...> says where the process is now.
   const atCwd = /AT_FDCWD<((?:\\x[0-9a-f]{2})*)>/.exec(call.rawArgs);
-  if (atCwd) cwd.set(pid, hex(atCwd[1]!));
-  const here = cwd.get(pid)!;
+  if (atCwd) cell.dir = hex(atCwd[1]!);
+  const here = cell.dir;
   const { name, args } = call;
   const at = AT_CALLS.has(name);
   /** The `i`th path of the call, placed. */
   const pathAt = (i: number) => place(acc, here, at ? dirArg(args, i) : undefined, str(args, i));
   if (name === 'clone' || name === 'clone3' || name === 'fork' || name === 'vfork') {
-    if (call.ok && call.value !== undefined && call.value > 0) cwd.set(call.value, here);
+    if (call.ok && call.value !== undefined && call.value > 0) cwd.set(call.value, /CLONE_FS/.test(call.rawArgs) ? cell : { dir: here });
     return;
   }
   if (name === 'chdir' || name === 'fchdir') {
     const to = name === 'chdir' ? pathAt(0) : fdPath(args[0]);
-    if (call.ok && to) cwd.set(pid, to);
+    if (call.ok && to) cell.dir = to;
     else if (to) note(acc, call, to, 'stat');
     return;
   }

@@ -4,6 +4,7 @@
 // shell pipeline and the C compiler reading a header no input names.
 import fs from 'node:fs';
 import path from 'node:path';
+import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { kiln, tempDir, writeFiles } from './kiln.js';
 
@@ -73,6 +74,28 @@ describe('kiln build --audit', () => {
     expect(clean.exitCode, clean.stdout).toBe(0);
     expect(clean.stdout).not.toContain('audit:');
     expect(clean.stdout).toMatch(/3 built/);
+  });
+
+  it('finds the undeclared outputs and reads of an npm script (a JS workspace with turbo.json)', async () => {
+    const dir = tempDir('kiln-audit-npm-');
+    writeFiles(dir, {
+      'package.json': JSON.stringify({ name: 'root', private: true, workspaces: ['packages/*'] }),
+      'turbo.json': JSON.stringify({ tasks: { build: { outputs: ['dist/**'] } } }),
+      'shared.json': '{}\n',
+      'packages/a/package.json': JSON.stringify({
+        name: 'a',
+        version: '1.0.0',
+        scripts: { build: 'mkdir -p dist && cat src.txt > dist/a.js && echo y > stray.txt && cat ../../shared.json > /dev/null' },
+      }),
+      'packages/a/src.txt': 'src\n',
+    });
+    await execa('git', ['init', '-q', dir]);
+    const run = await kiln(dir, ['build', '--audit'], ENV);
+    expect(run.exitCode, run.stderr).toBe(0);
+    // The package's own files are its inputs (turbo's default), so src.txt is not reported.
+    expect(run.stdout).toContain('audit: read a file no input declares: shared.json');
+    expect(run.stdout).toContain('audit: wrote a path outside its outputs: packages/a/stray.txt');
+    expect(run.stdout).not.toMatch(/audit: .*src\.txt/);
   });
 
   it('is a usage error with --dry-run, or with a value other than strict', async () => {

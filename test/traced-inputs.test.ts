@@ -8,6 +8,8 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
+import { loadWorkspace } from '../engine/buildfile/load.js';
+import { formatDiagnostic } from '../engine/diagnostic.js';
 import { buildWithSummary, KILN_MAIN, statuses, tempDir, writeFiles } from './kiln.js';
 import { startKilnServer } from './servers/start.js';
 import { followUpstream, upstreamRepo } from './upstream.js';
@@ -24,7 +26,7 @@ function workspace(): { ws: string; env: Record<string, string>; counter: string
     inputs: traced
     env: [COUNTER]
     outputs: [out.txt]
-    cmd: 'echo run >> "$COUNTER"; cat lib/a.txt > out.txt; if [ -f lib/extra.txt ]; then cat lib/extra.txt >> out.txt; fi; ls lib | wc -l >> out.txt'
+    cmd: 'echo run >> "$COUNTER"; cat lib/a.txt > out.txt; if [ -f lib/extra.txt ]; then cat lib/extra.txt >> out.txt; fi; ls lib | wc -l >> out.txt; if [ -f conf/flags ]; then cat conf/flags >> out.txt; fi'
   shout:
     rule: run
     deps: [use]
@@ -78,6 +80,16 @@ describe('inputs: traced', () => {
     expect(runs(counter)).toBe(3);
     expect(read(ws, 'out.txt')).toBe('alpha\n2\n');
     expect(read(ws, 'loud.txt')).toBe('ALPHA\n2\n');
+
+    // Probed for in a directory nothing lists (it does not exist yet): only the probe can see it appear.
+    fs.mkdirSync(path.join(ws, 'conf'));
+    fs.writeFileSync(path.join(ws, 'conf', 'flags'), 'flags\n');
+    const probed = await buildWithSummary(ws, [], env);
+    expect(statuses(probed.summary).built).toEqual(['shout', 'use']);
+    expect(read(ws, 'loud.txt')).toBe('ALPHA\n2\nFLAGS\n');
+    fs.rmSync(path.join(ws, 'conf'), { recursive: true });
+    expect(statuses((await buildWithSummary(ws, [], env)).summary).cached).toEqual(['shout', 'use']);
+    expect(runs(counter)).toBe(4);
 
     const why = await execa('node', [KILN_MAIN, 'why', 'use'], { cwd: ws, env: { ...process.env, ...env }, reject: false });
     expect(why.stdout).toContain('use: up to date');
@@ -137,7 +149,8 @@ describe('inputs: traced', () => {
         'calc/ops.py': 'def add(a, b):\n    return a + b\n',
         'calc/unused.py': 'X = 1\n',
         'tests/__init__.py': '',
-        'tests/test_ops.py': 'import unittest\nfrom calc.ops import add\n\nclass T(unittest.TestCase):\n    def test_add(self):\n        self.assertEqual(add(1, 2), 3)\n',
+        // It looks for an optional config file, as test suites do: one appearing later must count.
+        'tests/test_ops.py': 'import os, unittest\nfrom calc.ops import add\n\nclass T(unittest.TestCase):\n    def test_add(self):\n        self.assertEqual(add(1, 2), 3)\n        if os.path.exists("calc/extra.cfg"):\n            self.assertTrue(open("calc/extra.cfg").read())\n',
       },
       'initial',
     );
@@ -166,6 +179,12 @@ describe('inputs: traced', () => {
     const added = await buildWithSummary(ws, [], env);
     expect(statuses(added.summary).built).toEqual(['check', 'up']);
     expect(runs(counter)).toBe(3);
+
+    // A file it probed for and did not find, now committed.
+    await upstream.commit({ 'calc/extra.cfg': 'on\n' }, 'config');
+    const probed = await buildWithSummary(ws, [], env);
+    expect(statuses(probed.summary).built).toEqual(['check', 'up']);
+    expect(runs(counter)).toBe(4);
   }, 60_000);
 
   it('a second machine with an empty cache finds the trace and the result through a shared remote cache', async () => {
@@ -201,5 +220,32 @@ describe('inputs: traced', () => {
     } finally {
       await server.stop();
     }
+  });
+
+  it('defaults: {test: {inputs: traced}} traces every test node that declares no inputs of its own; mistakes are located', () => {
+    const dir = tempDir('kiln-traced-defaults-');
+    const load = (text: string) => {
+      fs.writeFileSync(path.join(dir, 'kiln.yaml'), text);
+      return loadWorkspace(path.join(dir, 'kiln.yaml'));
+    };
+    const nodes = `nodes:
+  tree: {rule: run, cmd: "mkdir -p t", outputs: [t]}
+  a: {rule: test, deps: [tree], cmd: "true"}
+  b: {rule: test, deps: [tree], cmd: "true", inputs: ["x/**"]}
+  c: {rule: run, cmd: "true"}
+`;
+    const ok = load(`defaults:\n  test: {inputs: traced}\n${nodes}`);
+    if (!ok.ok) throw new Error(ok.diagnostics.map(formatDiagnostic).join('\n'));
+    const traced = Object.fromEntries(ok.value.nodes.map((n) => [n.id, n.traced === true]));
+    expect(traced).toEqual({ tree: false, a: true, b: false, c: false });
+
+    const errors = (text: string) => {
+      const r = load(text);
+      return r.ok ? [] : r.diagnostics.map(formatDiagnostic);
+    };
+    expect(errors(`defaults:\n  tset: {inputs: traced}\n${nodes}`)).toEqual([expect.stringMatching(/^kiln\.yaml:2:3: unknown rule 'tset' in defaults\n  hint: did you mean 'test'/)]);
+    expect(errors(`defaults:\n  git: {inputs: traced}\n${nodes}`)).toEqual([expect.stringMatching(/^kiln\.yaml:2:17: inputs: traced needs a rule that runs a command; 'git' runs none/)]);
+    expect(errors(`defaults:\n  test: {inputs: [src]}\n${nodes}`)).toEqual([expect.stringMatching(/^kiln\.yaml:2:18: the only default for inputs is `traced`/)]);
+    expect(errors(`defaults:\n  test: {cmd: x}\n${nodes}`)).toEqual([expect.stringMatching(/^kiln\.yaml:2:10: 'cmd' cannot be defaulted/)]);
   });
 });

@@ -2,6 +2,7 @@ import { isMap } from './yaml/tree.js';
 import { readHistory } from './history.js';
 import type { BenchDecl, HistoryDecl, RemoteDecl, ToolchainDecl } from './types.js';
 import { readBench } from './bench.js';
+import { readDefaults, type RuleDefaults } from './defaults.js';
 import { readImport, type NpmImport } from './npm/config.js';
 import { readRemote } from './remote.js';
 import { suggest } from './hint.js';
@@ -20,9 +21,11 @@ export interface FileContents {
   bench?: BenchDecl;
   /** `import: npm-workspaces`: nodes made from the package.json scripts of an npm workspace. */
   import?: NpmImport;
+  /** `defaults:` per rule (root file only). */
+  defaults?: RuleDefaults;
 }
 
-const TOP_KEYS = ['include', 'toolchains', 'nodes', 'remote', 'history', 'bench', 'import'];
+const TOP_KEYS = ['include', 'toolchains', 'nodes', 'defaults', 'remote', 'history', 'bench', 'import'];
 const TOOLCHAIN_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 /** Reads the top level of one build file. An empty file declares nothing, which is fine. */
@@ -49,6 +52,10 @@ export function readContents(file: SourceFile, isRoot: boolean): FileContents {
     else if (e.key === 'history') {
       if (isRoot) contents.history = readHistory(file, e);
       else file.report(e.keyNode, 'history can only be configured in the root build file', 'history is kept per checkout');
+    }
+    else if (e.key === 'defaults') {
+      if (isRoot) contents.defaults = readDefaults(file, e);
+      else file.report(e.keyNode, 'defaults can only be set in the root build file', 'they apply to the nodes of every build file');
     }
     else if (e.key === 'bench') {
       if (isRoot) contents.bench = readBench(file, e);

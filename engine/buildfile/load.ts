@@ -2,6 +2,7 @@ import path from 'node:path';
 import { fail, ok, type Diagnostic, type Result } from '../diagnostic.js';
 import type { BenchDecl, HistoryDecl, RemoteDecl, ToolchainDecl, Workspace } from './types.js';
 import { checkWorkspace } from './checks.js';
+import { applyDefaults, type RuleDefaults } from './defaults.js';
 import { readContents } from './file.js';
 import { expandInclude, type PendingFile } from './include.js';
 import { readText } from './load-trace.js';
@@ -35,6 +36,7 @@ export function loadWorkspace(rootFileAbs: string, trace: LoadTrace = { texts: n
   let history: HistoryDecl | undefined;
   let bench: BenchDecl | undefined;
   let npm: NpmImport | undefined;
+  let defaults: RuleDefaults | undefined;
   // Breadth-first: a file's own nodes come before those of the files it includes.
   for (const pending of queue) {
     const dir = path.posix.dirname(pending.rel);
@@ -45,6 +47,7 @@ export function loadWorkspace(rootFileAbs: string, trace: LoadTrace = { texts: n
     history ??= contents.history;
     bench ??= contents.bench;
     npm ??= contents.import;
+    defaults ??= contents.defaults;
     parsed.push(...contents.nodes);
     for (const item of contents.includes) queue.push(...expandInclude(file, item, root, seen, trace.globs));
   }
@@ -62,6 +65,7 @@ export function loadWorkspace(rootFileAbs: string, trace: LoadTrace = { texts: n
     parsed.push(...imported.nodes);
     warnings = imported.warnings;
   }
+  if (defaults) applyDefaults(parsed, defaults);
   const nodes = checkWorkspace(parsed, toolchains, diagnostics);
   const files = queue.map((f) => f.rel);
   if (diagnostics.length > 0) return fail(...sortByPosition(diagnostics, files));

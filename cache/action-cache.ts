@@ -35,6 +35,18 @@ export function dedupeTraces(traces: readonly string[][]): string[][] {
   });
 }
 
+/** A node's failure as another agent published it: its error, when (ms since the epoch), and the tail of its log. */
+export interface FailureNote {
+  message: string;
+  at: number;
+  log: string;
+}
+
+/** The tail of a failed node's log that other agents print. */
+const FAILURE_LOG_BYTES = 64 * 1024;
+
+const failureKey = (key: string) => sha256Hex(`kiln-failure\0${key}`);
+
 /** A cache hit: the entry and the tier that had it. */
 export interface CacheHit {
   entry: ActionEntry;
@@ -168,6 +180,32 @@ export class ActionCache {
     const ref = await this.local.putBuffer(Buffer.from(JSON.stringify(list)));
     // An entry with no outputs whose log is the list: it passes every remote's checks as any entry does (signed, verified).
     this.remote.upload(node, traceListKey(weakKey), { outputs: [], log: ref, durationMs: 0, outputDigest: entryOutputDigest([]) }, this.local, true);
+  }
+
+  /**
+   * Tells the other agents of a sharded build that this node failed here, so
+   * those waiting for its result stop waiting and fail it too, with its log:
+   * a note beside the entries under a key of its own, with when it failed.
+   */
+  async publishFailure(node: string, key: string, message: string, log: Buffer | null): Promise<void> {
+    if (!this.remote) return;
+    const note: FailureNote = { message, at: Date.now(), log: log ? log.subarray(Math.max(0, log.length - FAILURE_LOG_BYTES)).toString('utf8') : '' };
+    const ref = await this.local.putBuffer(Buffer.from(JSON.stringify(note)));
+    this.remote.upload(node, failureKey(key), { outputs: [], log: ref, durationMs: 0, outputDigest: entryOutputDigest([]) }, this.local, true);
+  }
+
+  /** The failure another agent published for `key`, if any (see publishFailure). */
+  async remoteFailure(node: string, key: string): Promise<FailureNote | undefined> {
+    if (!this.remote) return undefined;
+    const entry = await this.remote.fetch(node, failureKey(key), this.local, true);
+    const blob = entry?.log ? await this.local.readLog(entry.log.digest) : null;
+    if (!blob) return undefined;
+    try {
+      const note = JSON.parse(blob.toString('utf8')) as FailureNote;
+      return typeof note.message === 'string' && typeof note.at === 'number' && typeof note.log === 'string' ? note : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** Whether the remote lacks a local entry it should have (built while it was down or read-only). */

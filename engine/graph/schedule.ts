@@ -32,6 +32,16 @@ export function criticalPathPriorities(plan: SchedulePlan): Map<string, number> 
 }
 
 /**
+ * What a node's work may return instead of finishing: a wait that needs no
+ * worker (for a result another machine builds). Its slot is freed at once;
+ * the node counts as settled, and its dependents become ready, when the
+ * wait ends.
+ */
+export interface Parked {
+  parked: Promise<void>;
+}
+
+/**
  * Runs `work` for every node once all its deps settled, at most `jobs` at a
  * time, highest priority first. `work` never throws: failures are results
  * the caller records; this only orders the calls. Each call gets a lane, the
@@ -40,7 +50,7 @@ export function criticalPathPriorities(plan: SchedulePlan): Map<string, number> 
 export async function runScheduled(
   plan: SchedulePlan,
   jobs: number,
-  work: (id: string, lane: number) => Promise<void>,
+  work: (id: string, lane: number) => Promise<void | Parked>,
 ): Promise<void> {
   const prio = criticalPathPriorities(plan);
   const waiting = new Map<string, number>();
@@ -53,26 +63,42 @@ export async function runScheduled(
   const concurrency = Math.max(1, jobs);
   const queue = new PQueue({ concurrency });
   const busy: boolean[] = new Array<boolean>(concurrency).fill(false);
+  const parked = new Set<Promise<void>>();
+  const settled = (id: string): void => {
+    for (const next of dependents.get(id)!) {
+      const left = waiting.get(next)! - 1;
+      waiting.set(next, left);
+      if (left === 0) enqueue(next);
+    }
+  };
   const enqueue = (id: string): void => {
     void queue.add(
       async () => {
         // p-queue never runs more than `concurrency` tasks, so a free slot exists.
         const lane = busy.indexOf(false);
         busy[lane] = true;
+        let result: void | Parked;
         try {
-          await work(id, lane);
+          result = await work(id, lane);
         } finally {
           busy[lane] = false;
         }
-        for (const next of dependents.get(id)!) {
-          const left = waiting.get(next)! - 1;
-          waiting.set(next, left);
-          if (left === 0) enqueue(next);
-        }
+        if (!result) return settled(id);
+        // The caller's wait never rejects (its failures are results too); settled either way, so the build ends.
+        const wait: Promise<void> = result.parked.finally(() => {
+          parked.delete(wait);
+          settled(id);
+        });
+        parked.add(wait);
       },
       { priority: prio.get(id)! },
     );
   };
   for (const id of plan.nodes) if (waiting.get(id) === 0) enqueue(id);
-  await queue.onIdle();
+  // A parked node that settles may make more work ready: idle means no task queued and none parked.
+  for (;;) {
+    await queue.onIdle();
+    if (parked.size === 0) break;
+    await Promise.race(parked);
+  }
 }

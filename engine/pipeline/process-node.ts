@@ -1,5 +1,7 @@
 import type { Failure } from '../failure.js';
 import { depDigestsOf, keyStage, knownKey, recordStage, resolveStage, restoreStage, runStage, storeStage, upToDate } from './node-stages.js';
+import type { Parked } from '../graph/schedule.js';
+import { awaitForeignNode } from './foreign-node.js';
 import type { BuildSession, Keyed } from './session.js';
 import { localTraces, provenTracedKey, tracedBase, tracedCandidates, tracedKeyAfterRun, type TracedBase } from './traced-stages.js';
 
@@ -11,7 +13,7 @@ import { localTraces, provenTracedKey, tracedBase, tracedCandidates, tracedKeyAf
  * node-stages.ts; this is where a node leaves the pipeline, with exactly one
  * status: skipped, failed, cached (up to date or restored) or built.
  */
-export async function processNode(s: BuildSession, id: string, lane: number): Promise<void> {
+export async function processNode(s: BuildSession, id: string, lane: number): Promise<void | Parked> {
   const node = s.byId.get(id)!;
   const nodeStart = performance.now();
   const elapsed = () => Math.round((performance.now() - nodeStart) * 10) / 10;
@@ -70,12 +72,27 @@ export async function processNode(s: BuildSession, id: string, lane: number): Pr
     if (s.opts.dryRun) return s.skipped(node, 'would run: no cache entry for its key', candidates[0]?.key ?? base?.weakKey);
   }
 
+  // Another agent's node (--shard): waited for outside the workers, then restored; never run here.
+  const owner = s.shardOwner(id);
+  if (owner !== undefined) {
+    const retry = async () => {
+      for (const keyed of candidates) if (await fromCache(keyed)) return true;
+      if (!base) return false;
+      // A traced node's key is whatever the owner's run read: look for the traces it published.
+      for (const keyed of tracedCandidates(s, node, base, await s.cache.sharedTraces(id, base.weakKey), known)) if (await fromCache(keyed)) return true;
+      return false;
+    };
+    return { parked: awaitForeignNode(s, node, owner, retry, failureKeyOf(candidates, base)) };
+  }
+
   // A traced node's key is known after the run; until then it runs under everything else it consumes.
   const before = candidates[0] ?? { key: base!.weakKey, ingredients: base!.ingredients, inputStamp: null, context: '', written: known?.written ?? [] };
   const ran = await runStage(s, resolving, before, nodeStart);
   if (isFailure(ran)) return s.failed(node, ran);
   if (!ran.outcome.ok) {
     const { error, exitCode } = ran.outcome;
+    // The agents waiting for this node's result learn it failed, with its log.
+    if (s.opts.shard) await s.cache.publishFailure(id, failureKeyOf(candidates, base), error, ran.log);
     return s.failed(node, { kind: 'command', message: error, ...(exitCode !== undefined ? { exitCode } : {}) }, before.key, ran.durationMs, ran.log);
   }
   let keyed = before;
@@ -102,3 +119,6 @@ export async function processNode(s: BuildSession, id: string, lane: number): Pr
 }
 
 const isFailure = (v: object): v is Failure => 'kind' in v;
+
+/** The key an owner publishes a node's failure under, and waiters look for: its key, or for a traced node (whose key the run decides) its weak key. */
+const failureKeyOf = (candidates: readonly Keyed[], base: TracedBase | undefined): string => base?.weakKey ?? candidates[0]!.key;

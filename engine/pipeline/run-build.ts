@@ -56,11 +56,14 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
       opts.jobs,
       async (id, lane) => {
         const node = s.byId.get(id)!;
+        // A bug or an environment failure (disk full, permissions), not a user mistake: fail the node, keep the build's bookkeeping.
+        const internal = (e: unknown) => s.failed(node, { kind: 'internal', message: (e as Error).message });
         try {
-          await (node.writeScan ? dirQueue.exclusive(node.dir, () => processNode(s, id, lane)) : processNode(s, id, lane));
+          const result = await (node.writeScan ? dirQueue.exclusive(node.dir, () => processNode(s, id, lane)) : processNode(s, id, lane));
+          // Waiting for another agent's result: off the workers, and its failures are the node's too.
+          if (result) return { parked: result.parked.catch(internal) };
         } catch (e) {
-          // A bug or an environment failure (disk full, permissions), not a user mistake: fail the node, keep the build's bookkeeping.
-          s.failed(node, { kind: 'internal', message: (e as Error).message });
+          internal(e);
         }
       },
     );

@@ -19,6 +19,7 @@ import { ActionCache } from '../../cache/action-cache.js';
 import type { RemoteSetup } from '../../cache/remote/config.js';
 import type Database from 'better-sqlite3';
 import { nodeIndex } from '../graph/node-index.js';
+import { shardAssignment } from '../graph/shard.js';
 
 export interface BuildOptions {
   /** Node ids in scope (targets plus their transitive deps), already selected. */
@@ -45,6 +46,8 @@ export interface BuildOptions {
   summaryFile?: string;
   /** --audit: nodes that run are traced, and what they read or wrote undeclared is reported (strict: fails them). */
   audit?: 'warn' | 'strict';
+  /** --shard i/n: this agent builds its share of the nodes and waits (up to waitMs) for the others' results in the remote cache. */
+  shard?: { index: number; count: number; waitMs: number };
 }
 
 /** A settled node: its summary row, and what dependents hash for it (known only for built and cached nodes). */
@@ -133,6 +136,25 @@ export class BuildSession {
   /** Whether nodes not yet started must not start: a failure without --keep-going, or Ctrl-C. */
   get stopped(): boolean {
     return this.stopping || this.opts.signal.aborted;
+  }
+
+  private shards: Map<string, number> | undefined;
+
+  /**
+   * Under `--shard i/n`, the agent that builds `id` when it is not this one
+   * (`shard 2/3`); undefined when this agent builds it. Every agent deals the
+   * same nodes (all selected ones, proven or not) the same way.
+   */
+  shardOwner(id: string): string | undefined {
+    const shard = this.opts.shard;
+    if (!shard) return undefined;
+    this.shards ??= shardAssignment(
+      this.ws.nodes.filter((n) => this.opts.selected.has(n.id)).map((n) => n.id),
+      (x) => this.byId.get(x)!.deps.map((d) => d.id),
+      shard.count,
+    );
+    const owner = this.shards.get(id)!;
+    return owner === shard.index ? undefined : `shard ${owner}/${shard.count}`;
   }
 
   addNotes(id: string, notes: readonly string[]): void {

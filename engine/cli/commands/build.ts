@@ -34,7 +34,11 @@ Targets are node ids or globs over ids (quote them: 'svc-*'); their deps build t
                         cached result was never traced) under the file tracer
                         (strace) and report each file it read that no input
                         declares and each path it wrote outside its outputs;
-                        strict fails the nodes that did`;
+                        strict fails the nodes that did
+  --shard I/N           one agent of N in a CI matrix: build the I-th share of
+                        the nodes (the same split on every agent), wait for the
+                        others' results in the remote cache (required)
+  --shard-wait SECONDS  how long to wait for another agent's node (default 1800)`;
 
 const LOG_MODES = ['full', 'failed', 'none'];
 
@@ -57,6 +61,8 @@ export async function run(argv: string[]): Promise<number> {
       override: { type: 'string', multiple: true },
       'last-good': { type: 'boolean' },
       audit: { type: 'string' },
+      shard: { type: 'string' },
+      'shard-wait': { type: 'string' },
     },
     USAGE,
   );
@@ -78,12 +84,14 @@ export async function run(argv: string[]): Promise<number> {
     const tracer = (await import('../../tracing/strace.js')).straceAvailable();
     if (tracer !== true) throw new UserError([{ message: `build: --audit: ${tracer}` }]);
   }
+  const shard = values.shard !== undefined ? parseShard(values.shard, values['shard-wait']) : undefined;
+  if (shard === undefined && values['shard-wait'] !== undefined) throw new UserError([{ message: 'build: --shard-wait is for a build with --shard' }]);
   const jobs = values.jobs !== undefined ? positiveInt('build', 'jobs', values.jobs, MAX_JOBS) : os.availableParallelism();
   const live = Boolean(process.stdout.isTTY) && !process.env.CI;
   const spec = resolveWorkspaceSpec(values, 'as-given');
   const root = path.dirname(spec.rootFile);
   // The daemon answers plain builds of nodes it proved up to date; anything else builds here.
-  const daemonable = !values['dry-run'] && audit === undefined && !values.profile && !values.override && !values['last-good'] && !values.offline && !values['remote-cache'] && !values['remote-read-only'];
+  const daemonable = !values['dry-run'] && audit === undefined && shard === undefined && !values.profile && !values.override && !values['last-good'] && !values.offline && !values['remote-cache'] && !values['remote-read-only'];
   let vouched: Map<string, string> | undefined;
   // Daemon code loads only when a daemon has written its address (~10 ms saved on every other build).
   const daemonRuns = fs.existsSync(daemonInfoFile(root));
@@ -116,6 +124,9 @@ export async function run(argv: string[]): Promise<number> {
   rememberJsSpec(spec);
   const selected = selectForCommand(ws, positionals);
   const remote = await remoteFor(ws, values);
+  if (shard && !remote) {
+    throw new UserError([{ message: 'build: --shard shares results through a remote cache, and none is configured', hint: 'set --remote-cache URL, KILN_REMOTE_CACHE or remote: in kiln.yaml' }]);
+  }
   const overrides = parseOverrides(ws, values.override ?? []);
   if (values['last-good']) await pinLastGood(ws, overrides);
 
@@ -152,6 +163,7 @@ export async function run(argv: string[]): Promise<number> {
       ...(vouched ? { vouched } : {}),
       ...(values.summary ? { summaryFile: values.summary } : {}),
       ...(audit ? { audit } : {}),
+      ...(shard ? { shard } : {}),
     },
     createProgress({ live, logs: logs as LogMode, out: process.stdout, intervalMs: intervalFromEnv(process.env) }),
   );
@@ -202,4 +214,14 @@ async function pinLastGood(ws: Workspace, overrides: Map<string, string>): Promi
     const why = pin.newerFailed ? ` (its newest chased commit ${pin.newerFailed.slice(0, 10)} failed)` : '';
     process.stderr.write(`kiln: --last-good: ${pin.project} at ${pin.commit.slice(0, 10)}${why}\n`);
   }
+}
+
+/** `--shard I/N` (and `--shard-wait SECONDS`): this agent's share of a CI matrix. */
+function parseShard(raw: string, wait: string | undefined): { index: number; count: number; waitMs: number } {
+  const m = /^([0-9]+)\/([0-9]+)$/.exec(raw);
+  const [index, count] = m ? [Number(m[1]), Number(m[2])] : [NaN, NaN];
+  if (!m || index < 1 || count < 1 || index > count || count > 10_000) {
+    throw new UserError([{ message: `build: --shard expects I/N with 1 <= I <= N, got '${raw}'`, hint: 'e.g. --shard 2/4 on the second of four agents' }]);
+  }
+  return { index, count, waitMs: (wait === undefined ? 1800 : positiveInt('build', 'shard-wait', wait, 86_400)) * 1000 };
 }

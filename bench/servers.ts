@@ -190,3 +190,12 @@ export async function startTurbo(token: string, extraEnv: Record<string, string>
   await waitForPort(port, s, 'turborepo-remote-cache');
   return handle(s, `http://127.0.0.1:${port}/`, dataDir, dataDir, port);
 }
+
+/** Debian's redis-server in the foreground on 127.0.0.1, no persistence: a cobuild's coordinator. */
+export async function startRedis(at: ServerPlace = {}): Promise<RunningServer> {
+  const home = at.home ?? tempHome('kiln-redis-');
+  const port = at.port ?? (await freePort());
+  const s = launch('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', home], { PATH: process.env.PATH ?? '/usr/bin:/bin' });
+  await waitForPort(port, s, 'redis-server');
+  return handle(s, `redis://127.0.0.1:${port}`, home, home, port);
+}

@@ -143,10 +143,17 @@ export class ActionCache {
     return this.local.readLog(digest);
   }
 
+  private readonly uploading = new Map<string, Promise<boolean>>();
+
   /** Records a built node's entry locally and queues its upload. */
   put(node: string, key: string, entry: ActionEntry): void {
     this.local.putAction(key, entry);
-    this.remote?.upload(node, key, entry, this.local);
+    if (this.remote) this.uploading.set(key, this.remote.upload(node, key, entry, this.local));
+  }
+
+  /** Whether the entry put under `key` reached the remote (waits for its queued upload). */
+  uploaded(key: string): Promise<boolean> {
+    return this.uploading.get(key) ?? Promise.resolve(false);
   }
 
   /**
@@ -172,14 +179,18 @@ export class ActionCache {
     return blob ? parseTraceList(blob) : [];
   }
 
-  /** Records a trace a traced node ran with, here and (merged with `shared`, newest first) on the remote. */
+  /**
+   * Records a trace a traced node ran with, here and (merged with `shared`,
+   * newest first) on the remote. Resolves once it is queued; `uploaded`
+   * (under the weak key) says when it reached the remote.
+   */
   async rememberTrace(node: string, weakKey: string, keys: readonly string[], shared: readonly string[][]): Promise<void> {
     this.local.rememberTrace(weakKey, keys, TRACES_KEPT);
     if (!this.remote) return;
     const list = dedupeTraces([[...keys], ...shared]).slice(0, TRACES_KEPT);
     const ref = await this.local.putBuffer(Buffer.from(JSON.stringify(list)));
     // An entry with no outputs whose log is the list: it passes every remote's checks as any entry does (signed, verified).
-    this.remote.upload(node, traceListKey(weakKey), { outputs: [], log: ref, durationMs: 0, outputDigest: entryOutputDigest([]) }, this.local, true);
+    this.uploading.set(weakKey, this.remote.upload(node, traceListKey(weakKey), { outputs: [], log: ref, durationMs: 0, outputDigest: entryOutputDigest([]) }, this.local, true));
   }
 
   /**

@@ -98,12 +98,16 @@ export class RemoteSession {
     if (this.unusableCount++ === 0) this.observer.warn(warning);
   }
 
-  /** Queues an upload of a node's entry; never blocks the build. */
-  upload(node: string, key: string, entry: ActionEntry, local: LocalCache, aside = false): void {
+  /**
+   * Queues an upload of a node's entry; never blocks the build. The promise
+   * (which never rejects) says whether it reached the remote, for a caller
+   * that must know before telling others (a cobuild's result).
+   */
+  upload(node: string, key: string, entry: ActionEntry, local: LocalCache, aside = false): Promise<boolean> {
     // A client whose signing key does not match the cache's must not overwrite the team's entries with its own.
-    if (this.disabled || this.setup.readOnly || this.keyMismatch) return;
-    void this.uploads.add(async () => {
-      if (this.disabled || this.keyMismatch) return;
+    if (this.disabled || this.setup.readOnly || this.keyMismatch) return Promise.resolve(false);
+    return this.uploads.add(async () => {
+      if (this.disabled || this.keyMismatch) return false;
       const lane = this.uploadLanes.indexOf(false);
       this.uploadLanes[lane] = true;
       const start = this.observer.now();
@@ -113,6 +117,7 @@ export class RemoteSession {
           this.stats.uploads++;
           this.remember(key, local);
         }
+        return true;
       } catch (e) {
         if (e instanceof RemoteError) this.fail(e);
         else {
@@ -120,12 +125,13 @@ export class RemoteSession {
           this.stats.errors++;
           this.observer.warn(`upload of ${key.slice(0, 12)} failed: ${(e as Error).message}`);
         }
+        return false;
       } finally {
         this.uploadLanes[lane] = false;
         this.observer.span(node, 'upload', start, lane);
         this.syncTraffic();
       }
-    });
+    }).then((done) => done === true, () => false);
   }
 
   /**

@@ -1,11 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { NodeDecl } from '../buildfile/types.js';
+import type { Cobuild } from '../cobuild/coordinator.js';
 import type { BuildSession } from './session.js';
 
 /** Clocks of CI agents disagree a little: a failure this much older than the wait still counts as this build's. */
 const CLOCK_SLACK_MS = 60_000;
 const FIRST_POLL_MS = 250;
 const MAX_POLL_MS = 2_000;
+/** Polls after a node's builder recorded success before its result, still not in the remote cache, is built here. */
+const RESULT_POLLS = 4;
 
 /**
  * A node another agent builds (`--shard`): waited for, without a worker,
@@ -42,5 +45,38 @@ export async function awaitForeignNode(
     } catch {
       // interrupted: the loop says so
     }
+  }
+}
+
+/**
+ * A node another agent of a cobuild claimed: waited for, without a worker,
+ * until its result can be restored, its builder records a failure (failed
+ * here too, with that agent's error and log) or its lease lapses (the agent
+ * was killed, or its result never reached the remote cache): then this agent
+ * claims it and builds it (`claimed`), beside its workers. No deadline: a
+ * lease that is not renewed expires within seconds.
+ */
+export async function awaitCobuilt(
+  s: BuildSession,
+  node: NodeDecl,
+  cobuild: Cobuild,
+  shareKey: string,
+  fromCache: () => Promise<boolean>,
+  claimed: () => Promise<void>,
+): Promise<void> {
+  for (let delay = FIRST_POLL_MS, polls = 0; ; delay = Math.min(delay * 2, MAX_POLL_MS), polls++) {
+    if (s.opts.signal.aborted) return s.skipped(node, 'not started: the build was interrupted');
+    if (await fromCache()) return;
+    const outcome = await cobuild.outcome(shareKey);
+    if (outcome && !outcome.ok) {
+      return s.failed(node, { kind: 'command', message: `failed on ${outcome.agent}: ${outcome.message}` }, shareKey, 0, outcome.log ? Buffer.from(outcome.log) : null);
+    }
+    // Nobody holds it: its builder died (the lease expired), or finished but its result is not to be had. Build it here.
+    const missing = outcome !== undefined && polls >= RESULT_POLLS;
+    if ((outcome === undefined || missing) && (await cobuild.claim(shareKey, missing)) === 'mine') {
+      s.addNotes(node.id, [missing ? `built here: ${outcome.agent} built it, but its result is not in the remote cache` : 'built here: the agent that claimed it stopped']);
+      return claimed();
+    }
+    await cobuild.news(shareKey, delay, s.opts.signal);
   }
 }

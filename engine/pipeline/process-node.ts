@@ -1,7 +1,7 @@
-import type { Failure } from '../failure.js';
+import { renderFailure, type Failure } from '../failure.js';
 import { depDigestsOf, keyStage, knownKey, recordStage, resolveStage, restoreStage, runStage, storeStage, upToDate } from './node-stages.js';
 import type { Parked } from '../graph/schedule.js';
-import { awaitForeignNode } from './foreign-node.js';
+import { awaitCobuilt, awaitForeignNode } from './foreign-node.js';
 import type { BuildSession, Keyed } from './session.js';
 import { localTraces, provenTracedKey, tracedBase, tracedCandidates, tracedKeyAfterRun, type TracedBase } from './traced-stages.js';
 
@@ -72,53 +72,92 @@ export async function processNode(s: BuildSession, id: string, lane: number): Pr
     if (s.opts.dryRun) return s.skipped(node, 'would run: no cache entry for its key', candidates[0]?.key ?? base?.weakKey);
   }
 
-  // Another agent's node (--shard): waited for outside the workers, then restored; never run here.
-  const owner = s.shardOwner(id);
-  if (owner !== undefined) {
-    const retry = async () => {
-      for (const keyed of candidates) if (await fromCache(keyed)) return true;
-      if (!base) return false;
-      // A traced node's key is whatever the owner's run read: look for the traces it published.
-      for (const keyed of tracedCandidates(s, node, base, await s.cache.sharedTraces(id, base.weakKey), known)) if (await fromCache(keyed)) return true;
-      return false;
-    };
-    return { parked: awaitForeignNode(s, node, owner, retry, failureKeyOf(candidates, base)) };
-  }
+  /** The node's keys tried again, for an agent waiting on another's result; a traced node's through the traces it published. */
+  const retry = async (): Promise<boolean> => {
+    for (const keyed of candidates) if (await fromCache(keyed)) return true;
+    if (!base) return false;
+    for (const keyed of tracedCandidates(s, node, base, await s.cache.sharedTraces(id, base.weakKey), known)) if (await fromCache(keyed)) return true;
+    return false;
+  };
+  // What agents building one graph together know a node by: its key, or a traced node's weak key (its run decides the rest).
+  const shareKey = base?.weakKey ?? candidates[0]!.key;
 
-  // A traced node's key is known after the run; until then it runs under everything else it consumes.
-  const before = candidates[0] ?? { key: base!.weakKey, ingredients: base!.ingredients, inputStamp: null, context: '', written: known?.written ?? [] };
-  const ran = await runStage(s, resolving, before, nodeStart);
-  if (isFailure(ran)) return s.failed(node, ran);
-  if (!ran.outcome.ok) {
-    const { error, exitCode } = ran.outcome;
-    // The agents waiting for this node's result learn it failed, with its log.
-    if (s.opts.shard) await s.cache.publishFailure(id, failureKeyOf(candidates, base), error, ran.log);
-    return s.failed(node, { kind: 'command', message: error, ...(exitCode !== undefined ? { exitCode } : {}) }, before.key, ran.durationMs, ran.log);
-  }
-  let keyed = before;
-  if (base) {
-    const after = await tracedKeyAfterRun(s, resolving, base, ran, before.written, shared);
-    if ('why' in after) {
-      // Built, but vouched for by nothing: not cached, no state, so the next build runs it again.
-      s.addNotes(id, [`not cached: ${after.why}`]);
-      const stored = await storeStage(s, resolving, before, ran, false);
-      if (isFailure(stored)) return s.failed(node, stored, before.key, ran.durationMs, ran.log);
-      return s.built(node, before.key, stored.outputDigest, ran.durationMs, ran.log);
+  /** run → (a traced node's key) → store → record; how it ended, for the agents waiting on it. */
+  const build = async (): Promise<BuildEnd> => {
+    // A traced node's key is known after the run; until then it runs under everything else it consumes.
+    const before = candidates[0] ?? { key: base!.weakKey, ingredients: base!.ingredients, inputStamp: null, context: '', written: known?.written ?? [] };
+    const ran = await runStage(s, resolving, before, nodeStart);
+    if (isFailure(ran)) return fail(ran);
+    if (!ran.outcome.ok) {
+      const { error, exitCode } = ran.outcome;
+      // The agents of a sharded build waiting for this node's result learn it failed, with its log.
+      if (s.opts.shard) await s.cache.publishFailure(id, shareKey, error, ran.log);
+      return fail({ kind: 'command', message: error, ...(exitCode !== undefined ? { exitCode } : {}) }, before.key, ran.durationMs, ran.log);
     }
-    keyed = after;
+    let keyed = before;
+    if (base) {
+      const after = await tracedKeyAfterRun(s, resolving, base, ran, before.written, shared);
+      if ('why' in after) {
+        // Built, but vouched for by nothing: not cached, no state, so the next build runs it again.
+        s.addNotes(id, [`not cached: ${after.why}`]);
+        const stored = await storeStage(s, resolving, before, ran, false);
+        if (isFailure(stored)) return fail(stored, before.key, ran.durationMs, ran.log);
+        s.built(node, before.key, stored.outputDigest, ran.durationMs, ran.log);
+        return { ok: true };
+      }
+      keyed = after;
+    }
+    const stored = await storeStage(s, resolving, keyed, ran);
+    if (isFailure(stored)) return fail(stored, keyed.key, ran.durationMs, ran.log);
+    // A traced key never holds what the node wrote, so writing undeclared does not change it.
+    const rekey = base ? async (written: readonly string[]) => ({ ...keyed, written: [...written] }) : (written: readonly string[]) => keyStage(s, resolving, written);
+    const unrecorded = await recordStage(s, resolving, keyed, ran, stored, rekey);
+    if (unrecorded) return fail(unrecorded, keyed.key, ran.durationMs, ran.log);
+    s.built(node, keyed.key, stored.outputDigest, ran.durationMs, ran.log);
+    // Others restore it from the remote cache: it must be there (and a traced node's trace list) before they are told.
+    return { ok: true, uploaded: Promise.all([s.cache.uploaded(keyed.key), ...(base ? [s.cache.uploaded(base.weakKey)] : [])]) };
+  };
+  const fail = (failure: Failure, key: string | null = null, durationMs = 0, log: Buffer | null = null): BuildEnd => {
+    s.failed(node, failure, key, durationMs, log);
+    return { ok: false, message: renderFailure(failure), log };
+  };
+
+  // Another agent's share (--shard): waited for outside the workers, then restored; never run here.
+  const owner = s.shardOwner(id);
+  if (owner !== undefined) return { parked: awaitForeignNode(s, node, owner, retry, shareKey) };
+
+  // A cobuild: the agent that claims the node builds it, holding its lease; the others wait for its outcome.
+  const cobuild = s.cobuild;
+  if (cobuild && !cobuild.alone) {
+    const claimed = async () => {
+      const release = cobuild.hold(shareKey);
+      let end: BuildEnd;
+      try {
+        end = await build();
+      } catch (e) {
+        release();
+        throw e;
+      }
+      // Told once its result is in the remote cache; meanwhile this agent's workers, and its own dependents, go on.
+      s.announce(
+        (async () => {
+          try {
+            if (end.ok) await end.uploaded;
+            await cobuild.finish(shareKey, end.ok ? { ok: true, agent: cobuild.agent } : { ok: false, agent: cobuild.agent, message: end.message, log: end.log?.toString('utf8') ?? '' });
+          } finally {
+            release();
+          }
+        })(),
+      );
+    };
+    if ((await cobuild.claim(shareKey)) === 'mine') return claimed();
+    return { parked: awaitCobuilt(s, node, cobuild, shareKey, retry, claimed) };
   }
-
-  const stored = await storeStage(s, resolving, keyed, ran);
-  if (isFailure(stored)) return s.failed(node, stored, keyed.key, ran.durationMs, ran.log);
-
-  // A traced key never holds what the node wrote, so writing undeclared does not change it.
-  const rekey = base ? async (written: readonly string[]) => ({ ...keyed, written: [...written] }) : (written: readonly string[]) => keyStage(s, resolving, written);
-  const unrecorded = await recordStage(s, resolving, keyed, ran, stored, rekey);
-  if (unrecorded) return s.failed(node, unrecorded, keyed.key, ran.durationMs, ran.log);
-  s.built(node, keyed.key, stored.outputDigest, ran.durationMs, ran.log);
+  await build();
 }
+
+/** How a node's build ended, as a cobuild tells the agents waiting on it (a result once `uploaded` settles). */
+type BuildEnd = { ok: true; uploaded?: Promise<unknown> } | { ok: false; message: string; log: Buffer | null };
 
 const isFailure = (v: object): v is Failure => 'kind' in v;
 
-/** The key an owner publishes a node's failure under, and waiters look for: its key, or for a traced node (whose key the run decides) its weak key. */
-const failureKeyOf = (candidates: readonly Keyed[], base: TracedBase | undefined): string => base?.weakKey ?? candidates[0]!.key;

@@ -20,6 +20,7 @@ import type { RemoteSetup } from '../../cache/remote/config.js';
 import type Database from 'better-sqlite3';
 import { nodeIndex } from '../graph/node-index.js';
 import { shardAssignment } from '../graph/shard.js';
+import type { Cobuild } from '../cobuild/coordinator.js';
 
 export interface BuildOptions {
   /** Node ids in scope (targets plus their transitive deps), already selected. */
@@ -48,6 +49,8 @@ export interface BuildOptions {
   audit?: 'warn' | 'strict';
   /** --shard i/n: this agent builds its share of the nodes and waits (up to waitMs) for the others' results in the remote cache. */
   shard?: { index: number; count: number; waitMs: number };
+  /** --cobuild ID: agents claim nodes through Redis (`redis` is its URL) and share results through the remote cache. */
+  cobuild?: { id: string; redis: string };
 }
 
 /** A settled node: its summary row, and what dependents hash for it (known only for built and cached nodes). */
@@ -128,9 +131,24 @@ export class BuildSession {
     });
   }
 
+  /** The cobuild this agent takes part in (--cobuild), when Redis answered. */
+  cobuild: Cobuild | undefined;
+  /** Outcomes still being told to the other agents of a cobuild: done before the build ends. */
+  private readonly announcing: Promise<void>[] = [];
+
+  /** Tells the other agents how a node ended, in the background; never rejects (Redis trouble is a warning). */
+  announce(telling: Promise<void>): void {
+    this.announcing.push(telling.catch((e: unknown) => this.report({ type: 'warning', message: `cobuild: ${(e as Error).message}` })));
+  }
+
   static async open(ws: Workspace, opts: BuildOptions, report: Reporter): Promise<BuildSession> {
     await initXxhash();
-    return new BuildSession(ws, opts, report, openStateDb(ws.root));
+    const s = new BuildSession(ws, opts, report, openStateDb(ws.root));
+    if (opts.cobuild) {
+      const { Cobuild } = await import('../cobuild/coordinator.js');
+      s.cobuild = await Cobuild.connect(opts.cobuild.redis, opts.cobuild.id, (message) => report({ type: 'warning', message }));
+    }
+    return s;
   }
 
   /** Whether nodes not yet started must not start: a failure without --keep-going, or Ctrl-C. */
@@ -211,7 +229,9 @@ export class BuildSession {
     } finally {
       try {
         await this.cache.close();
+        await Promise.all(this.announcing);
       } finally {
+        this.cobuild?.close();
         this.nodeStates.commit();
       }
     }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The system programs the test suite runs as real servers and browsers:
 # nginx (a WebDAV Bazel cache), Chromium (the HTML report's test), strace
-# (the file tracer behind --audit) and a C compiler the tracing tests trace. Run
+# (the file tracer behind --audit), a C compiler the tracing tests trace, and
+# redis-server (a cobuild's coordinator). Run
 # by `npm test` first, so README's test command works on a fresh Debian
 # machine as written: as root with apt-get, what is missing is installed;
 # otherwise it says what to install and stops.
@@ -11,6 +12,7 @@ command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v strace >/dev/null 2>&1 || missing+=(strace)
 command -v cc >/dev/null 2>&1 || missing+=(gcc)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 [ "${#missing[@]}" -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "kiln tests: installing ${missing[*]} (apt-get)" >&2

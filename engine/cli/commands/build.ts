@@ -38,7 +38,11 @@ Targets are node ids or globs over ids (quote them: 'svc-*'); their deps build t
   --shard I/N           one agent of N in a CI matrix: build the I-th share of
                         the nodes (the same split on every agent), wait for the
                         others' results in the remote cache (required)
-  --shard-wait SECONDS  how long to wait for another agent's node (default 1800)`;
+  --shard-wait SECONDS  how long to wait for another agent's node (default 1800)
+  --cobuild ID          one of several agents building one graph (ID: the CI
+                        run's, the same on every agent): claim nodes through
+                        Redis, share results through the remote cache (required)
+  --redis URL           the cobuild's Redis (else KILN_REDIS_URL)`;
 
 const LOG_MODES = ['full', 'failed', 'none'];
 
@@ -63,6 +67,8 @@ export async function run(argv: string[]): Promise<number> {
       audit: { type: 'string' },
       shard: { type: 'string' },
       'shard-wait': { type: 'string' },
+      cobuild: { type: 'string' },
+      redis: { type: 'string' },
     },
     USAGE,
   );
@@ -85,13 +91,15 @@ export async function run(argv: string[]): Promise<number> {
     if (tracer !== true) throw new UserError([{ message: `build: --audit: ${tracer}` }]);
   }
   const shard = values.shard !== undefined ? parseShard(values.shard, values['shard-wait']) : undefined;
+  const cobuild = values.cobuild !== undefined ? parseCobuild(values.cobuild, values.redis ?? process.env.KILN_REDIS_URL, shard !== undefined) : undefined;
+  if (cobuild === undefined && values.redis !== undefined) throw new UserError([{ message: 'build: --redis is for a build with --cobuild' }]);
   if (shard === undefined && values['shard-wait'] !== undefined) throw new UserError([{ message: 'build: --shard-wait is for a build with --shard' }]);
   const jobs = values.jobs !== undefined ? positiveInt('build', 'jobs', values.jobs, MAX_JOBS) : os.availableParallelism();
   const live = Boolean(process.stdout.isTTY) && !process.env.CI;
   const spec = resolveWorkspaceSpec(values, 'as-given');
   const root = path.dirname(spec.rootFile);
   // The daemon answers plain builds of nodes it proved up to date; anything else builds here.
-  const daemonable = !values['dry-run'] && audit === undefined && shard === undefined && !values.profile && !values.override && !values['last-good'] && !values.offline && !values['remote-cache'] && !values['remote-read-only'];
+  const daemonable = !values['dry-run'] && audit === undefined && shard === undefined && cobuild === undefined && !values.profile && !values.override && !values['last-good'] && !values.offline && !values['remote-cache'] && !values['remote-read-only'];
   let vouched: Map<string, string> | undefined;
   // Daemon code loads only when a daemon has written its address (~10 ms saved on every other build).
   const daemonRuns = fs.existsSync(daemonInfoFile(root));
@@ -124,8 +132,8 @@ export async function run(argv: string[]): Promise<number> {
   rememberJsSpec(spec);
   const selected = selectForCommand(ws, positionals);
   const remote = await remoteFor(ws, values);
-  if (shard && !remote) {
-    throw new UserError([{ message: 'build: --shard shares results through a remote cache, and none is configured', hint: 'set --remote-cache URL, KILN_REMOTE_CACHE or remote: in kiln.yaml' }]);
+  if ((shard || cobuild) && !remote) {
+    throw new UserError([{ message: `build: --${shard ? 'shard' : 'cobuild'} shares results through a remote cache, and none is configured`, hint: 'set --remote-cache URL, KILN_REMOTE_CACHE or remote: in kiln.yaml' }]);
   }
   const overrides = parseOverrides(ws, values.override ?? []);
   if (values['last-good']) await pinLastGood(ws, overrides);
@@ -164,6 +172,7 @@ export async function run(argv: string[]): Promise<number> {
       ...(values.summary ? { summaryFile: values.summary } : {}),
       ...(audit ? { audit } : {}),
       ...(shard ? { shard } : {}),
+      ...(cobuild ? { cobuild } : {}),
     },
     createProgress({ live, logs: logs as LogMode, out: process.stdout, intervalMs: intervalFromEnv(process.env) }),
   );
@@ -224,4 +233,15 @@ function parseShard(raw: string, wait: string | undefined): { index: number; cou
     throw new UserError([{ message: `build: --shard expects I/N with 1 <= I <= N, got '${raw}'`, hint: 'e.g. --shard 2/4 on the second of four agents' }]);
   }
   return { index, count, waitMs: (wait === undefined ? 1800 : positiveInt('build', 'shard-wait', wait, 86_400)) * 1000 };
+}
+
+/** `--cobuild ID` with its Redis URL: an ID of letters, digits and `._:-` (it names Redis keys), a redis:// URL. */
+function parseCobuild(id: string, redis: string | undefined, sharded: boolean): { id: string; redis: string } {
+  if (sharded) throw new UserError([{ message: 'build: --cobuild and --shard are two ways to split a build: use one', hint: '--shard needs no Redis; --cobuild balances as agents go' }]);
+  if (!/^[A-Za-z0-9._:-]{1,200}$/.test(id)) {
+    throw new UserError([{ message: `build: --cobuild expects an ID of letters, digits and . _ : -, got '${id}'`, hint: "the CI run's id, the same on every agent, e.g. --cobuild $CI_PIPELINE_ID" }]);
+  }
+  if (!redis) throw new UserError([{ message: 'build: --cobuild needs Redis: --redis URL or KILN_REDIS_URL', hint: 'e.g. redis://127.0.0.1:6379' }]);
+  if (!/^rediss?:\/\//.test(redis)) throw new UserError([{ message: 'build: --redis expects a redis:// or rediss:// URL' }]);
+  return { id, redis };
 }

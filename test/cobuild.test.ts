@@ -1,0 +1,140 @@
+// `kiln build --cobuild ID`: several agents (separate checkouts, separate
+// local caches) build one graph together, claiming nodes through a real
+// redis-server and sharing results through a real `kiln cache serve`.
+import fs from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunSummary } from '../engine/pipeline/summary.js';
+import { KILN_MAIN, statuses, tempDir, writeFiles } from './kiln.js';
+import { startKilnServer, startRedis, type RunningServer } from './servers/start.js';
+
+const TOKEN = 'cobuild-token';
+let cache: RunningServer;
+let redis: RunningServer;
+beforeAll(async () => {
+  [cache, redis] = await Promise.all([startKilnServer({ KILN_SERVE_TOKENS: TOKEN }), startRedis()]);
+});
+afterAll(async () => {
+  await Promise.all([cache.stop(), redis.stop()]);
+});
+
+/** Eight roots, two nodes over four roots each, one over those; `slow` (if named) sleeps long and marks who runs it. */
+function buildFile(opts: { slow?: string; source?: string } = {}): string {
+  const node = (id: string, deps: string[]) => {
+    const cat = deps.map((d) => `out/${d}.txt`).join(' ');
+    const slow = id === opts.slow ? 'echo $PPID >> "$MARK"; sleep 4; ' : 'sleep 0.3; ';
+    // Each run writes its node and its agent (the command's parent) to COUNTER.
+    return `  ${id}:\n    rule: run\n    deps: [${deps.join(', ')}]\n    env: [COUNTER, MARK]\n    inputs: [src.txt]\n    outputs: [out/${id}.txt]\n    cmd: 'echo ${id} $PPID >> "$COUNTER"; ${slow}mkdir -p out; { echo ${id}; cat src.txt ${cat}; } > out/${id}.txt'\n`;
+  };
+  const roots = Array.from({ length: 8 }, (_, i) => `r${i}`);
+  return `nodes:\n${[...roots.map((r) => node(r, [])), node('m0', roots.slice(0, 4)), node('m1', roots.slice(4)), node('all', ['m0', 'm1'])].join('')}`;
+}
+const ALL = ['all', 'm0', 'm1', 'r0', 'r1', 'r2', 'r3', 'r4', 'r5', 'r6', 'r7'];
+
+interface Agent {
+  dir: string;
+  pid: number;
+  run: Promise<{ exitCode: number; stdout: string; stderr: string; summary: RunSummary | undefined }>;
+}
+
+function agent(file: string, shared: { counter: string; mark: string }, id: string, extra: Record<string, string> = {}, source = 'v1\n'): Agent {
+  const dir = tempDir('kiln-cobuild-agent-');
+  writeFiles(dir, { 'kiln.yaml': file, 'src.txt': source });
+  const summaryFile = path.join(tempDir('kiln-cobuild-summary-'), 'summary.json');
+  const env = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: process.env.HOME ?? '/tmp',
+    CI: 'true',
+    KILN_DAEMON: '0',
+    COUNTER: shared.counter,
+    MARK: shared.mark,
+    KILN_CACHE_DIR: tempDir('kiln-cobuild-cache-'),
+    KILN_REMOTE_CACHE: cache.url,
+    KILN_REMOTE_TOKEN: TOKEN,
+    KILN_REDIS_URL: redis.url,
+    KILN_COBUILD_LEASE_SECONDS: '3',
+    ...extra,
+  };
+  const child = execa('node', [KILN_MAIN, 'build', '--cobuild', id, '--summary', summaryFile], { cwd: dir, env, extendEnv: false, reject: false });
+  const run = child.then((r) => ({
+    exitCode: r.exitCode ?? -1,
+    stdout: r.stdout,
+    stderr: r.stderr,
+    summary: fs.existsSync(summaryFile) ? (JSON.parse(fs.readFileSync(summaryFile, 'utf8')) as RunSummary) : undefined,
+  }));
+  return { dir, pid: child.pid!, run };
+}
+
+function shared(): { counter: string; mark: string } {
+  const dir = tempDir('kiln-cobuild-shared-');
+  return { counter: path.join(dir, 'runs'), mark: path.join(dir, 'slow-pids') };
+}
+const lines = (file: string) => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean) : []);
+/** The nodes that ran, one entry per run (COUNTER lines are `node agent-pid`). */
+const ranNodes = (file: string) => lines(file).map((l) => l.split(' ')[0]!);
+const output = (dir: string) => fs.readFileSync(path.join(dir, 'out', 'all.txt'), 'utf8');
+
+describe('kiln build --cobuild', () => {
+  it('four agents build every node exactly once between them, and each ends with the bytes of one build', async () => {
+    const s = shared();
+    const file = buildFile();
+    const agents = ['a', 'b', 'c', 'd'].map(() => agent(file, s, 'run-1'));
+    const results = await Promise.all(agents.map((a) => a.run));
+    for (const r of results) expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    expect(ranNodes(s.counter).sort()).toEqual(ALL);
+    for (const a of agents) expect(output(a.dir)).toBe(output(agents[0]!.dir));
+    expect(output(agents[0]!.dir)).toContain('all\nv1\nm0\nv1\nr0\nv1\n');
+    const built = results.flatMap((r) => statuses(r.summary!).built).sort();
+    expect(built).toEqual(ALL);
+    // The work was shared: more than one agent built something.
+    expect(results.filter((r) => statuses(r.summary!).built.length > 0).length).toBeGreaterThan(1);
+  }, 60_000);
+
+  it('an agent killed (-9) mid-node loses its lease, and another builds that node; the others finish with the same bytes', async () => {
+    const s = shared();
+    const file = buildFile({ slow: 'm1' });
+    const agents = ['a', 'b', 'c'].map(() => agent(file, s, 'run-2'));
+    // The agent running m1 is its command's parent.
+    let victim: number | undefined;
+    for (let i = 0; i < 200 && victim === undefined; i++) {
+      await sleep(50);
+      victim = lines(s.mark).map(Number)[0];
+    }
+    expect(agents.map((a) => a.pid)).toContain(victim);
+    process.kill(victim!, 'SIGKILL');
+    const survivors = agents.filter((a) => a.pid !== victim);
+    const results = await Promise.all(survivors.map((a) => a.run));
+    for (const r of results) expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    const runs = lines(s.counter).map((l) => ({ id: l.split(' ')[0]!, agent: Number(l.split(' ')[1]) }));
+    const times = (id: string) => runs.filter((r) => r.id === id).length;
+    // Every node ran once, but those the killed agent had started and not seen through (m1 at least): twice, once by it.
+    expect(times('m1')).toBe(2);
+    for (const id of ALL) {
+      expect([1, 2], id).toContain(times(id));
+      if (times(id) === 2) expect(runs.filter((r) => r.id === id && r.agent === victim), id).toHaveLength(1);
+    }
+    for (const a of survivors) expect(output(a.dir)).toBe(output(survivors[0]!.dir));
+    expect(results.some((r) => r.stdout.includes('built here: the agent that claimed it stopped'))).toBe(true);
+  }, 60_000);
+
+  it('agents at another commit never take each other’s results; without Redis an agent builds alone with one warning', async () => {
+    const s = shared();
+    const file = buildFile();
+    const [old, next] = [agent(file, s, 'run-3', {}, 'v1\n'), agent(file, s, 'run-3', {}, 'v2\n')];
+    const [a, b] = await Promise.all([old.run, next.run]);
+    expect(a.exitCode, a.stderr).toBe(0);
+    expect(b.exitCode, b.stderr).toBe(0);
+    expect(output(old.dir)).toContain('v1');
+    expect(output(old.dir)).not.toContain('v2');
+    expect(output(next.dir)).toContain('v2');
+    expect(output(next.dir)).not.toContain('v1');
+
+    const lonely = agent(file, shared(), 'run-4', { KILN_REDIS_URL: 'redis://127.0.0.1:1' });
+    const r = await lonely.run;
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect((r.stdout + r.stderr).match(/cobuild: cannot reach Redis at redis:\/\/127\.0\.0\.1:1/g)).toHaveLength(1);
+    expect(statuses(r.summary!).built.length + statuses(r.summary!).cached.length).toBe(11);
+  }, 60_000);
+});

@@ -145,10 +145,33 @@ export class ActionCache {
 
   private readonly uploading = new Map<string, Promise<boolean>>();
 
+  /**
+   * Several agents may build one key (a cobuild's takeover of a node whose
+   * builder died mid-upload): then the first result in the remote cache
+   * stands. Set for a cobuild: each upload first asks the remote for the key.
+   */
+  firstWriterWins = false;
+
   /** Records a built node's entry locally and queues its upload. */
   put(node: string, key: string, entry: ActionEntry): void {
     this.local.putAction(key, entry);
-    if (this.remote) this.uploading.set(key, this.remote.upload(node, key, entry, this.local));
+    if (!this.remote) return;
+    this.uploading.set(key, this.firstWriterWins ? this.uploadUnlessPresent(node, key, entry) : this.remote.upload(node, key, entry, this.local));
+  }
+
+  /**
+   * The upload of a cobuild: skipped when another agent's result is already
+   * there, which this agent then checks against its own (a difference means
+   * the node's command is not deterministic: one warning, the first result
+   * stays). True when the remote holds a result for the key.
+   */
+  private async uploadUnlessPresent(node: string, key: string, entry: ActionEntry): Promise<boolean> {
+    const there = await this.remote!.fetch(node, key, this.local, true);
+    if (!there) return this.remote!.upload(node, key, entry, this.local);
+    if (there.outputDigest !== entry.outputDigest) {
+      this.observer.warn(`${node}: another agent's result for the same key is in the remote cache and its outputs differ from this one's: the first stays (is the command deterministic?)`);
+    }
+    return true;
   }
 
   /** Whether the entry put under `key` reached the remote (waits for its queued upload). */

@@ -55,6 +55,9 @@ function agent(file: string, shared: { counter: string; mark: string }, id: stri
     KILN_REMOTE_TOKEN: TOKEN,
     KILN_REDIS_URL: redis.url,
     KILN_COBUILD_LEASE_SECONDS: '3',
+    // A loaded test machine must not make an agent give up on the remote (which would rightly build more than once).
+    KILN_REMOTE_RESPONSE_TIMEOUT: '60',
+    KILN_REMOTE_TIMEOUT: '120',
     ...extra,
   };
   const child = execa('node', [KILN_MAIN, 'build', '--cobuild', id, '--summary', summaryFile], { cwd: dir, env, extendEnv: false, reject: false });
@@ -110,7 +113,7 @@ describe('kiln build --cobuild', () => {
     const runs = lines(s.counter).map((l) => ({ id: l.split(' ')[0]!, agent: Number(l.split(' ')[1]) }));
     const times = (id: string) => runs.filter((r) => r.id === id).length;
     // Every node ran once, but those the killed agent had started and not seen through (m1 at least): twice, once by it.
-    expect(times('m1')).toBe(2);
+    expect(times('m1'), results.map((r) => r.stdout + r.stderr).join('\n----\n')).toBe(2);
     for (const id of ALL) {
       expect([1, 2], id).toContain(times(id));
       if (times(id) === 2) expect(runs.filter((r) => r.id === id && r.agent === victim), id).toHaveLength(1);
@@ -136,5 +139,35 @@ describe('kiln build --cobuild', () => {
     expect(r.exitCode, r.stderr).toBe(0);
     expect((r.stdout + r.stderr).match(/cobuild: cannot reach Redis at redis:\/\/127\.0\.0\.1:1/g)).toHaveLength(1);
     expect(statuses(r.summary!).built.length + statuses(r.summary!).cached.length).toBe(11);
+  }, 60_000);
+
+  it('an agent stalled past its lease loses the node to another; the first result in the remote cache stands, and the late one says its bytes differ', async () => {
+    const s = shared();
+    // Not deterministic: each run writes its own agent's pid.
+    const file = `nodes:\n  n:\n    rule: run\n    env: [COUNTER, MARK]\n    outputs: [out/n.txt]\n    cmd: 'echo $PPID >> "$MARK"; echo n $PPID >> "$COUNTER"; sleep 1; mkdir -p out; echo $PPID > out/n.txt'\n`;
+    const a = agent(file, s, 'run-5', { KILN_COBUILD_LEASE_SECONDS: '1' });
+    for (let i = 0; i < 200 && lines(s.mark).length === 0; i++) await sleep(25);
+    expect(lines(s.mark)).toEqual([String(a.pid)]);
+    process.kill(a.pid, 'SIGSTOP');
+    let first = '';
+    try {
+      const b = agent(file, s, 'run-5', { KILN_COBUILD_LEASE_SECONDS: '1' });
+      const rb = await b.run;
+      expect(rb.exitCode, rb.stdout + rb.stderr).toBe(0);
+      expect(rb.stdout).toContain('built here: the agent that claimed it stopped');
+      first = fs.readFileSync(path.join(b.dir, 'out', 'n.txt'), 'utf8');
+      expect(first).toBe(`${b.pid}\n`);
+    } finally {
+      process.kill(a.pid, 'SIGCONT');
+    }
+    const ra = await a.run;
+    expect(ra.exitCode, ra.stdout + ra.stderr).toBe(0);
+    expect(ra.stdout + ra.stderr).toContain("n: another agent's result for the same key is in the remote cache and its outputs differ from this one's: the first stays");
+    // A third agent gets the first result.
+    const c = agent(file, s, 'run-6');
+    const rc = await c.run;
+    expect(rc.exitCode).toBe(0);
+    expect(statuses(rc.summary!).cached).toEqual(['n']);
+    expect(fs.readFileSync(path.join(c.dir, 'out', 'n.txt'), 'utf8')).toBe(first);
   }, 60_000);
 });

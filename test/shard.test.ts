@@ -55,6 +55,8 @@ function agent(file: string, counter: string, args: string[]): Agent {
     KILN_CACHE_DIR: tempDir('kiln-agent-cache-'),
     KILN_REMOTE_CACHE: server.url,
     KILN_REMOTE_TOKEN: TOKEN,
+    KILN_REMOTE_RESPONSE_TIMEOUT: '60',
+    KILN_REMOTE_TIMEOUT: '120',
   };
   const run = execa('node', [KILN_MAIN, 'build', '--summary', summaryFile, ...args], { cwd: dir, env, extendEnv: false, reject: false }).then((r) => ({
     exitCode: r.exitCode ?? -1,

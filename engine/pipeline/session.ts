@@ -147,6 +147,7 @@ export class BuildSession {
     if (opts.cobuild) {
       const { Cobuild } = await import('../cobuild/coordinator.js');
       s.cobuild = await Cobuild.connect(opts.cobuild.redis, opts.cobuild.id, (message) => report({ type: 'warning', message }));
+      s.cache.firstWriterWins = true;
     }
     return s;
   }

@@ -93,6 +93,10 @@ describe('kiln build --cobuild', () => {
     expect(built).toEqual(ALL);
     // The work was shared: more than one agent built something.
     expect(results.filter((r) => statuses(r.summary!).built.length > 0).length).toBeGreaterThan(1);
+    // Every agent's summary names, for each node, the agent whose run made it, and they all agree.
+    const madeBy = (r: (typeof results)[number]) => Object.fromEntries(r.summary!.nodes.map((n) => [n.id, n.agent]));
+    for (const r of results) expect(madeBy(r)).toEqual(madeBy(results[0]!));
+    expect(new Set(Object.values(madeBy(results[0]!))).size).toBeGreaterThan(1);
   }, 60_000);
 
   it('an agent killed (-9) mid-node loses its lease, and another builds that node; the others finish with the same bytes', async () => {

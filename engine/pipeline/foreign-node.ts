@@ -30,6 +30,7 @@ export async function awaitForeignNode(
   const since = Date.now() - CLOCK_SLACK_MS;
   for (let delay = FIRST_POLL_MS; ; delay = Math.min(delay * 2, MAX_POLL_MS)) {
     if (s.opts.signal.aborted) return s.skipped(node, 'not started: the build was interrupted');
+    s.madeElsewhere(node.id, owner);
     if (await fromCache()) return;
     const failure = await s.cache.remoteFailure(node.id, failureKey);
     if (failure && failure.at >= since) {
@@ -66,8 +67,10 @@ export async function awaitCobuilt(
 ): Promise<void> {
   for (let delay = FIRST_POLL_MS, polls = 0; ; delay = Math.min(delay * 2, MAX_POLL_MS), polls++) {
     if (s.opts.signal.aborted) return s.skipped(node, 'not started: the build was interrupted');
-    if (await fromCache()) return;
     const outcome = await cobuild.outcome(shareKey);
+    // Whose result a restore brings: the agent that recorded it, or (its upload can land first) the one still holding it.
+    s.madeElsewhere(node.id, outcome?.agent ?? (await cobuild.holder(shareKey)));
+    if (await fromCache()) return;
     if (outcome && !outcome.ok) {
       return s.failed(node, { kind: 'command', message: `failed on ${outcome.agent}: ${outcome.message}` }, shareKey, 0, outcome.log ? Buffer.from(outcome.log) : null);
     }
@@ -75,6 +78,7 @@ export async function awaitCobuilt(
     const missing = outcome !== undefined && polls >= RESULT_POLLS;
     if ((outcome === undefined || missing) && (await cobuild.claim(shareKey, missing)) === 'mine') {
       s.addNotes(node.id, [missing ? `built here: ${outcome.agent} built it, but its result is not in the remote cache` : 'built here: the agent that claimed it stopped']);
+      s.madeElsewhere(node.id, undefined);
       return claimed();
     }
     await cobuild.news(shareKey, delay, s.opts.signal);

@@ -54,6 +54,8 @@ export async function processNode(s: BuildSession, id: string, lane: number): Pr
     const restored = await restoreStage(s, resolving, keyed, known);
     if (!restored) return false;
     if (restored.how === 'local' && !s.opts.dryRun) s.cache.catchUp(id, keyed.key);
+    // In a cobuild, a result from the remote is some agent's: its summary row says whose.
+    if (restored.how === 'remote' && s.cobuild && !s.cobuild.alone) s.madeElsewhere(id, (await s.cobuild.outcome(base?.weakKey ?? keyed.key))?.agent);
     s.cached(node, keyed.key, restored.outputDigest, restored.how, elapsed(), restored.log);
     return true;
   };

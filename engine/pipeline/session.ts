@@ -185,10 +185,25 @@ export class BuildSession {
     return excludedProducts(node, own, (id) => this.states.get(id)?.written);
   }
 
+  /** Nodes another agent of a shared build made (or failed): whose run it was. */
+  private readonly madeBy = new Map<string, string>();
+
+  /** Says that another agent's run made this node's result, for its summary row (undefined: this agent's, after all). */
+  madeElsewhere(id: string, agent: string | undefined): void {
+    if (agent === undefined) this.madeBy.delete(id);
+    else this.madeBy.set(id, agent);
+  }
+
+  /** This agent's name in a build several agents share, else undefined. */
+  private get agentName(): string | undefined {
+    return this.cobuild?.agent ?? (this.opts.shard ? `shard ${this.opts.shard.index}/${this.opts.shard.count}` : undefined);
+  }
+
   /** Settles a node with its one status; the event goes to the renderer. */
   private settle(node: NodeDecl, s: Omit<NodeSummary, 'id' | 'rule'>, log: Buffer | null, replayed = false): void {
     const notes = this.notes.get(node.id);
-    const summary: NodeSummary = { id: node.id, rule: node.rule, ...s, ...(notes ? { notes } : {}) };
+    const agent = this.madeBy.get(node.id) ?? (s.status === 'built' || s.status === 'failed' ? this.agentName : undefined);
+    const summary: NodeSummary = { id: node.id, rule: node.rule, ...s, ...(notes ? { notes } : {}), ...(agent ? { agent } : {}) };
     this.settled.set(node.id, { summary, outputDigest: s.outputDigest });
     if (s.status === 'failed' && !this.opts.keepGoing) this.stopping = true;
     this.report({ type: 'node-done', node: summary, log, replayed });

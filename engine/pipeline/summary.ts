@@ -17,6 +17,12 @@ export interface NodeSummary {
   error: string | null;
   /** Only when the rule has something to say, e.g. "patch 0003-x.patch already upstream in abc123". */
   notes?: string[];
+  /**
+   * In a build several agents share (--cobuild, --shard): the agent whose run
+   * made the node's result (this one's name for what it built; `host:pid` or
+   * KILN_AGENT; `shard 2/3`), or whose failure this is.
+   */
+  agent?: string;
 }
 
 export interface RunSummary {

@@ -97,6 +97,14 @@ describe('kiln build --cobuild', () => {
     const madeBy = (r: (typeof results)[number]) => Object.fromEntries(r.summary!.nodes.map((n) => [n.id, n.agent]));
     for (const r of results) expect(madeBy(r)).toEqual(madeBy(results[0]!));
     expect(new Set(Object.values(madeBy(results[0]!))).size).toBeGreaterThan(1);
+
+    // One trace of the four agents: a process each, and each node built once among them.
+    const trace = await execa('node', [KILN_MAIN, 'trace', '--cobuild', 'run-1'], { env: { ...process.env, KILN_REDIS_URL: redis.url }, reject: false });
+    expect(trace.exitCode, trace.stderr).toBe(0);
+    const events = (JSON.parse(trace.stdout) as { traceEvents: { name: string; ph: string; pid: number; cat?: string }[] }).traceEvents;
+    expect(events.filter((e) => e.name === 'process_name').map((e) => e.pid).sort()).toEqual([1, 2, 3, 4]);
+    const builtSpans = events.filter((e) => e.ph === 'X' && e.cat === 'built').map((e) => e.name).sort();
+    expect(builtSpans).toEqual(ALL);
   }, 60_000);
 
   it('an agent killed (-9) mid-node loses its lease, and another builds that node; the others finish with the same bytes', async () => {

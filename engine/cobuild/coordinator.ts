@@ -177,6 +177,32 @@ export class Cobuild {
     }
   }
 
+  /** Leaves this agent's trace of the build (Chrome trace JSON) for `kiln trace --cobuild` to merge with the others'. */
+  async publishTrace(json: string): Promise<void> {
+    if (this.broken) return;
+    try {
+      await this.redis.set(`kiln:cobuild:${this.id}:trace:${this.agent}`, json, 'EX', OUTCOME_TTL_S);
+    } catch (e) {
+      this.lost(e);
+    }
+  }
+
+  /** Every agent's trace of the cobuild, by agent. */
+  async traces(): Promise<Map<string, string>> {
+    const prefix = `kiln:cobuild:${this.id}:trace:`;
+    const out = new Map<string, string>();
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 100);
+      cursor = next;
+      for (const key of keys) {
+        const json = await this.redis.get(key);
+        if (json) out.set(key.slice(prefix.length), json);
+      }
+    } while (cursor !== '0');
+    return out;
+  }
+
   /** Whether Redis failed during this build (every agent then builds what it needs). */
   get alone(): boolean {
     return this.broken;

@@ -11,6 +11,8 @@ import { rules } from '../../rules/index.js';
 import { stopLeftoverCommands } from '../state/running-commands.js';
 import { finishRun } from './finish-run.js';
 import { processNode } from './process-node.js';
+import { formatTrace, traceOfRun } from '../report/trace.js';
+import { loadRun } from '../state/run-record.js';
 import { BuildSession, type BuildOptions } from './session.js';
 
 export type { BuildOptions } from './session.js';
@@ -43,6 +45,15 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
     }
   }
   const s = await BuildSession.open(ws, opts, report);
+  try {
+    return await buildIn(s, ws, opts, report);
+  } finally {
+    // The cobuild's connections keep the process alive: closed whatever happened.
+    s.cobuild?.close();
+  }
+}
+
+async function buildIn(s: BuildSession, ws: Workspace, opts: BuildOptions, report: Reporter): Promise<BuildOutcome> {
   const inScope = ws.nodes.filter((n) => opts.selected.has(n.id)).map((n) => n.id);
   const depsOf = (id: string) => s.byId.get(id)!.deps.map((d) => d.id);
   const plan = { nodes: inScope, depsOf, duration: (id: string) => s.states.get(id)?.durationMs };
@@ -89,6 +100,11 @@ export async function runBuild(ws: Workspace, opts: BuildOptions, report: Report
     report,
     opts.summaryFile,
   );
+  // The other agents' traces and this one's make one: `kiln trace --cobuild ID`.
+  if (s.cobuild && runId !== undefined) {
+    const run = loadRun(s.db, runId);
+    if (run) await s.cobuild.publishTrace(formatTrace(traceOfRun(s.db, run)));
+  }
   s.db.close();
   return { summary, exitCode, ...(runId !== undefined ? { runId } : {}) };
 }

@@ -247,7 +247,6 @@ export class BuildSession {
         await this.cache.close();
         await Promise.all(this.announcing);
       } finally {
-        this.cobuild?.close();
         this.nodeStates.commit();
       }
     }

@@ -105,3 +105,30 @@ export function formatTrace(trace: ChromeTrace): string {
   const tail = JSON.stringify(rest).slice(1);
   return `{"traceEvents":[\n${traceEvents.map((e) => JSON.stringify(e)).join(',\n')}\n],${tail}\n`;
 }
+
+/**
+ * The traces of the agents of one shared build as one: each agent a
+ * process of its own (named after it), on one clock (each trace's times are
+ * from its own run's start, moved by how much later than the first agent's
+ * it started). Nodes a waiting agent restored show as restores on its rows.
+ */
+export function mergeTraces(traces: readonly { agent: string; trace: ChromeTrace }[]): ChromeTrace {
+  const sorted = [...traces].sort((a, b) => a.agent.localeCompare(b.agent));
+  const origin = Math.min(...sorted.map((t) => Date.parse(t.trace.otherData.kiln.startedAt)));
+  const events: TraceEvent[] = [];
+  sorted.forEach(({ agent, trace }, i) => {
+    const pid = i + 1;
+    const shift = us(Date.parse(trace.otherData.kiln.startedAt) - origin);
+    for (const e of trace.traceEvents) {
+      if (e.ph === 'M' && e.name === 'process_name') events.push({ ...e, pid, args: { name: `${agent}: ${String(e.args?.name ?? '')}` } });
+      else events.push({ ...e, pid, ...(e.ts !== undefined ? { ts: e.ts + shift } : {}) });
+    }
+    events.push({ name: 'process_sort_index', ph: 'M', pid, tid: 0, args: { sort_index: pid } });
+  });
+  const first = sorted[0]!.trace.otherData.kiln;
+  return {
+    traceEvents: events,
+    displayTimeUnit: 'ms',
+    otherData: { kiln: { ...first, startedAt: new Date(origin).toISOString(), exitCode: Math.max(...sorted.map((t) => t.trace.otherData.kiln.exitCode)) } },
+  };
+}

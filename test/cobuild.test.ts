@@ -105,6 +105,11 @@ describe('kiln build --cobuild', () => {
     expect(events.filter((e) => e.name === 'process_name').map((e) => e.pid).sort()).toEqual([1, 2, 3, 4]);
     const builtSpans = events.filter((e) => e.ph === 'X' && e.cat === 'built').map((e) => e.name).sort();
     expect(builtSpans).toEqual(ALL);
+
+    // And each agent's history says it too.
+    const history = await execa('node', [KILN_MAIN, 'history', 'last', '--json'], { cwd: agents[0]!.dir, reject: false });
+    const rows = (JSON.parse(history.stdout) as { nodes: { node: string; agent: string | null }[] }).nodes;
+    expect(Object.fromEntries(rows.map((n) => [n.node, n.agent]))).toEqual(madeBy(results[0]!));
   }, 60_000);
 
   it('an agent killed (-9) mid-node loses its lease, and another builds that node; the others finish with the same bytes', async () => {

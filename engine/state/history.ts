@@ -32,8 +32,8 @@ export class RunHistory {
     // Unselected nodes are not part of the run: they would swell its skipped count.
     const count = (s: NodeSummary['status']) => summary.nodes.filter((n) => n.status === s && n.error !== 'not selected').length;
     const insertNode = this.db.prepare(
-      `INSERT INTO node_runs (run_id, node, rule, key, status, cache, start_ms, duration_ms, lane, bytes, deps, spans, output_digest, error)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO node_runs (run_id, node, rule, key, status, cache, start_ms, duration_ms, lane, bytes, deps, spans, output_digest, error, agent)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     return this.db.transaction(() => {
       const runId = Number(
@@ -62,7 +62,7 @@ export class RunHistory {
         const t = run.timing(n.id);
         insertNode.run(
           runId, n.id, n.rule, n.key, n.status, n.cache, t?.startMs ?? null, n.durationMs, t?.lane ?? null, t?.bytes ?? 0,
-          JSON.stringify(run.depsOf(n.id)), t && t.spans.length > 0 ? JSON.stringify(t.spans) : null, n.outputDigest, n.error,
+          JSON.stringify(run.depsOf(n.id)), t && t.spans.length > 0 ? JSON.stringify(t.spans) : null, n.outputDigest, n.error, n.agent ?? null,
         );
       }
       return runId;

@@ -35,6 +35,8 @@ export interface NodeRunRecord {
   spans: Span[];
   outputDigest: string | null;
   error: string | null;
+  /** In a build several agents shared: whose run made the node's result (see NodeSummary.agent). */
+  agent: string | null;
 }
 
 type RunRow = Omit<RunRecord, 'args' | 'upstream'> & { args: string; upstream: string };
@@ -67,7 +69,7 @@ export function loadNodeRuns(db: Database.Database, runId: number): NodeRunRecor
   const rows = db
     .prepare(
       `SELECT node, rule, key, status, cache, start_ms AS startMs, duration_ms AS durationMs, lane, bytes, deps, spans,
-              output_digest AS outputDigest, error
+              output_digest AS outputDigest, error, agent
        FROM node_runs WHERE run_id = ? ORDER BY start_ms IS NULL, start_ms, node`,
     )
     .all(runId) as NodeRunRow[];
@@ -86,6 +88,7 @@ export interface NodeHistoryRecord {
   bytes: number;
   lane: number | null;
   error: string | null;
+  agent: string | null;
 }
 
 /**
@@ -98,7 +101,7 @@ export function loadNodeHistory(db: Database.Database, node: string, limit: numb
   return db
     .prepare(
       `SELECT n.run_id AS runId, r.started_at AS runStartedAt, n.status, n.cache, n.key, n.duration_ms AS durationMs,
-              n.bytes, n.lane, n.error
+              n.bytes, n.lane, n.error, n.agent
        FROM node_runs n JOIN runs r ON r.id = n.run_id
        WHERE n.node = ? ORDER BY n.run_id DESC LIMIT ?`,
     )

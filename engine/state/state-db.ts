@@ -3,7 +3,7 @@ import Database from 'better-sqlite3';
 import { ensureStateDir } from './state-dir.js';
 
 
-const SCHEMA_VERSION = 5;
+const SCHEMA_VERSION = 6;
 
 /**
  * Opens (creating if needed) the workspace state database. WAL so that a
@@ -78,6 +78,10 @@ export function openStateDb(root: string): Database.Database {
   if (version < 5) {
     // Version 5: the paths a node created without declaring them (write-scan.ts), never its inputs.
     db.exec('ALTER TABLE node_state ADD COLUMN written TEXT;');
+  }
+  if (version < 6) {
+    // Version 6: in a build several agents share, whose run made each node's result.
+    db.exec('ALTER TABLE node_runs ADD COLUMN agent TEXT;');
   }
   if (version < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
   return db;

@@ -122,7 +122,9 @@ function formatRun(r: RunRecord, nodes: NodeRunRecord[]): string {
       `${r.built} built, ${r.cached} cached, ${r.failed} failed, ${r.skipped} skipped (hits ${percent(hitRate(r))})`,
     ...r.upstream.map((h) => `upstream ${h.node}: ${h.commit.slice(0, 10)} (${h.ref || h.url})`),
   ];
-  const header = ['node', 'status', 'cache', 'lane', 'start', 'duration', 'bytes', 'error'];
+  // A build several agents shared says whose run made each node.
+  const shared = nodes.some((n) => n.agent !== null);
+  const header = ['node', 'status', 'cache', 'lane', 'start', 'duration', 'bytes', ...(shared ? ['agent'] : []), 'error'];
   const rows = nodes.map((n) => [
     n.node,
     n.status,
@@ -131,6 +133,7 @@ function formatRun(r: RunRecord, nodes: NodeRunRecord[]): string {
     n.startMs === null ? '-' : formatMs(n.startMs),
     formatMs(n.durationMs),
     n.bytes > 0 ? formatBytes(n.bytes) : '-',
+    ...(shared ? [n.agent ?? '-'] : []),
     n.error ? truncate(n.error.split('\n')[0]!, 60) : '',
   ]);
   return `${head.join('\n')}\n\n${leftTable(header, rows)}`;

@@ -109,14 +109,14 @@ const BROKEN: [string, Record<string, string>, string[]][] = [
     'top level is a list',
     root('- rule: run\n'),
     [
-      'kiln.yaml:1:1: a build file must be a mapping\n  hint: its keys are include, toolchains, nodes, defaults, remote, history, bench, import',
+      'kiln.yaml:1:1: a build file must be a mapping\n  hint: its keys are include, toolchains, nodes, defaults, remote, cobuild, history, bench, import',
     ],
   ],
   [
     'top level is a scalar',
     root('hello\n'),
     [
-      'kiln.yaml:1:1: a build file must be a mapping\n  hint: its keys are include, toolchains, nodes, defaults, remote, history, bench, import',
+      'kiln.yaml:1:1: a build file must be a mapping\n  hint: its keys are include, toolchains, nodes, defaults, remote, cobuild, history, bench, import',
     ],
   ],
   [
@@ -130,7 +130,7 @@ const BROKEN: [string, Record<string, string>, string[]][] = [
     'unknown top-level key, nothing close',
     root('targets: {}\n'),
     [
-      "kiln.yaml:1:1: unknown key 'targets'\n  hint: valid keys: include, toolchains, nodes, defaults, remote, history, bench, import",
+      "kiln.yaml:1:1: unknown key 'targets'\n  hint: valid keys: include, toolchains, nodes, defaults, remote, cobuild, history, bench, import",
     ],
   ],
   [

@@ -115,7 +115,7 @@ describe('kiln build --cobuild', () => {
   it('an agent killed (-9) mid-node loses its lease, and another builds that node; the others finish with the same bytes', async () => {
     const s = shared();
     const file = buildFile({ slow: 'm1' });
-    const agents = ['a', 'b', 'c'].map(() => agent(file, s, 'run-2'));
+    const agents = ['a', 'b', 'c', 'd'].map(() => agent(file, s, 'run-2'));
     // The agent running m1 is its command's parent.
     let victim: number | undefined;
     for (let i = 0; i < 200 && victim === undefined; i++) {
@@ -186,5 +186,42 @@ describe('kiln build --cobuild', () => {
     expect(rc.exitCode).toBe(0);
     expect(statuses(rc.summary!).cached).toEqual(['n']);
     expect(fs.readFileSync(path.join(c.dir, 'out', 'n.txt'), 'utf8')).toBe(first);
+  }, 60_000);
+
+  it('takes its Redis from the root build file (cobuild: {redis: URL}), whose mistakes are located', async () => {
+    const s = shared();
+    const file = `cobuild:\n  redis: ${redis.url}\n${buildFile()}`;
+    const agents = ['a', 'b'].map(() => agent(file, s, 'run-7', { KILN_REDIS_URL: '' }));
+    const results = await Promise.all(agents.map((a) => a.run));
+    for (const r of results) expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    expect(ranNodes(s.counter).sort()).toEqual(ALL);
+
+    const dir = tempDir('kiln-cobuild-bad-');
+    writeFiles(dir, { 'kiln.yaml': `cobuild:\n  redis: "redis://:secret@host:6379"\n  url: x\n${buildFile()}` });
+    const bad = await execa('node', [KILN_MAIN, 'graph'], { cwd: dir, reject: false });
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toContain('kiln.yaml:2:10: cobuild redis URL must not contain credentials');
+    expect(bad.stderr).toContain("kiln.yaml:3:3: unknown key 'url' in cobuild");
+  }, 60_000);
+
+  it('Redis going away mid-build: each agent says so once and builds what it still needs; nothing hangs, the bytes are one build\'s', async () => {
+    const own = await startRedis();
+    try {
+      const s = shared();
+      const file = buildFile({ slow: 'm0' });
+      const agents = ['a', 'b'].map(() => agent(file, s, 'run-8', { KILN_REDIS_URL: own.url }));
+      for (let i = 0; i < 200 && lines(s.mark).length === 0; i++) await sleep(50);
+      expect(lines(s.mark).length).toBe(1);
+      await own.kill();
+      const results = await Promise.all(agents.map((a) => a.run));
+      for (const r of results) {
+        expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+        expect((r.stdout + r.stderr).match(/cobuild: Redis failed/g) ?? []).toHaveLength(1);
+      }
+      for (const a of agents) expect(output(a.dir)).toBe(output(agents[0]!.dir));
+      expect(new Set(ranNodes(s.counter))).toEqual(new Set(ALL));
+    } finally {
+      await own.stop();
+    }
   }, 60_000);
 });

@@ -1,6 +1,7 @@
 import { isMap } from './yaml/tree.js';
 import { readHistory } from './history.js';
-import type { BenchDecl, HistoryDecl, RemoteDecl, ToolchainDecl } from './types.js';
+import type { BenchDecl, CobuildDecl, HistoryDecl, RemoteDecl, ToolchainDecl } from './types.js';
+import { readCobuild } from './cobuild.js';
 import { readBench } from './bench.js';
 import { readDefaults, type RuleDefaults } from './defaults.js';
 import { readImport, type NpmImport } from './npm/config.js';
@@ -23,9 +24,10 @@ export interface FileContents {
   import?: NpmImport;
   /** `defaults:` per rule (root file only). */
   defaults?: RuleDefaults;
+  cobuild?: CobuildDecl;
 }
 
-const TOP_KEYS = ['include', 'toolchains', 'nodes', 'defaults', 'remote', 'history', 'bench', 'import'];
+const TOP_KEYS = ['include', 'toolchains', 'nodes', 'defaults', 'remote', 'cobuild', 'history', 'bench', 'import'];
 const TOOLCHAIN_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 /** Reads the top level of one build file. An empty file declares nothing, which is fine. */
@@ -52,6 +54,12 @@ export function readContents(file: SourceFile, isRoot: boolean): FileContents {
     else if (e.key === 'history') {
       if (isRoot) contents.history = readHistory(file, e);
       else file.report(e.keyNode, 'history can only be configured in the root build file', 'history is kept per checkout');
+    }
+    else if (e.key === 'cobuild') {
+      if (isRoot) {
+        const decl = readCobuild(file, e);
+        if (decl) contents.cobuild = decl;
+      } else file.report(e.keyNode, 'cobuild can only be configured in the root build file');
     }
     else if (e.key === 'defaults') {
       if (isRoot) contents.defaults = readDefaults(file, e);

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { fail, ok, type Diagnostic, type Result } from '../diagnostic.js';
-import type { BenchDecl, HistoryDecl, RemoteDecl, ToolchainDecl, Workspace } from './types.js';
+import type { BenchDecl, CobuildDecl, HistoryDecl, RemoteDecl, ToolchainDecl, Workspace } from './types.js';
 import { checkWorkspace } from './checks.js';
 import { applyDefaults, type RuleDefaults } from './defaults.js';
 import { readContents } from './file.js';
@@ -37,6 +37,7 @@ export function loadWorkspace(rootFileAbs: string, trace: LoadTrace = { texts: n
   let bench: BenchDecl | undefined;
   let npm: NpmImport | undefined;
   let defaults: RuleDefaults | undefined;
+  let cobuild: CobuildDecl | undefined;
   // Breadth-first: a file's own nodes come before those of the files it includes.
   for (const pending of queue) {
     const dir = path.posix.dirname(pending.rel);
@@ -48,6 +49,7 @@ export function loadWorkspace(rootFileAbs: string, trace: LoadTrace = { texts: n
     bench ??= contents.bench;
     npm ??= contents.import;
     defaults ??= contents.defaults;
+    cobuild ??= contents.cobuild;
     parsed.push(...contents.nodes);
     for (const item of contents.includes) queue.push(...expandInclude(file, item, root, seen, trace.globs));
   }
@@ -69,7 +71,7 @@ export function loadWorkspace(rootFileAbs: string, trace: LoadTrace = { texts: n
   const nodes = checkWorkspace(parsed, toolchains, diagnostics);
   const files = queue.map((f) => f.rel);
   if (diagnostics.length > 0) return fail(...sortByPosition(diagnostics, files));
-  return ok({ root, files, nodes, toolchains, ...(warnings.length > 0 ? { warnings } : {}), ...(remote ? { remote } : {}), ...(history ? { history } : {}), ...(bench ? { bench } : {}) });
+  return ok({ root, files, nodes, toolchains, ...(warnings.length > 0 ? { warnings } : {}), ...(remote ? { remote } : {}), ...(cobuild ? { cobuild } : {}), ...(history ? { history } : {}), ...(bench ? { bench } : {}) });
 }
 
 function sortByPosition(diagnostics: Diagnostic[], files: string[]): Diagnostic[] {

@@ -82,6 +82,12 @@ export interface ToolchainDecl {
 }
 
 /** The root file's `remote:` block: a shared cache. Secrets are named by env var, never written here. */
+/** The root file's `cobuild:` block: the Redis the agents of a cobuild share. */
+export interface CobuildDecl {
+  redis: string;
+  pos: SourcePos;
+}
+
 export interface RemoteDecl {
   url: string;
   protocol: 'bazel' | 'turbo';
@@ -128,6 +134,7 @@ export interface Workspace {
   nodes: NodeDecl[];
   toolchains: Map<string, ToolchainDecl>;
   remote?: RemoteDecl;
+  cobuild?: CobuildDecl;
   history?: HistoryDecl;
   bench?: BenchDecl;
 }

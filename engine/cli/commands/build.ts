@@ -91,15 +91,15 @@ export async function run(argv: string[]): Promise<number> {
     if (tracer !== true) throw new UserError([{ message: `build: --audit: ${tracer}` }]);
   }
   const shard = values.shard !== undefined ? parseShard(values.shard, values['shard-wait']) : undefined;
-  const cobuild = values.cobuild !== undefined ? parseCobuild(values.cobuild, values.redis ?? process.env.KILN_REDIS_URL, shard !== undefined) : undefined;
-  if (cobuild === undefined && values.redis !== undefined) throw new UserError([{ message: 'build: --redis is for a build with --cobuild' }]);
+  const cobuildId = values.cobuild !== undefined ? parseCobuildId(values.cobuild, shard !== undefined) : undefined;
+  if (cobuildId === undefined && values.redis !== undefined) throw new UserError([{ message: 'build: --redis is for a build with --cobuild' }]);
   if (shard === undefined && values['shard-wait'] !== undefined) throw new UserError([{ message: 'build: --shard-wait is for a build with --shard' }]);
   const jobs = values.jobs !== undefined ? positiveInt('build', 'jobs', values.jobs, MAX_JOBS) : os.availableParallelism();
   const live = Boolean(process.stdout.isTTY) && !process.env.CI;
   const spec = resolveWorkspaceSpec(values, 'as-given');
   const root = path.dirname(spec.rootFile);
   // The daemon answers plain builds of nodes it proved up to date; anything else builds here.
-  const daemonable = !values['dry-run'] && audit === undefined && shard === undefined && cobuild === undefined && !values.profile && !values.override && !values['last-good'] && !values.offline && !values['remote-cache'] && !values['remote-read-only'];
+  const daemonable = !values['dry-run'] && audit === undefined && shard === undefined && cobuildId === undefined && !values.profile && !values.override && !values['last-good'] && !values.offline && !values['remote-cache'] && !values['remote-read-only'];
   let vouched: Map<string, string> | undefined;
   // Daemon code loads only when a daemon has written its address (~10 ms saved on every other build).
   const daemonRuns = fs.existsSync(daemonInfoFile(root));
@@ -132,6 +132,8 @@ export async function run(argv: string[]): Promise<number> {
   rememberJsSpec(spec);
   const selected = selectForCommand(ws, positionals);
   const remote = await remoteFor(ws, values);
+  // The Redis of a cobuild: --redis, else KILN_REDIS_URL, else the root build file's cobuild: block.
+  const cobuild = cobuildId !== undefined ? { id: cobuildId, redis: redisUrl(values.redis ?? (process.env.KILN_REDIS_URL || ws.cobuild?.redis)) } : undefined;
   if ((shard || cobuild) && !remote) {
     throw new UserError([{ message: `build: --${shard ? 'shard' : 'cobuild'} shares results through a remote cache, and none is configured`, hint: 'set --remote-cache URL, KILN_REMOTE_CACHE or remote: in kiln.yaml' }]);
   }
@@ -235,13 +237,17 @@ function parseShard(raw: string, wait: string | undefined): { index: number; cou
   return { index, count, waitMs: (wait === undefined ? 1800 : positiveInt('build', 'shard-wait', wait, 86_400)) * 1000 };
 }
 
-/** `--cobuild ID` with its Redis URL: an ID of letters, digits and `._:-` (it names Redis keys), a redis:// URL. */
-function parseCobuild(id: string, redis: string | undefined, sharded: boolean): { id: string; redis: string } {
+/** `--cobuild ID`: letters, digits and `._:-` (it names Redis keys). */
+function parseCobuildId(id: string, sharded: boolean): string {
   if (sharded) throw new UserError([{ message: 'build: --cobuild and --shard are two ways to split a build: use one', hint: '--shard needs no Redis; --cobuild balances as agents go' }]);
   if (!/^[A-Za-z0-9._:-]{1,200}$/.test(id)) {
     throw new UserError([{ message: `build: --cobuild expects an ID of letters, digits and . _ : -, got '${id}'`, hint: "the CI run's id, the same on every agent, e.g. --cobuild $CI_PIPELINE_ID" }]);
   }
-  if (!redis) throw new UserError([{ message: 'build: --cobuild needs Redis: --redis URL or KILN_REDIS_URL', hint: 'e.g. redis://127.0.0.1:6379' }]);
+  return id;
+}
+
+function redisUrl(redis: string | undefined): string {
+  if (!redis) throw new UserError([{ message: 'build: --cobuild needs Redis: --redis URL, KILN_REDIS_URL or cobuild: {redis: URL} in kiln.yaml', hint: 'e.g. redis://127.0.0.1:6379' }]);
   if (!/^rediss?:\/\//.test(redis)) throw new UserError([{ message: 'build: --redis expects a redis:// or rediss:// URL' }]);
-  return { id, redis };
+  return redis;
 }

@@ -98,6 +98,14 @@ describe('kiln build --audit', () => {
     expect(run.stdout).not.toMatch(/audit: .*src\.txt/);
   });
 
+  it('a traced node has no undeclared reads (what it reads is its key), only undeclared writes', async () => {
+    const dir = workspace(`nodes:\n  t:\n    rule: run\n    inputs: traced\n    outputs: [out]\n    cmd: "mkdir -p out && cat config.json > out/c && echo x > stray.txt"\n`);
+    const run = await kiln(dir, ['build', '--audit'], ENV);
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(run.stdout).not.toContain('no input declares');
+    expect(run.stdout).toContain('audit: wrote a path outside its outputs: stray.txt');
+  });
+
   it('is a usage error with --dry-run, or with a value other than strict', async () => {
     const dir = workspace(UNDECLARED);
     const dry = await kiln(dir, ['build', '--audit', '--dry-run'], ENV);

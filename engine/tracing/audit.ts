@@ -57,7 +57,8 @@ export function auditAccesses(
     const rel = underNode(abs);
     return rel !== undefined && included.some((m) => m(rel)) && !excluded.some((m) => m(rel));
   };
-  const reads = [...acc.reads].filter((abs) => inWorkspace(abs) !== undefined && !declaredInput(abs) && !ownProduct(abs) && !depProduct(abs));
+  // A traced node declares no inputs: what it reads is its key, never undeclared.
+  const reads = node.traced ? [] : [...acc.reads].filter((abs) => inWorkspace(abs) !== undefined && !declaredInput(abs) && !ownProduct(abs) && !depProduct(abs));
   const writes = [...acc.writes].filter((abs) => inWorkspace(abs) !== undefined && !ownProduct(abs));
   return {
     reads: reads.map((abs) => inWorkspace(abs)!).sort(),

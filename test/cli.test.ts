@@ -34,6 +34,19 @@ describe('kiln CLI', () => {
     expect(r.stdout).toMatch(/^kiln \d+\.\d+\.\d+$/);
   });
 
+  it('every command --help lists has a module that answers its own --help (the two tables agree)', async () => {
+    const dir = tempDir();
+    const help = await kiln(dir, ['--help']);
+    expect(help.exitCode).toBe(0);
+    const names = [...help.stdout.split('commands:')[1]!.split('global options')[0]!.matchAll(/^ {2}([a-z]+) /gm)].map((m) => m[1]!);
+    expect(names.length).toBeGreaterThan(10);
+    const answers = await Promise.all(names.map((name) => kiln(dir, [name, '--help'])));
+    answers.forEach((r, i) => {
+      expect(r.exitCode, `${names[i]}: ${r.stderr}`).toBe(0);
+      expect(r.stdout, names[i]).toContain(`usage: kiln ${names[i]}`);
+    });
+  });
+
   it('reports a bad build file with file:line:col, a hint and exit 2', async () => {
     const ws = tempDir();
     writeFiles(ws, { 'kiln.yaml': 'nodes:\n  a:\n    rule: run\n    cmd: "true"\n    deps: [b]\n' });

@@ -38,15 +38,15 @@ export function checkWorkspace(
   }
   diagnostics.push(...outputOverlaps(unique));
   const decls = unique.map((n) => n.decl);
-  const cycles = findCycles(decls);
+  const declById = new Map(decls.map((d) => [d.id, d]));
+  const cycles = findCycles(decls, declById);
   diagnostics.push(...cycles);
-  if (cycles.length === 0) diagnostics.push(...usesOutsideDeps(decls));
+  if (cycles.length === 0) diagnostics.push(...usesOutsideDeps(decls, declById));
   return decls;
 }
 
 /** `uses` may only name nodes this node (transitively) depends on: their values must be known before its key. */
-function usesOutsideDeps(decls: NodeDecl[]): Diagnostic[] {
-  const byId = new Map(decls.map((d) => [d.id, d]));
+function usesOutsideDeps(decls: NodeDecl[], byId: ReadonlyMap<string, NodeDecl>): Diagnostic[] {
   const diagnostics: Diagnostic[] = [];
   for (const decl of decls) {
     if (decl.uses.length === 0) continue;

@@ -8,27 +8,26 @@ import type { Diagnostic } from '../diagnostic.js';
  * depends on b). Unknown deps and self-deps are left to the loader's own
  * messages. Iterative, so a long dependency chain cannot overflow the stack.
  */
-export function findCycles(nodes: readonly NodeDecl[]): Diagnostic[] {
-  const byId = new Map(nodes.map((n) => [n.id, n]));
-  const state = new Map<string, 'open' | 'done'>();
+export function findCycles(nodes: readonly NodeDecl[], byId: ReadonlyMap<string, NodeDecl> = new Map(nodes.map((n) => [n.id, n]))): Diagnostic[] {
+  const state = new Map<NodeDecl, 'open' | 'done'>();
   const diagnostics: Diagnostic[] = [];
   for (const start of nodes) {
-    if (state.has(start.id)) continue;
+    if (state.has(start)) continue;
     const stack = [{ node: start, next: 0 }];
-    state.set(start.id, 'open');
+    state.set(start, 'open');
     while (stack.length > 0) {
       const frame = stack[stack.length - 1]!;
       const dep = frame.node.deps[frame.next++];
       if (!dep) {
-        state.set(frame.node.id, 'done');
+        state.set(frame.node, 'done');
         stack.pop();
         continue;
       }
       const target = byId.get(dep.id);
       if (!target || target === frame.node) continue;
-      const seen = state.get(target.id);
+      const seen = state.get(target);
       if (seen === undefined) {
-        state.set(target.id, 'open');
+        state.set(target, 'open');
         stack.push({ node: target, next: 0 });
       } else if (seen === 'open') {
         const from = stack.findIndex((f) => f.node === target);

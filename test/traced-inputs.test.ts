@@ -121,6 +121,26 @@ describe('inputs: traced', () => {
     expect(runs(counter)).toBe(2);
   });
 
+  it('a file it reads and then rewrites (a formatter) is keyed by what it left: an edit reruns it, its own rewrite does not', async () => {
+    const { ws, env, counter } = workspace();
+    fs.writeFileSync(
+      path.join(ws, 'kiln.yaml'),
+      `nodes:\n  fmt:\n    rule: run\n    inputs: traced\n    env: [COUNTER]\n    outputs: [stamp.txt]\n    cmd: 'echo run >> "$COUNTER"; tr a-z A-Z < lib/a.txt > lib/a.tmp && mv lib/a.tmp lib/a.txt; wc -c < lib/a.txt > stamp.txt'\n`,
+    );
+    expect((await buildWithSummary(ws, [], env)).exitCode).toBe(0);
+    expect(read(ws, 'lib/a.txt')).toBe('ALPHA\n');
+    // What it left is what it finds: nothing to do.
+    await sleep(150);
+    expect(statuses((await buildWithSummary(ws, [], env)).summary).cached).toEqual(['fmt']);
+    // An edit to the file it formats: it runs again.
+    fs.writeFileSync(path.join(ws, 'lib', 'a.txt'), 'gamma delta\n');
+    const edited = await buildWithSummary(ws, [], env);
+    expect(statuses(edited.summary).built).toEqual(['fmt']);
+    expect(read(ws, 'lib/a.txt')).toBe('GAMMA DELTA\n');
+    expect(read(ws, 'stamp.txt')).toBe('12\n');
+    expect(runs(counter)).toBe(2);
+  });
+
   it('a file it read that changes while it runs: the result is not cached, and the next build runs it', async () => {
     const { ws, env, counter } = workspace();
     fs.writeFileSync(

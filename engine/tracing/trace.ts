@@ -30,24 +30,18 @@ export type Untraceable = { why: string };
  * sorted. Where the command worked in a copy (`aliases`), paths under the
  * copy stand for the originals. Not keyed: paths outside the workspace
  * (toolchains are keyed by version), kiln's state and VCS internals, the
- * node's own outputs, and what the command wrote.
+ * node's own outputs, and what the command only looked at after writing it.
  */
 export function traceKeys(acc: FileAccesses, root: string, node: NodeDecl, aliases: readonly TraceAlias[]): string[] | Untraceable {
   if (acc.unplaced.length > 0) return { why: `the trace holds ${acc.unplaced[0]}` };
   const nodeDir = path.join(root, node.dir);
   const own = OutputSpec.of(node.outputs);
-  const unalias = (abs: string) => {
-    for (const a of aliases) {
-      const rel = path.relative(a.from, abs);
-      if (rel === '') return a.to;
-      if (!rel.startsWith('..') && !path.isAbsolute(rel)) return path.join(a.to, rel);
-    }
-    return abs;
-  };
+  const unalias = (abs: string) => unaliased(abs, aliases);
   const written = new Set([...acc.writes].map(unalias));
+  // A path looked at before the command wrote it is keyed (the parser dropped looks after a write): by what the
+  // command left, as a declared input it rewrites is (a formatter's source). Its own products are not inputs.
   const keyed = (abs: string): string | undefined => {
     const real = unalias(abs);
-    if (written.has(real)) return undefined;
     const rel = workspaceRel(root, real);
     if (rel === undefined) return undefined;
     const inNode = path.relative(nodeDir, real).split(path.sep).join('/');
@@ -77,6 +71,16 @@ const insideWorkspace = (root: string, abs: string) => {
   const rel = path.relative(root, abs);
   return !rel.startsWith('..') && !path.isAbsolute(rel);
 };
+
+/** The path a traced path stands for: under an alias's copy, the original's. */
+export function unaliased(abs: string, aliases: readonly TraceAlias[]): string {
+  for (const a of aliases) {
+    const rel = path.relative(a.from, abs);
+    if (rel === '') return a.to;
+    if (!rel.startsWith('..') && !path.isAbsolute(rel)) return path.join(a.to, rel);
+  }
+  return abs;
+}
 
 /**
  * What each key's path is now (see Observation), and the stamp of what was
@@ -159,9 +163,9 @@ const COARSE_CLOCK_MS = 10;
  * stamps (keys/stamps.ts), applied to the run's window; a file written in
  * the few ms before the run counts too, which only costs a rerun.
  */
-export function changedDuringRun(root: string, keys: readonly string[], runStartMs: number): string | undefined {
+export function changedDuringRun(root: string, keys: readonly string[], runStartMs: number, ownWrites: ReadonlySet<string>): string | undefined {
   for (const key of keys) {
-    if (key.endsWith('/')) continue;
+    if (key.endsWith('/') || ownWrites.has(path.resolve(root, key))) continue;
     try {
       const st = fs.statSync(path.join(root, key));
       if (st.isFile() && Math.max(st.mtimeMs, st.ctimeMs) >= runStartMs - COARSE_CLOCK_MS) return key;

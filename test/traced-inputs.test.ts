@@ -45,6 +45,10 @@ function workspace(): { ws: string; env: Record<string, string>; counter: string
 
 const read = (ws: string, rel: string) => fs.readFileSync(path.join(ws, rel), 'utf8');
 
+/** A build file of one traced run node that counts its runs in COUNTER (`cmd` goes in single quotes). */
+const tracedNode = (id: string, outputs: string, cmd: string) =>
+  `nodes:\n  ${id}:\n    rule: run\n    inputs: traced\n    env: [COUNTER]\n    outputs: [${outputs}]\n    cmd: 'echo run >> "$COUNTER"; ${cmd}'\n`;
+
 describe('inputs: traced', () => {
   it('reruns on what the command read or probed for, not on other edits; output bytes downstream follow', async () => {
     const { ws, env, counter } = workspace();
@@ -107,7 +111,7 @@ describe('inputs: traced', () => {
     fs.writeFileSync(path.join(tools, 'data.txt'), 'installation data\n');
     fs.writeFileSync(
       path.join(ws, 'kiln.yaml'),
-      `nodes:\n  t:\n    rule: run\n    inputs: traced\n    env: [COUNTER]\n    outputs: [out.txt]\n    cmd: 'echo run >> "$COUNTER"; ${tool} lib/a.txt > out.txt; cat ${tools}/data.txt > /dev/null'\n`,
+      tracedNode('t', 'out.txt', `${tool} lib/a.txt > out.txt; cat ${tools}/data.txt > /dev/null`),
     );
     expect((await buildWithSummary(ws, [], env)).exitCode).toBe(0);
     expect(read(ws, 'out.txt')).toBe('ALPHA\n');
@@ -125,7 +129,7 @@ describe('inputs: traced', () => {
     const { ws, env, counter } = workspace();
     fs.writeFileSync(
       path.join(ws, 'kiln.yaml'),
-      `nodes:\n  fmt:\n    rule: run\n    inputs: traced\n    env: [COUNTER]\n    outputs: [stamp.txt]\n    cmd: 'echo run >> "$COUNTER"; tr a-z A-Z < lib/a.txt > lib/a.tmp && mv lib/a.tmp lib/a.txt; wc -c < lib/a.txt > stamp.txt'\n`,
+      tracedNode('fmt', 'stamp.txt', 'tr a-z A-Z < lib/a.txt > lib/a.tmp && mv lib/a.tmp lib/a.txt; wc -c < lib/a.txt > stamp.txt'),
     );
     expect((await buildWithSummary(ws, [], env)).exitCode).toBe(0);
     expect(read(ws, 'lib/a.txt')).toBe('ALPHA\n');
@@ -145,7 +149,7 @@ describe('inputs: traced', () => {
     const { ws, env, counter } = workspace();
     fs.writeFileSync(
       path.join(ws, 'kiln.yaml'),
-      `nodes:\n  slow:\n    rule: run\n    inputs: traced\n    env: [COUNTER]\n    outputs: [out.txt]\n    cmd: 'echo run >> "$COUNTER"; cat lib/a.txt > out.txt; sleep 1.5'\n`,
+      tracedNode('slow', 'out.txt', 'cat lib/a.txt > out.txt; sleep 1.5'),
     );
     const build = execa('node', [KILN_MAIN, 'build'], { cwd: ws, env: { ...process.env, ...env, CI: 'true' }, reject: false });
     for (let i = 0; i < 100 && runs(counter) === 0; i++) await sleep(20);

@@ -125,6 +125,20 @@ describe('inputs: traced', () => {
     expect(runs(counter)).toBe(2);
   });
 
+  it('a workspace reached through a symlink (kiln -f link/kiln.yaml): strace names real paths, which are still the workspace', async () => {
+    const { ws, env, counter } = workspace();
+    const link = path.join(tempDir('kiln-traced-link-'), 'ws');
+    fs.symlinkSync(ws, link);
+    const file = path.join(link, 'kiln.yaml');
+    expect((await buildWithSummary(ws, ['-f', file], env)).exitCode).toBe(0);
+    expect(statuses((await buildWithSummary(ws, ['-f', file], env)).summary).cached).toEqual(['shout', 'use']);
+    fs.writeFileSync(path.join(ws, 'lib', 'a.txt'), 'through the link\n');
+    const edited = await buildWithSummary(ws, ['-f', file], env);
+    expect(statuses(edited.summary).built).toEqual(['shout', 'use']);
+    expect(read(ws, 'loud.txt')).toBe('THROUGH THE LINK\n2\n');
+    expect(runs(counter)).toBe(2);
+  });
+
   it('a file it reads and then rewrites (a formatter) is keyed by what it left: an edit reruns it, its own rewrite does not', async () => {
     const { ws, env, counter } = workspace();
     fs.writeFileSync(

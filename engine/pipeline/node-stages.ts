@@ -188,7 +188,7 @@ export async function runStage(s: BuildSession, r: Resolving, keyed: Keyed, node
   const scanned = node.writeScan ? await scanWrites(nodeDir, scanSkip(node), run) : { outcome: await run(), writes: undefined };
   const { writes } = scanned;
   let { outcome } = scanned;
-  const accesses = trace ? readTrace(trace, ctx.cwd) : undefined;
+  const accesses = trace ? readTrace(trace, ctx.cwd, ctx.root) : undefined;
   if (accesses && s.opts.audit) {
     const audited = auditOutcome(outcome, accesses, { mode: s.opts.audit, root: ctx.root, node, deps: ctx.deps });
     outcome = audited.outcome;

@@ -5,6 +5,7 @@ import { listSome } from '../report/format.js';
 import { STATE_DIR, ensureStateDir } from '../state/state-dir.js';
 import { auditAccesses, type AuditFindings } from '../tracing/audit.js';
 import type { FileAccesses } from '../tracing/accesses.js';
+import { rootedAccesses } from '../tracing/scope.js';
 import { parseStrace } from '../tracing/strace-parse.js';
 import type { DepView, RuleOutcome } from '../../rules/rule.js';
 
@@ -18,8 +19,12 @@ export function traceFile(root: string, id: string): string {
   return file;
 }
 
-/** The accesses a node's run left in its trace file, which goes. A command that never started traced nothing. */
-export function readTrace(file: string, cwd: string): FileAccesses {
+/**
+ * The accesses a node's run left in its trace file, which goes, with the
+ * workspace's real path written as its root. A command that never started
+ * traced nothing.
+ */
+export function readTrace(file: string, cwd: string, root: string): FileAccesses {
   let text = '';
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -27,7 +32,7 @@ export function readTrace(file: string, cwd: string): FileAccesses {
     // the command never started (cannot run): nothing was traced
   }
   fs.rmSync(file, { force: true });
-  return parseStrace(text, cwd);
+  return rootedAccesses(parseStrace(text, cwd), root);
 }
 
 /**

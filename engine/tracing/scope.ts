@@ -1,4 +1,6 @@
+import fs from 'node:fs';
 import path from 'node:path';
+import type { FileAccesses } from './accesses.js';
 
 /** kiln's state and VCS internals, at any depth (a test's scratch copy lives in `<node dir>/.kiln/`). */
 const NEVER = /(?:^|\/)\.(?:kiln|git)(?:\/|$)/;
@@ -14,4 +16,32 @@ export function workspaceRel(root: string, abs: string): string | undefined {
   if (rel.startsWith('..') || path.isAbsolute(rel)) return undefined;
   if (rel === '') return '.';
   return NEVER.test(rel) ? undefined : rel;
+}
+
+/**
+ * The accesses with paths under the workspace's real path written under the
+ * workspace root as kiln knows it. strace names directories by their real
+ * path (`AT_FDCWD</data/home/me/ws>`), so in a workspace reached through a
+ * symlink (`/home` -> `/data/home`) every relative path would otherwise
+ * look like one outside the workspace, and be keyed by nothing.
+ */
+export function rootedAccesses(acc: FileAccesses, root: string): FileAccesses {
+  let real: string;
+  try {
+    real = fs.realpathSync(root);
+  } catch {
+    return acc;
+  }
+  if (real === root) return acc;
+  const map = (p: string) => (p === real ? root : p.startsWith(`${real}${path.sep}`) ? `${root}${p.slice(real.length)}` : p);
+  const all = (set: Set<string>) => new Set([...set].map(map));
+  return {
+    reads: all(acc.reads),
+    execs: all(acc.execs),
+    stats: all(acc.stats),
+    listings: all(acc.listings),
+    absent: all(acc.absent),
+    writes: all(acc.writes),
+    unplaced: acc.unplaced,
+  };
 }

@@ -203,6 +203,11 @@ export class Cobuild {
     return out;
   }
 
+  /** How often a waiting agent looks without being woken: a lease that lapses is seen within a third of its time. */
+  get pollMs(): number {
+    return RENEW_MS;
+  }
+
   /** Whether Redis failed during this build (every agent then builds what it needs). */
   get alone(): boolean {
     return this.broken;

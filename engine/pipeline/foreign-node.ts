@@ -65,12 +65,14 @@ export async function awaitCobuilt(
   fromCache: () => Promise<boolean>,
   claimed: () => Promise<void>,
 ): Promise<void> {
-  for (let delay = FIRST_POLL_MS, polls = 0; ; delay = Math.min(delay * 2, MAX_POLL_MS), polls++) {
+  // Woken by the outcome's message; the polls (a third of a lease apart at most) only catch a lapsed lease.
+  for (let delay = FIRST_POLL_MS, polls = 0; ; delay = Math.min(delay * 2, cobuild.pollMs), polls++) {
     if (s.opts.signal.aborted) return s.skipped(node, 'not started: the build was interrupted');
     const outcome = await cobuild.outcome(shareKey);
     // Whose result a restore brings: the agent that recorded it, or (its upload can land first) the one still holding it.
     s.madeElsewhere(node.id, outcome?.agent ?? (await cobuild.holder(shareKey)));
-    if (await fromCache()) return;
+    // The remote cache is asked once an outcome says the result is there (and once at first: it may have landed already).
+    if ((outcome?.ok || polls === 0) && (await fromCache())) return;
     if (outcome && !outcome.ok) {
       return s.failed(node, { kind: 'command', message: `failed on ${outcome.agent}: ${outcome.message}` }, shareKey, 0, outcome.log ? Buffer.from(outcome.log) : null);
     }

@@ -58,8 +58,8 @@ export class Cobuild {
     return `kiln:cobuild:${this.id}:finished`;
   }
 
-  /** Connects, or warns once and gives undefined (the build goes on alone). */
-  static async connect(url: string, id: string, warn: (message: string) => void): Promise<Cobuild | undefined> {
+  /** Connects, or warns once (ending with what happens instead, `unreachable`) and gives undefined. */
+  static async connect(url: string, id: string, warn: (message: string) => void, unreachable = 'building alone'): Promise<Cobuild | undefined> {
     // ioredis loads only for a cobuild: outside the CLI bundle, like the YAML parsers.
     const { Redis } = createRequire(import.meta.url)('ioredis') as typeof import('ioredis');
     const redis = new Redis(url, { lazyConnect: true, connectTimeout: CONNECT_TIMEOUT_MS, maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: () => null });
@@ -69,7 +69,7 @@ export class Cobuild {
       await redis.ping();
     } catch (e) {
       redis.disconnect();
-      warn(`cobuild: cannot reach Redis at ${redactUrl(url)} (${(e as Error).message}): building alone`);
+      warn(`cobuild: cannot reach Redis at ${redactUrl(url)} (${(e as Error).message})${unreachable ? `: ${unreachable}` : ''}`);
       return undefined;
     }
     const agent = process.env.KILN_AGENT || `${os.hostname()}:${process.pid}`;

@@ -66,7 +66,7 @@ function writeOrFail(file: string, text: string, what: string): void {
 async function cobuildTrace(id: string, redis: string | undefined): Promise<string> {
   if (!redis) throw new UserError([{ message: 'trace: --cobuild needs Redis: --redis URL or KILN_REDIS_URL' }]);
   let warning: string | undefined;
-  const cobuild = await Cobuild.connect(redis, id, (m) => (warning = m));
+  const cobuild = await Cobuild.connect(redis, id, (m) => (warning = m), '');
   if (!cobuild) throw new UserError([{ message: `trace: ${warning ?? 'cannot reach Redis'}` }], 1);
   try {
     const traces = await cobuild.traces();

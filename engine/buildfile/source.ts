@@ -109,7 +109,8 @@ export class SourceFile {
   }
 
   private posAt(offset: number): SourcePos {
-    return { file: this.rel, ...this.lines.at(offset) };
+    const i = this.lines.lineIndex(offset);
+    return { file: this.rel, line: i + 1, column: offset - this.lines.start(i) + 1 };
   }
 
   pos(node: YamlNode): SourcePos {

@@ -1,12 +1,17 @@
 /** 1-based line and column of offsets into one text; lines break at LF, as YAML's do. */
 export class LineIndex {
   private starts: number[] | undefined;
+  /** The line index of the last answer: readers ask in file order, so the next is most often on it or just below. */
+  private last = 0;
 
   constructor(private readonly text: string) {}
 
-  at(offset: number): { line: number; column: number } {
+  /** The 0-based index of the line holding `offset`; `start(i)` is where it begins. */
+  lineIndex(offset: number): number {
     // Built on first use: a file that loads cleanly may never be pointed into.
     const starts = (this.starts ??= lineStarts(this.text));
+    const last = this.last;
+    if (starts[last]! <= offset && (last + 1 === starts.length || starts[last + 1]! > offset)) return last;
     let lo = 0;
     let hi = starts.length - 1;
     while (lo < hi) {
@@ -14,7 +19,12 @@ export class LineIndex {
       if (starts[mid]! <= offset) lo = mid;
       else hi = mid - 1;
     }
-    return { line: lo + 1, column: offset - starts[lo]! + 1 };
+    this.last = lo;
+    return lo;
+  }
+
+  start(index: number): number {
+    return this.starts![index]!;
   }
 }
 

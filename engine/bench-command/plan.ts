@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { within } from '../buildfile/paths.js';
 import type { Workspace } from '../buildfile/types.js';
 import { didYouMean, UserError, type Diagnostic } from '../diagnostic.js';
 import { STATE_DIR } from '../state/state-dir.js';
@@ -112,8 +113,7 @@ function touchProblem(root: string, file: string): string | undefined {
 
 /** A path relative to the workspace root (posix), or undefined when outside it. */
 function workspacePath(root: string, abs: string): string | undefined {
-  const rel = path.relative(root, abs);
-  return rel === '' || rel.startsWith('..') || path.isAbsolute(rel) ? undefined : rel.split(path.sep).join('/');
+  return within(root, abs) || undefined;
 }
 
 /** Mistakes in kiln.yaml in file order, after those on the command line (a stable sort keeps their order). */

@@ -27,3 +27,9 @@ export const isAbsolute = (p: string): boolean => path.posix.isAbsolute(p);
 export function isWithin(rel: string, dir: string): boolean {
   return rel === dir || rel.startsWith(`${dir}/`);
 }
+
+/** Absolute `abs` relative to absolute `dir`, posix: '' for `dir` itself, undefined when it lies outside. */
+export function within(dir: string, abs: string): string | undefined {
+  const rel = path.relative(dir, abs);
+  return rel.startsWith('..') || path.isAbsolute(rel) ? undefined : rel.split(path.sep).join('/');
+}

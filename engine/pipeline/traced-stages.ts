@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { within } from '../buildfile/paths.js';
 import type { NodeDecl } from '../buildfile/types.js';
 import type { Failure } from '../failure.js';
 import { dedupeTraces } from '../../cache/action-cache.js';
@@ -43,9 +44,10 @@ export async function tracedBase(s: BuildSession, r: Resolving, written: readonl
  */
 export function tracedIngredients(node: NodeDecl, gathered: Ingredients, keys: readonly string[], root: string, stats: StatCache): { ingredients: Ingredients; stamp: string | null } {
   const own = OutputSpec.of(node.outputs);
+  const nodeDir = path.join(root, node.dir);
   const isOwnOutput = (rel: string) => {
-    const inNode = path.posix.relative(node.dir, rel);
-    return !inNode.startsWith('..') && own.isProduct(inNode);
+    const inNode = within(nodeDir, path.resolve(root, rel));
+    return !!inNode && own.isProduct(inNode);
   };
   const { observation, stamp } = observe(root, node.dir, keys, stats, isOwnOutput);
   return { ingredients: { ...gathered, deps: tracedDeps(gathered.deps), inputs: observation, traced: true }, stamp };
@@ -90,10 +92,10 @@ export function tracedCandidates(s: BuildSession, node: NodeDecl, base: TracedBa
  */
 export async function tracedKeyAfterRun(s: BuildSession, r: Resolving, base: TracedBase, ran: Ran, written: readonly string[], shared: readonly string[][]): Promise<Keyed | { why: string }> {
   const traced = ran.traced!;
-  const keys = traceKeys(traced.accesses, s.ws.root, r.node, ran.outcome.traceAliases ?? []);
+  const aliases = ran.outcome.traceAliases ?? [];
+  const keys = traceKeys(traced.accesses, s.ws.root, r.node, aliases);
   if (!Array.isArray(keys)) return keys;
   // What the command itself rewrote changed during the run by its own hand (a test's scratch writes are the tree's).
-  const aliases = ran.outcome.traceAliases ?? [];
   const ownWrites = new Set([...traced.accesses.writes].map((w) => unaliased(w, aliases)));
   const changed = changedDuringRun(s.ws.root, keys, traced.startedAt, ownWrites);
   if (changed !== undefined) return { why: `'${changed}', which it read, changed while it ran` };

@@ -3,6 +3,7 @@ import picomatch from 'picomatch';
 import type { NodeDecl } from '../buildfile/types.js';
 import { OutputSpec } from '../../cache/local/output-spec.js';
 import type { FileAccesses } from './accesses.js';
+import { within } from '../buildfile/paths.js';
 import { workspaceRel } from './scope.js';
 
 /** What a traced run of a node did that its declaration does not cover (workspace-relative paths, sorted). */
@@ -40,18 +41,15 @@ export function auditAccesses(
     const rel = workspaceRel(root, abs);
     return rel === undefined || rel === '.' || INSTALLS.test(rel) ? undefined : rel;
   };
-  const underNode = (abs: string) => {
-    const rel = path.relative(nodeDir, abs).split(path.sep).join('/');
-    return rel.startsWith('..') || rel === '' ? undefined : rel;
-  };
+  const underNode = (abs: string) => within(nodeDir, abs) || undefined;
   const ownProduct = (abs: string) => {
     const rel = underNode(abs);
     return rel !== undefined && own.isProduct(rel);
   };
   const depProduct = (abs: string) =>
     products.some(({ dir, spec }) => {
-      const rel = path.relative(dir, abs).split(path.sep).join('/');
-      return !rel.startsWith('..') && rel !== '' && spec.isProduct(rel);
+      const rel = within(dir, abs);
+      return !!rel && spec.isProduct(rel);
     });
   const declaredInput = (abs: string) => {
     const rel = underNode(abs);

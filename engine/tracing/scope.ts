@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { within } from '../buildfile/paths.js';
 import type { FileAccesses } from './accesses.js';
 
 /** kiln's state and VCS internals, at any depth (a test's scratch copy lives in `<node dir>/.kiln/`). */
@@ -12,8 +13,8 @@ const NEVER = /(?:^|\/)\.(?:kiln|git)(?:\/|$)/;
  * kiln's own state and VCS internals. The workspace root itself is '.'.
  */
 export function workspaceRel(root: string, abs: string): string | undefined {
-  const rel = path.relative(root, abs).split(path.sep).join('/');
-  if (rel.startsWith('..') || path.isAbsolute(rel)) return undefined;
+  const rel = within(root, abs);
+  if (rel === undefined) return undefined;
   if (rel === '') return '.';
   return NEVER.test(rel) ? undefined : rel;
 }

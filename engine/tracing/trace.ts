@@ -7,6 +7,7 @@ import { sha256Hex } from '../keys/hash/sha256.js';
 import type { StatCache } from '../keys/hash/stat-cache.js';
 import { RACY_MARGIN_MS, missingLine, statLine } from '../keys/stamps.js';
 import type { FileAccesses } from './accesses.js';
+import { within } from '../buildfile/paths.js';
 import { workspaceRel } from './scope.js';
 
 /**
@@ -44,9 +45,8 @@ export function traceKeys(acc: FileAccesses, root: string, node: NodeDecl, alias
     const real = unalias(abs);
     const rel = workspaceRel(root, real);
     if (rel === undefined) return undefined;
-    const inNode = path.relative(nodeDir, real).split(path.sep).join('/');
-    if (inNode !== '' && !inNode.startsWith('..') && own.isProduct(inNode)) return undefined;
-    return rel;
+    const inNode = within(nodeDir, real);
+    return inNode && own.isProduct(inNode) ? undefined : rel;
   };
   const keys = new Set<string>();
   for (const abs of [...acc.reads, ...acc.stats, ...acc.absent]) {
@@ -61,23 +61,16 @@ export function traceKeys(acc: FileAccesses, root: string, node: NodeDecl, alias
   // its bytes, absolute: its version, without the files of its installation it reads.
   for (const abs of acc.execs) {
     const real = unalias(abs);
-    if (!written.has(real) && workspaceRel(root, real) === undefined && !insideWorkspace(root, real)) keys.add(path.normalize(real));
+    if (!written.has(real) && within(root, real) === undefined) keys.add(path.normalize(real));
   }
   return [...keys].sort();
 }
 
-/** Whether a path lies in the workspace at all (workspaceRel also refuses .kiln and .git inside it). */
-const insideWorkspace = (root: string, abs: string) => {
-  const rel = path.relative(root, abs);
-  return !rel.startsWith('..') && !path.isAbsolute(rel);
-};
-
 /** The path a traced path stands for: under an alias's copy, the original's. */
 export function unaliased(abs: string, aliases: readonly TraceAlias[]): string {
   for (const a of aliases) {
-    const rel = path.relative(a.from, abs);
-    if (rel === '') return a.to;
-    if (!rel.startsWith('..') && !path.isAbsolute(rel)) return path.join(a.to, rel);
+    const rel = within(a.from, abs);
+    if (rel !== undefined) return path.join(a.to, rel);
   }
   return abs;
 }

@@ -1,3 +1,4 @@
+import { dedupeTraces } from '../../cache/action-cache.js';
 import { renderFailure, type Failure } from '../failure.js';
 import { depDigestsOf, keyStage, knownKey, recordStage, resolveStage, restoreStage, runStage, storeStage, upToDate } from './node-stages.js';
 import type { Parked } from '../graph/schedule.js';
@@ -44,6 +45,9 @@ export async function processNode(s: BuildSession, id: string, lane: number): Pr
     candidates = [keyed];
   }
 
+  // What agents building one graph together know a node by: its key, or a traced node's weak key (its run decides the rest).
+  const shareKey = base?.weakKey ?? candidates[0]!.key;
+
   /** The node settled from a candidate key: up to date, or restored (local, then remote). */
   const fromCache = async (keyed: Keyed): Promise<boolean> => {
     if (upToDate(s, resolving, keyed, known)) {
@@ -55,34 +59,31 @@ export async function processNode(s: BuildSession, id: string, lane: number): Pr
     if (!restored) return false;
     if (restored.how === 'local' && !s.opts.dryRun) s.cache.catchUp(id, keyed.key);
     // In a cobuild, a result from the remote is some agent's: its summary row says whose.
-    if (restored.how === 'remote' && s.cobuild && !s.cobuild.alone) s.madeElsewhere(id, (await s.cobuild.outcome(base?.weakKey ?? keyed.key))?.agent);
+    if (restored.how === 'remote' && s.cobuild && !s.cobuild.alone) s.madeElsewhere(id, (await s.cobuild.outcome(shareKey))?.agent);
     s.cached(node, keyed.key, restored.outputDigest, restored.how, elapsed(), restored.log);
     return true;
   };
 
   // Traces other machines ran the node with, from the remote: asked only when this machine's traces found nothing.
   let shared: string[][] = [];
-  // Never cached (turbo's cache: false), or audited (a cached result was never traced): straight to the run.
-  if (!(node.noCache && !s.opts.dryRun) && !s.opts.audit) {
-    for (const keyed of candidates) if (await fromCache(keyed)) return;
-    if (base && !s.opts.dryRun) {
-      shared = await s.cache.sharedTraces(id, base.weakKey);
-      const seen = new Set(traces.map((t) => t.join('\n')));
-      const more = shared.filter((t) => !seen.has(t.join('\n')));
-      for (const keyed of tracedCandidates(s, node, base, more, known)) if (await fromCache(keyed)) return;
-    }
-    if (s.opts.dryRun) return s.skipped(node, 'would run: no cache entry for its key', candidates[0]?.key ?? base?.weakKey);
-  }
-
-  /** The node's keys tried again, for an agent waiting on another's result; a traced node's through the traces it published. */
-  const retry = async (): Promise<boolean> => {
+  /**
+   * The node settled from the keys known before a run: its candidates, then
+   * (traced) one per trace the remote holds that this machine did not. Tried
+   * once here, and again by an agent waiting on another's result.
+   */
+  const fromKnownKeys = async (): Promise<boolean> => {
     for (const keyed of candidates) if (await fromCache(keyed)) return true;
-    if (!base) return false;
-    for (const keyed of tracedCandidates(s, node, base, await s.cache.sharedTraces(id, base.weakKey), known)) if (await fromCache(keyed)) return true;
+    if (!base || s.opts.dryRun) return false;
+    shared = await s.cache.sharedTraces(id, base.weakKey);
+    const more = dedupeTraces([...traces, ...shared]).slice(traces.length);
+    for (const keyed of tracedCandidates(s, node, base, more, known)) if (await fromCache(keyed)) return true;
     return false;
   };
-  // What agents building one graph together know a node by: its key, or a traced node's weak key (its run decides the rest).
-  const shareKey = base?.weakKey ?? candidates[0]!.key;
+  // Never cached (turbo's cache: false), or audited (a cached result was never traced): straight to the run.
+  if (!(node.noCache && !s.opts.dryRun) && !s.opts.audit) {
+    if (await fromKnownKeys()) return;
+    if (s.opts.dryRun) return s.skipped(node, 'would run: no cache entry for its key', candidates[0]?.key ?? base?.weakKey);
+  }
 
   /** run → (a traced node's key) → store → record; how it ended, for the agents waiting on it. */
   const build = async (): Promise<BuildEnd> => {
@@ -126,7 +127,7 @@ export async function processNode(s: BuildSession, id: string, lane: number): Pr
 
   // Another agent's share (--shard): waited for outside the workers, then restored; never run here.
   const owner = s.shardOwner(id);
-  if (owner !== undefined) return { parked: awaitForeignNode(s, node, owner, retry, shareKey) };
+  if (owner !== undefined) return { parked: awaitForeignNode(s, node, owner, fromKnownKeys, shareKey) };
 
   // A cobuild: the agent that claims the node builds it, holding its lease; the others wait for its outcome.
   const cobuild = s.cobuild;
@@ -153,7 +154,7 @@ export async function processNode(s: BuildSession, id: string, lane: number): Pr
       );
     };
     if ((await cobuild.claim(shareKey)) === 'mine') return claimed();
-    return { parked: awaitCobuilt(s, node, cobuild, shareKey, retry, claimed) };
+    return { parked: awaitCobuilt(s, node, cobuild, shareKey, fromKnownKeys, claimed) };
   }
   await build();
 }

@@ -197,8 +197,7 @@ export class ActionCache {
    */
   async sharedTraces(node: string, weakKey: string): Promise<string[][]> {
     if (!this.remote) return [];
-    const entry = await this.observer.timed(node, 'fetch', () => this.remote!.fetch(node, traceListKey(weakKey), this.local, true));
-    const blob = entry?.log ? await this.local.readLog(entry.log.digest) : null;
+    const blob = await this.observer.timed(node, 'fetch', () => this.fetchNote(node, traceListKey(weakKey)));
     return blob ? parseTraceList(blob) : [];
   }
 
@@ -211,9 +210,7 @@ export class ActionCache {
     this.local.rememberTrace(weakKey, keys, TRACES_KEPT);
     if (!this.remote) return;
     const list = dedupeTraces([[...keys], ...shared]).slice(0, TRACES_KEPT);
-    const ref = await this.local.putBuffer(Buffer.from(JSON.stringify(list)));
-    // An entry with no outputs whose log is the list: it passes every remote's checks as any entry does (signed, verified).
-    this.uploading.set(weakKey, this.remote.upload(node, traceListKey(weakKey), { outputs: [], log: ref, durationMs: 0, outputDigest: entryOutputDigest([]) }, this.local, true));
+    this.uploading.set(weakKey, (await this.putNote(node, traceListKey(weakKey), list)).uploaded);
   }
 
   /**
@@ -224,15 +221,13 @@ export class ActionCache {
   async publishFailure(node: string, key: string, message: string, log: Buffer | null): Promise<void> {
     if (!this.remote) return;
     const note: FailureNote = { message, at: Date.now(), log: log ? log.subarray(Math.max(0, log.length - FAILURE_LOG_BYTES)).toString('utf8') : '' };
-    const ref = await this.local.putBuffer(Buffer.from(JSON.stringify(note)));
-    this.remote.upload(node, failureKey(key), { outputs: [], log: ref, durationMs: 0, outputDigest: entryOutputDigest([]) }, this.local, true);
+    await this.putNote(node, failureKey(key), note);
   }
 
   /** The failure another agent published for `key`, if any (see publishFailure). */
   async remoteFailure(node: string, key: string): Promise<FailureNote | undefined> {
     if (!this.remote) return undefined;
-    const entry = await this.remote.fetch(node, failureKey(key), this.local, true);
-    const blob = entry?.log ? await this.local.readLog(entry.log.digest) : null;
+    const blob = await this.fetchNote(node, failureKey(key));
     if (!blob) return undefined;
     try {
       const note = JSON.parse(blob.toString('utf8')) as FailureNote;
@@ -240,6 +235,23 @@ export class ActionCache {
     } catch {
       return undefined;
     }
+  }
+
+  /**
+   * Queues a note (a trace list, a failure) for the remote, as JSON under a key
+   * of its own beside the entries: an entry with no outputs whose log is the
+   * note, so it passes every remote's checks as any entry does (signed,
+   * verified). Resolves once queued; `uploaded` once it reached the remote.
+   */
+  private async putNote(node: string, key: string, note: unknown): Promise<{ uploaded: Promise<boolean> }> {
+    const ref = await this.local.putBuffer(Buffer.from(JSON.stringify(note)));
+    return { uploaded: this.remote!.upload(node, key, { outputs: [], log: ref, durationMs: 0, outputDigest: entryOutputDigest([]) }, this.local, true) };
+  }
+
+  /** A note's bytes from the remote (see putNote), or null when it holds none. */
+  private async fetchNote(node: string, key: string): Promise<Buffer | null> {
+    const entry = await this.remote!.fetch(node, key, this.local, true);
+    return entry?.log ? this.local.readLog(entry.log.digest) : null;
   }
 
   /** Whether the remote lacks a local entry it should have (built while it was down or read-only). */

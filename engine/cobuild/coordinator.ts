@@ -27,6 +27,9 @@ return 0`;
 /** Extend a lease only if this agent still holds it: a lease that expired and was taken is someone else's. */
 const RENEW_IF_MINE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
 
+/** Drop a lease only if this agent still holds it, for the same reason. */
+const RELEASE_IF_MINE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
+
 /**
  * One build shared by several agents (`kiln build --cobuild ID`), coordinated
  * through Redis: an agent claims a node's key before running it (a lease with
@@ -54,8 +57,13 @@ export class Cobuild {
     });
   }
 
+  /** What every Redis key of this cobuild starts with: agents of another cobuild ID never see them. */
+  private get prefix(): string {
+    return `kiln:cobuild:${this.id}:`;
+  }
+
   private get channel(): string {
-    return `kiln:cobuild:${this.id}:finished`;
+    return `${this.prefix}finished`;
   }
 
   /** Connects, or warns once (ending with what happens instead, `unreachable`) and gives undefined. */
@@ -104,7 +112,18 @@ export class Cobuild {
   }
 
   private key(nodeKey: string, what: 'lease' | 'outcome'): string {
-    return `kiln:cobuild:${this.id}:${nodeKey}:${what}`;
+    return `${this.prefix}${nodeKey}:${what}`;
+  }
+
+  /** A Redis call, or once one failed (see lost) `yourself`: the answer that has this agent do the work. */
+  private async call<T>(yourself: T, work: () => Promise<T>): Promise<T> {
+    if (this.broken) return yourself;
+    try {
+      return await work();
+    } catch (e) {
+      this.lost(e);
+      return yourself;
+    }
   }
 
   /** A failed Redis call: one warning for the build, then every answer says "yourself". */
@@ -121,15 +140,11 @@ export class Cobuild {
    * another holds it, `done` when another finished it. `again` takes it even
    * when done: the result it recorded proved not to be in the remote cache.
    */
-  async claim(nodeKey: string, again = false): Promise<'mine' | 'taken' | 'done'> {
-    if (this.broken) return 'mine';
-    try {
+  claim(nodeKey: string, again = false): Promise<'mine' | 'taken' | 'done'> {
+    return this.call<'mine' | 'taken' | 'done'>('mine', async () => {
       const r = await this.redis.eval(CLAIM, 2, this.key(nodeKey, 'lease'), this.key(nodeKey, 'outcome'), this.agent, String(LEASE_MS), again ? '1' : '0');
       return r === 1 ? 'mine' : r === 2 ? 'done' : 'taken';
-    } catch (e) {
-      this.lost(e);
-      return 'mine';
-    }
+    });
   }
 
   /** Keeps a claimed lease alive while the node runs. */
@@ -143,53 +158,37 @@ export class Cobuild {
   }
 
   /** Who holds the lease now (undefined: nobody; its holder finished, or died and it expired). */
-  async holder(nodeKey: string): Promise<string | undefined> {
-    if (this.broken) return undefined;
-    try {
-      return (await this.redis.get(this.key(nodeKey, 'lease'))) ?? undefined;
-    } catch (e) {
-      this.lost(e);
-      return undefined;
-    }
+  holder(nodeKey: string): Promise<string | undefined> {
+    return this.call(undefined, async () => (await this.redis.get(this.key(nodeKey, 'lease'))) ?? undefined);
   }
 
   /** Records how a node this agent built ended, and drops its lease. */
-  async finish(nodeKey: string, outcome: CobuildOutcome): Promise<void> {
-    if (this.broken) return;
-    try {
+  finish(nodeKey: string, outcome: CobuildOutcome): Promise<void> {
+    return this.call(undefined, async () => {
       await this.redis.set(this.key(nodeKey, 'outcome'), JSON.stringify(outcome), 'EX', OUTCOME_TTL_S);
-      await this.redis.eval(`if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`, 1, this.key(nodeKey, 'lease'), this.agent);
+      await this.redis.eval(RELEASE_IF_MINE, 1, this.key(nodeKey, 'lease'), this.agent);
       await this.redis.publish(this.channel, nodeKey);
-    } catch (e) {
-      this.lost(e);
-    }
+    });
   }
 
   /** How another agent's node ended, once it has. */
-  async outcome(nodeKey: string): Promise<CobuildOutcome | undefined> {
-    if (this.broken) return undefined;
-    try {
+  outcome(nodeKey: string): Promise<CobuildOutcome | undefined> {
+    return this.call(undefined, async () => {
       const raw = await this.redis.get(this.key(nodeKey, 'outcome'));
       return raw ? (JSON.parse(raw) as CobuildOutcome) : undefined;
-    } catch (e) {
-      this.lost(e);
-      return undefined;
-    }
+    });
   }
 
   /** Leaves this agent's trace of the build (Chrome trace JSON) for `kiln trace --cobuild` to merge with the others'. */
-  async publishTrace(json: string): Promise<void> {
-    if (this.broken) return;
-    try {
-      await this.redis.set(`kiln:cobuild:${this.id}:trace:${this.agent}`, json, 'EX', OUTCOME_TTL_S);
-    } catch (e) {
-      this.lost(e);
-    }
+  publishTrace(json: string): Promise<void> {
+    return this.call(undefined, async () => {
+      await this.redis.set(`${this.prefix}trace:${this.agent}`, json, 'EX', OUTCOME_TTL_S);
+    });
   }
 
   /** Every agent's trace of the cobuild, by agent. */
   async traces(): Promise<Map<string, string>> {
-    const prefix = `kiln:cobuild:${this.id}:trace:`;
+    const prefix = `${this.prefix}trace:`;
     const out = new Map<string, string>();
     let cursor = '0';
     do {

@@ -173,7 +173,7 @@ export class BuildSession {
       shard.count,
     );
     const owner = this.shards.get(id)!;
-    return owner === shard.index ? undefined : `shard ${owner}/${shard.count}`;
+    return owner === shard.index ? undefined : shardName(owner, shard.count);
   }
 
   addNotes(id: string, notes: readonly string[]): void {
@@ -196,7 +196,7 @@ export class BuildSession {
 
   /** This agent's name in a build several agents share, else undefined. */
   private get agentName(): string | undefined {
-    return this.cobuild?.agent ?? (this.opts.shard ? `shard ${this.opts.shard.index}/${this.opts.shard.count}` : undefined);
+    return this.cobuild?.agent ?? (this.opts.shard ? shardName(this.opts.shard.index, this.opts.shard.count) : undefined);
   }
 
   /** Settles a node with its one status; the event goes to the renderer. */
@@ -252,3 +252,6 @@ export class BuildSession {
     }
   }
 }
+
+/** What a build's summary calls the agent of shard `index` (1-based) of `count`. */
+const shardName = (index: number, count: number): string => `shard ${index}/${count}`;

@@ -53,6 +53,7 @@ export function auditOutcome(
   }
   return { outcome, notes };
 }
+
 function auditNotes(f: AuditFindings): string[] {
   const notes: string[] = [];
   if (f.reads.length > 0) notes.push(`audit: read ${f.reads.length === 1 ? 'a file' : `${f.reads.length} files`} no input declares: ${listSome(f.reads, 5)}`);

@@ -37,7 +37,7 @@ export function readBench(file: SourceFile, e: Entry): BenchDecl | undefined {
     } else if (f.key === 'scenarios') {
       decl.scenarios = readScenarios(file, f);
     } else {
-      file.report(f.keyNode, `unknown key '${f.key}' in bench`, suggest(f.key, BENCH_KEYS, `valid keys: ${BENCH_KEYS.join(', ')}`));
+      file.unknownKey(f, 'bench', BENCH_KEYS);
     }
   }
   return decl;
@@ -81,7 +81,7 @@ function readScenario(file: SourceFile, e: Entry): BenchScenarioDecl | undefined
       const runs = positiveInt(file, f);
       if (runs !== undefined) decl.runs = runs;
     } else {
-      file.report(f.keyNode, `unknown key '${f.key}' in scenario '${e.key}'`, suggest(f.key, SCENARIO_KEYS, `valid keys: ${SCENARIO_KEYS.join(', ')}`));
+      file.unknownKey(f, `scenario '${e.key}'`, SCENARIO_KEYS);
     }
   }
   if (!kindGiven) file.report(e.keyNode, `scenario '${e.key}' needs a kind`, `one of: ${SCENARIO_KINDS.join(', ')}`);

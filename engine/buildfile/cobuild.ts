@@ -1,5 +1,4 @@
 import { isMap } from './yaml/tree.js';
-import { suggest } from './hint.js';
 import type { Entry, SourceFile } from './source.js';
 import type { CobuildDecl } from './types.js';
 import { textValue } from './values.js';
@@ -20,7 +19,7 @@ export function readCobuild(file: SourceFile, e: Entry): CobuildDecl | undefined
   let ok = true;
   for (const f of file.uniqueEntries(e.value)) {
     if (!COBUILD_KEYS.includes(f.key)) {
-      file.report(f.keyNode, `unknown key '${f.key}' in cobuild`, suggest(f.key, COBUILD_KEYS, `valid keys: ${COBUILD_KEYS.join(', ')}`));
+      file.unknownKey(f, 'cobuild', COBUILD_KEYS);
       ok = false;
       continue;
     }

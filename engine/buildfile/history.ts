@@ -1,5 +1,4 @@
 import { isMap, isScalar } from './yaml/tree.js';
-import { suggest } from './hint.js';
 import type { Entry, SourceFile } from './source.js';
 import type { HistoryDecl } from './types.js';
 import { DEFAULT_KEEP_RUNS } from '../state/history.js';
@@ -16,7 +15,7 @@ export function readHistory(file: SourceFile, e: Entry): HistoryDecl | undefined
   let ok = true;
   for (const f of file.uniqueEntries(e.value)) {
     if (!HISTORY_KEYS.includes(f.key)) {
-      file.report(f.keyNode, `unknown key '${f.key}' in history`, suggest(f.key, HISTORY_KEYS, `valid keys: ${HISTORY_KEYS.join(', ')}`));
+      file.unknownKey(f, 'history', HISTORY_KEYS);
       ok = false;
       continue;
     }

@@ -198,6 +198,5 @@ function checkOutput(file: SourceFile, raw: string, at: YamlNode, id: string): s
 }
 
 function reportUnknownKey(file: SourceFile, e: Entry, id: string, rule: Rule): void {
-  const keys = [...COMMON_KEYS, ...Object.keys(rule.attributes)];
-  file.report(e.keyNode, `unknown key '${e.key}' in node '${id}'`, suggest(e.key, keys, `valid keys: ${keys.join(', ')}`), id);
+  file.unknownKey(e, `node '${id}'`, [...COMMON_KEYS, ...Object.keys(rule.attributes)], id);
 }

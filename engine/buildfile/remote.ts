@@ -1,5 +1,4 @@
 import { isMap, isScalar } from './yaml/tree.js';
-import { suggest } from './hint.js';
 import { ENV_NAME } from './names.js';
 import type { Entry, SourceFile } from './source.js';
 import type { RemoteDecl } from './types.js';
@@ -37,7 +36,8 @@ export function readRemote(file: SourceFile, e: Entry): RemoteDecl | undefined {
       continue;
     }
     if (!REMOTE_KEYS.includes(f.key)) {
-      bad(f.keyNode, `unknown key '${f.key}' in remote`, suggest(f.key, REMOTE_KEYS, `valid keys: ${REMOTE_KEYS.join(', ')}`));
+      file.unknownKey(f, 'remote', REMOTE_KEYS);
+      ok = false;
       continue;
     }
     const text = textValue(file, f.value, f.at, `a string for ${f.key}`);

@@ -1,5 +1,5 @@
 import type { Diagnostic, SourcePos } from '../diagnostic.js';
-import { formatPos, located } from './hint.js';
+import { formatPos, located, suggest } from './hint.js';
 import { treeFromDocument, type DocumentParse } from './yaml/document.js';
 import { treeFromEvents } from './yaml/events.js';
 import { LineIndex } from './yaml/lines.js';
@@ -123,6 +123,11 @@ export class SourceFile {
 
   private reportAt(pos: SourcePos, message: string, hint?: string, node?: string): void {
     this.diagnostics.push(located(pos, message, hint, node));
+  }
+
+  /** Reports a key of the mapping `where` names that is none of `known`, with the nearest valid one. */
+  unknownKey(e: Entry, where: string, known: readonly string[], node?: string): void {
+    this.report(e.keyNode, `unknown key '${e.key}' in ${where}`, suggest(e.key, known, `valid keys: ${known.join(', ')}`), node);
   }
 
   /** The node an alias stands for (reporting unknown aliases); empty scalars count as absent. */

@@ -24,6 +24,8 @@ export type Result<T> = { ok: true; value: T } | { ok: false; diagnostics: Diagn
 
 export const ok = <T>(value: T): Result<T> => ({ ok: true, value });
 export const fail = <T>(...diagnostics: Diagnostic[]): Result<T> => ({ ok: false, diagnostics });
+/** `fail` for a list of any length (spread, a long list would overflow the stack). */
+export const failAll = <T>(diagnostics: Diagnostic[]): Result<T> => ({ ok: false, diagnostics });
 
 /** `kiln.yaml:3:5: message` + an indented hint line, as compilers print them. */
 export function formatDiagnostic(d: Diagnostic): string {

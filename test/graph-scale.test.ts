@@ -48,6 +48,19 @@ describe('long chains and wide fans', () => {
     }, 120_000);
   }
 
+  it('a file of 150,000 nodes loads, and reports 149,999 clashing outputs, without spreading a list into a call', () => {
+    // Past ~120,000 arguments, push(...list) overflows the stack: the load of such a file crashed.
+    const n = 150_000;
+    const lines = ['nodes:'];
+    for (let i = 0; i < n; i++) lines.push(`  f${i}: {rule: run, cmd: "true", outputs: [out]}`);
+    const dir = tempDir('kiln-wide-');
+    fs.writeFileSync(path.join(dir, 'kiln.yaml'), `${lines.join('\n')}\n`);
+    const loaded = loadWorkspace(path.join(dir, 'kiln.yaml'));
+    if (loaded.ok) throw new Error('clashing outputs loaded');
+    expect(loaded.diagnostics).toHaveLength(n - 1);
+    expect(loaded.diagnostics[n - 2]).toMatchObject({ node: `f${n - 1}`, pos: { line: n + 1, column: lines[n]!.indexOf('out]') + 1 }, message: "output 'out' is also declared by node 'f0'" });
+  });
+
   it('a chain settles by stamps deps first, and gets critical-path priorities, without recursion', () => {
     const dir = tempDir('kiln-chain-stamps-');
     fs.writeFileSync(path.join(dir, 'kiln.yaml'), chainFile(N));

@@ -8,6 +8,7 @@ import type { ActionEntry, OutputEntry } from './action-index.js';
 import { isDigest } from './cas.js';
 import { isGlob, NO_PRODUCT_DIRS, OutputSpec } from './output-spec.js';
 import type { LocalCache } from './store.js';
+import { pushAll } from '../../engine/arrays.js';
 
 /** A manifest (or declared output list) that would write outside its node's outputs. */
 export class UnsafeOutputError extends Error {
@@ -111,7 +112,7 @@ export async function collectOutputs(
     const st = await lstatOrUndefined(base);
     if (st) await walk(base, st, (rel) => !found.has(rel) && spec.matches(rel));
   }
-  if (spec.globBases.length > 0 && found.size === before) missing.push(...declared.filter((d) => isGlob(d) && !d.startsWith('!')));
+  if (spec.globBases.length > 0 && found.size === before) pushAll(missing, declared.filter((d) => isGlob(d) && !d.startsWith('!')));
   if (missing.length > 0 && !lenient) return { ok: false, missing };
 
   const outputs = [...found.values()].sort(byPath);

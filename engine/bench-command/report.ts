@@ -2,12 +2,13 @@ import { formatMs } from '../report/format.js';
 import { textTable } from '../report/text-table.js';
 import type { Comparison, Verdict } from './compare.js';
 import type { BenchResult, Rep } from './result.js';
+import { maxOf, minOf } from '../arrays.js';
 
 /** A count that may vary between runs: `4`, or `3-4`. */
 function range(reps: Rep[], pick: (r: Rep) => number): string {
   const values = reps.map(pick);
-  const lo = Math.min(...values);
-  const hi = Math.max(...values);
+  const lo = minOf(values);
+  const hi = maxOf(values);
   return lo === hi ? String(lo) : `${lo}-${hi}`;
 }
 

@@ -4,6 +4,7 @@ import type { NodeDecl, ToolchainDecl } from './types.js';
 import { formatPos, located, suggest } from './hint.js';
 import type { ParsedNode } from './node.js';
 import { joinRel } from './paths.js';
+import { pushAll } from '../arrays.js';
 
 /**
  * Checks that need every build file: unique ids, deps and toolchains that
@@ -15,13 +16,17 @@ export function checkWorkspace(
   toolchains: ReadonlyMap<string, ToolchainDecl>,
   diagnostics: Diagnostic[],
 ): NodeDecl[] {
-  const byId = new Map<string, ParsedNode>();
+  const byId = new Map<string, NodeDecl>();
+  const unique: ParsedNode[] = [];
   for (const n of parsed) {
     const first = byId.get(n.decl.id);
-    if (!first) byId.set(n.decl.id, n);
-    else diagnostics.push(located(n.decl.pos, `duplicate node id '${n.decl.id}'`, `first declared at ${formatPos(first.decl.pos)}`, n.decl.id));
+    if (first) {
+      diagnostics.push(located(n.decl.pos, `duplicate node id '${n.decl.id}'`, `first declared at ${formatPos(first.pos)}`, n.decl.id));
+      continue;
+    }
+    byId.set(n.decl.id, n.decl);
+    unique.push(n);
   }
-  const unique = [...byId.values()];
   for (const { decl, toolchainPos } of unique) {
     for (const dep of decl.deps) {
       if (dep.id === decl.id) {
@@ -36,12 +41,11 @@ export function checkWorkspace(
       diagnostics.push(located(toolchainPos[i]!, `unknown toolchain '${name}'`, hint, decl.id));
     });
   }
-  diagnostics.push(...outputOverlaps(unique));
+  pushAll(diagnostics, outputOverlaps(unique));
   const decls = unique.map((n) => n.decl);
-  const declById = new Map(decls.map((d) => [d.id, d]));
-  const cycles = findCycles(decls, declById);
-  diagnostics.push(...cycles);
-  if (cycles.length === 0) diagnostics.push(...usesOutsideDeps(decls, declById));
+  const cycles = findCycles(decls, byId);
+  pushAll(diagnostics, cycles);
+  if (cycles.length === 0) pushAll(diagnostics, usesOutsideDeps(decls, byId));
   return decls;
 }
 
@@ -55,7 +59,7 @@ function usesOutsideDeps(decls: NodeDecl[], byId: ReadonlyMap<string, NodeDecl>)
     for (let id = stack.pop(); id !== undefined; id = stack.pop()) {
       if (reachable.has(id) || !byId.has(id)) continue;
       reachable.add(id);
-      stack.push(...byId.get(id)!.deps.map((d) => d.id));
+      for (const d of byId.get(id)!.deps) stack.push(d.id);
     }
     for (const use of decl.uses) {
       if (reachable.has(use.dep)) continue;

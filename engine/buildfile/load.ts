@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { fail, ok, type Diagnostic, type Result } from '../diagnostic.js';
+import { fail, failAll, ok, type Diagnostic, type Result } from '../diagnostic.js';
 import type { BenchDecl, CobuildDecl, HistoryDecl, RemoteDecl, ToolchainDecl, Workspace } from './types.js';
 import { checkWorkspace } from './checks.js';
 import { applyDefaults, type RuleDefaults } from './defaults.js';
@@ -12,6 +12,7 @@ import { importSource, type NpmImport } from './npm/config.js';
 import { importNpmWorkspace } from './npm/import.js';
 import { readTurboSource } from './npm/turbo-source.js';
 import { SourceFile } from './source.js';
+import { pushAll } from '../arrays.js';
 
 
 /**
@@ -50,8 +51,8 @@ export function loadWorkspace(rootFileAbs: string, trace: LoadTrace = { texts: n
     npm ??= contents.import;
     defaults ??= contents.defaults;
     cobuild ??= contents.cobuild;
-    parsed.push(...contents.nodes);
-    for (const item of contents.includes) queue.push(...expandInclude(file, item, root, seen, trace.globs));
+    pushAll(parsed, contents.nodes);
+    for (const item of contents.includes) pushAll(queue, expandInclude(file, item, root, seen, trace.globs));
   }
   for (const f of queue) trace.texts.set(f.rel, f.text);
   // Imported nodes come after the hand-written ones, which may depend on them.
@@ -64,13 +65,13 @@ export function loadWorkspace(rootFileAbs: string, trace: LoadTrace = { texts: n
       diagnostics,
       trace,
     );
-    parsed.push(...imported.nodes);
+    pushAll(parsed, imported.nodes);
     warnings = imported.warnings;
   }
   if (defaults) applyDefaults(parsed, defaults);
   const nodes = checkWorkspace(parsed, toolchains, diagnostics);
   const files = queue.map((f) => f.rel);
-  if (diagnostics.length > 0) return fail(...sortByPosition(diagnostics, files));
+  if (diagnostics.length > 0) return failAll(sortByPosition(diagnostics, files));
   return ok({ root, files, nodes, toolchains, ...(warnings.length > 0 ? { warnings } : {}), ...(remote ? { remote } : {}), ...(cobuild ? { cobuild } : {}), ...(history ? { history } : {}), ...(bench ? { bench } : {}) });
 }
 

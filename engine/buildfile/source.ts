@@ -5,6 +5,7 @@ import { treeFromEvents } from './yaml/events.js';
 import { LineIndex } from './yaml/lines.js';
 import { isAlias, isMap, isScalar, isSeq } from './yaml/tree.js';
 import type { YamlMap, YamlNode, YamlScalar } from './yaml/tree.js';
+import { pushAll } from '../arrays.js';
 
 /** One `key: value` of a YAML mapping whose key is text. */
 export interface Entry {
@@ -103,7 +104,7 @@ export class SourceFile {
     const work: YamlNode[] = this.root ? [this.root] : [];
     for (let node = work.pop(); node; node = work.pop()) {
       if (isMap(node)) for (const p of node.items) work.push(p.key, ...(p.value ? [p.value] : []));
-      else if (isSeq(node)) work.push(...node.items);
+      else if (isSeq(node)) pushAll(work, node.items);
       else if (isScalar(node) && typeof node.value === 'string' && node.value.includes('\0')) this.report(node, 'a NUL character in a string', 'commands, paths and names cannot hold one: remove the \\0');
     }
   }

@@ -1,8 +1,9 @@
 import picomatch from 'picomatch';
 import type { NodeDecl, Workspace } from '../buildfile/types.js';
 import { suggest } from '../buildfile/hint.js';
-import { fail, ok, type Diagnostic, type Result } from '../diagnostic.js';
+import { failAll, ok, type Diagnostic, type Result } from '../diagnostic.js';
 import { nodeIndex } from './node-index.js';
+import { pushAll } from '../arrays.js';
 
 // Target selection lives apart from graph.ts so that a build never loads
 // graphology (~25 ms of imports) just to pick its nodes.
@@ -22,9 +23,9 @@ export function selectTargets(ws: Workspace, patterns: readonly string[]): Resul
       const hint = suggest(pattern, byId.keys());
       diagnostics.push({ message: `no node matches '${pattern}'`, ...(hint ? { hint } : {}) });
     }
-    roots.push(...matched);
+    pushAll(roots, matched);
   }
-  if (diagnostics.length > 0) return fail(...diagnostics);
+  if (diagnostics.length > 0) return failAll(diagnostics);
   const selected = new Set<string>();
   for (let node = roots.pop(); node; node = roots.pop()) {
     if (selected.has(node.id)) continue;

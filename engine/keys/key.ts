@@ -1,5 +1,6 @@
 import { canonicalJson } from './hash/canonical.js';
 import { sha256Hex } from './hash/sha256.js';
+import { pushAll } from '../arrays.js';
 
 /**
  * Everything a node consumes, as hashed into its key. Kept per node in the
@@ -65,13 +66,13 @@ export function diffIngredients(before: Ingredients, after: Ingredients): string
   if (canonicalJson(before.outputs) !== canonicalJson(after.outputs)) {
     lines.push(`declared outputs changed: ${show(before.outputs)} -> ${show(after.outputs)}`);
   }
-  lines.push(...(after.traced ? diffMap('read path', before.inputs, after.inputs, tracedChange) : diffMap('input file', before.inputs, after.inputs, () => 'content changed')));
-  lines.push(...diffMap('dependency', before.deps, after.deps, () => 'outputs changed'));
-  lines.push(...diffMap('env', before.env, after.env, (a, b) => `${show(a)} -> ${show(b)}`));
-  lines.push(...diffMap('secret env', before.secretEnv, after.secretEnv, () => 'value changed'));
-  lines.push(...diffMap('toolchain', before.toolchain, after.toolchain, (a, b) => `${show(a)} -> ${show(b)}`));
-  lines.push(...diffMap('resolved', before.resolved ?? {}, after.resolved, (a, b) => `${show(a)} -> ${show(b)}`));
-  lines.push(...diffMap('uses', before.uses ?? {}, after.uses, (a, b) => `${show(a)} -> ${show(b)}`));
+  pushAll(lines, after.traced ? diffMap('read path', before.inputs, after.inputs, tracedChange) : diffMap('input file', before.inputs, after.inputs, () => 'content changed'));
+  pushAll(lines, diffMap('dependency', before.deps, after.deps, () => 'outputs changed'));
+  pushAll(lines, diffMap('env', before.env, after.env, (a, b) => `${show(a)} -> ${show(b)}`));
+  pushAll(lines, diffMap('secret env', before.secretEnv, after.secretEnv, () => 'value changed'));
+  pushAll(lines, diffMap('toolchain', before.toolchain, after.toolchain, (a, b) => `${show(a)} -> ${show(b)}`));
+  pushAll(lines, diffMap('resolved', before.resolved ?? {}, after.resolved, (a, b) => `${show(a)} -> ${show(b)}`));
+  pushAll(lines, diffMap('uses', before.uses ?? {}, after.uses, (a, b) => `${show(a)} -> ${show(b)}`));
   return lines;
 }
 

@@ -24,7 +24,7 @@ export function depViews(
     if (views.has(id)) continue;
     const dep = byId.get(id)!;
     views.set(id, { dir: path.join(ws.root, dep.dir), outputs: dep.outputs, meta: meta.get(id) ?? {} });
-    stack.push(...dep.deps.map((d) => d.id));
+    for (const d of dep.deps) stack.push(d.id);
   }
   return views;
 }

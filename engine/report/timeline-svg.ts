@@ -3,6 +3,7 @@ import type { NodeRunRecord } from '../state/run-record.js';
 import type { ReportModel } from './model.js';
 import { esc, px, svgOpen, tickLabel, ticks } from './svg.js';
 import { formatStatus } from './text.js';
+import { pushAll } from '../arrays.js';
 
 const LABEL_W = 90;
 const PLOT_W = 960;
@@ -87,7 +88,7 @@ export function timelineSvg(m: ReportModel): string {
     marker('run-end', m.run.durationMs, `run ended at ${formatMs(m.run.durationMs)}`),
   );
   const { labels, keyed } = barLabels(drawn, barY);
-  out.push(...labels);
+  pushAll(out, labels);
   const keyLines = keyLayout(keyed, PLOT_W);
   keyLines.forEach((line, i) => {
     const y = rowY(rows) + 8 + (i + 1) * KEY_H - 5;

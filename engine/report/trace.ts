@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { loadNodeRuns, type NodeRunRecord, type RunRecord } from '../state/run-record.js';
+import { maxOf, minOf } from '../arrays.js';
 
 /**
  * Chrome trace-event JSON (the format Perfetto and chrome://tracing open) of
@@ -114,7 +115,7 @@ export function formatTrace(trace: ChromeTrace): string {
  */
 export function mergeTraces(traces: readonly { agent: string; trace: ChromeTrace }[]): ChromeTrace {
   const sorted = [...traces].sort((a, b) => a.agent.localeCompare(b.agent));
-  const origin = Math.min(...sorted.map((t) => Date.parse(t.trace.otherData.kiln.startedAt)));
+  const origin = minOf(sorted.map((t) => Date.parse(t.trace.otherData.kiln.startedAt)));
   const events: TraceEvent[] = [];
   sorted.forEach(({ agent, trace }, i) => {
     const pid = i + 1;
@@ -129,6 +130,6 @@ export function mergeTraces(traces: readonly { agent: string; trace: ChromeTrace
   return {
     traceEvents: events,
     displayTimeUnit: 'ms',
-    otherData: { kiln: { ...first, startedAt: new Date(origin).toISOString(), exitCode: Math.max(...sorted.map((t) => t.trace.otherData.kiln.exitCode)) } },
+    otherData: { kiln: { ...first, startedAt: new Date(origin).toISOString(), exitCode: maxOf(sorted.map((t) => t.trace.otherData.kiln.exitCode)) } },
   };
 }

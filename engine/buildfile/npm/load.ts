@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { fail, ok, type Diagnostic, type Result } from '../../diagnostic.js';
+import { failAll, ok, type Diagnostic, type Result } from '../../diagnostic.js';
 import { checkWorkspace } from '../checks.js';
 import type { LoadTrace } from '../load-trace.js';
 import type { Workspace } from '../types.js';
@@ -32,7 +32,7 @@ export function npmWorkspaceLoader(scriptsFlag: string | undefined, outputsFlag:
       if (problem) diagnostics.push({ message: `--npm-outputs: ${problem}` });
     }
     if (scriptsFlag !== undefined && scripts.length === 0) diagnostics.push({ message: '--npm needs a script name', hint: 'e.g. --npm build' });
-    if (diagnostics.length > 0) return fail(...diagnostics);
+    if (diagnostics.length > 0) return failAll(diagnostics);
     const imported = importNpmWorkspace(
       root,
       (packages, d, t) => {
@@ -46,7 +46,7 @@ export function npmWorkspaceLoader(scriptsFlag: string | undefined, outputsFlag:
       trace,
     );
     const nodes = checkWorkspace(imported.nodes, new Map(), diagnostics);
-    if (diagnostics.length > 0) return fail(...diagnostics);
+    if (diagnostics.length > 0) return failAll(diagnostics);
     return ok({ root, files: ['package.json'], nodes, toolchains: new Map(), ...(imported.warnings.length > 0 ? { warnings: imported.warnings } : {}) });
   };
 }

@@ -74,7 +74,7 @@ export async function run(argv: string[]): Promise<number> {
           ? []
           : [{ sha: head.commit, subject: head.subject, time: head.time }]
         : await firstParentRange(head.mirror, last, head.commit);
-      plan.push(...commits.map((commit) => ({ project: p.id, commit })));
+      for (const commit of commits) plan.push({ project: p.id, commit });
     }
     plan.sort((a, b) => a.commit.time - b.commit.time); // upstream order across projects (stable within one)
     if (plan.length === 0) {

@@ -6,6 +6,7 @@ import { npmLock } from './npm.js';
 import { pnpmLock } from './pnpm.js';
 import { yarnBerryLock } from './yarn-berry.js';
 import { yarnClassicLock } from './yarn-classic.js';
+import { pushAll } from '../../../arrays.js';
 
 /**
  * For each workspace package dir, a digest (sha256 hex) of the resolved
@@ -38,7 +39,8 @@ export function lockfileDigests(workspace: NodeWorkspace, warnings: Diagnostic[]
     }
   }
   if (problems.length === 0 && lock) return digests;
-  warnings.push(...problems, {
+  pushAll(warnings, problems);
+  warnings.push({
     pos: problems[0]?.pos ?? { file: workspace.lockfile.file, line: 1, column: 1 },
     message: `${workspace.lockfile.file} is not read exactly (${problems.length} problem${problems.length === 1 ? '' : 's'}): every package keys on the whole lockfile`,
     hint: 'packages then rebuild on any lockfile change, not only on changes to their own dependencies',

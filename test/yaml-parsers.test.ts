@@ -9,12 +9,26 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { mulberry32 as prng } from '../bench/prng.js';
 import { treeFromDocument } from '../engine/buildfile/yaml/document.js';
-import { treeFromEvents } from '../engine/buildfile/yaml/events.js';
+import { treeFromEvents, treeFromPieces } from '../engine/buildfile/yaml/events.js';
+import { planSections } from '../engine/buildfile/yaml/sections.js';
 import { VALID, mutate } from './yaml-mutations.js';
 
 /** Files the fast path takes: where the parsers could disagree. */
 function agree(text: string): boolean {
-  const fast = treeFromEvents(text);
+  return agreeWith(text, treeFromEvents(text));
+}
+
+/**
+ * Files the fast path takes when it parses the longest section in pieces of
+ * one entry each (a large file's pieces hold 500): every cut is a place
+ * where reading a piece alone could differ from reading the file.
+ */
+function agreeInPieces(text: string): boolean {
+  const cut = planSections(text, 1);
+  return cut !== undefined && agreeWith(text, treeFromPieces(text, cut));
+}
+
+function agreeWith(text: string, fast: ReturnType<typeof treeFromEvents>): boolean {
   if (!fast) return false;
   const slow = treeFromDocument(text);
   const context = `--- text ---\n${text}`;
@@ -78,7 +92,40 @@ const TRICKY = [
   'a: "\\0"\nb: x\u0085y\n',
 ];
 
+/** Cuts between entries right after what a piece read alone might end differently. */
+const PIECE_EDGES = [
+  'nodes:\n  a: |+\n    kept\n\n\n  b: x\n',
+  'nodes:\n  a: >-\n    folded\n    text\n  b: |\n    last\n\n',
+  'nodes:\n  a: [x,\n  y]\n  b: 1\n',
+  'nodes:\n  a: "open\n  b: still the string"\n  c: 1\n',
+  "nodes:\n  a: 'open\n  b: still'\n  c: 1\n",
+  'nodes:\n  a: plain\n   continued\n  b: 1\n',
+  'nodes:\n  a:\n    k: v\n# a comment at column 0\n  b: 1\n    # deeper comment\n  c: 2\n',
+  'top: 1\nnodes:\n  a: 1\n  b: 2\n  c: 3\nafter:\n  x: y\nnodes2:\n  d: 4\n',
+  'nodes:\r\n  a: 1\r\n  b:\r\n    - x\r\n  c: 3\r\n',
+  'nodes: # the graph\n\n  a: 1\n\n\n  b: 2\n',
+  'nodes:\n  a: 1\n  a: 2\n  "q": 3\n  \'s\': 4\n',
+  'nodes:\n    a: 1\n  b: 2\n',
+  'nodes:\n  a: 1\n  - b\n',
+  'nodes:\n  a: &x 1\n  b: *x\n',
+  'nodes:\n  a: 1\n  ? b\n  : 2\n',
+  'nodes:\n  a: {x: 1,\n  y: 2}\n  b: 1\n',
+  `nodes:\n${Array.from({ length: 40 }, (_, i) => `  n${i}:\n    rule: run\n    deps: [n${i + 1}]\n    cmd: |\n      echo ${i}\n`).join('')}`,
+];
+
 describe('the fast YAML path reads files exactly as the yaml package does', () => {
+  it('in pieces, at every cut between entries', () => {
+    const cut = PIECE_EDGES.filter(agreeInPieces).length;
+    expect(cut).toBeGreaterThan(PIECE_EDGES.length / 2);
+  });
+
+  it('in pieces, on 5,000 mutations of the fuzz seed', () => {
+    const rand = prng(0x70696563);
+    let taken = 0;
+    for (let round = 0; round < 5000; round++) if (agreeInPieces(mutate(VALID, rand))) taken++;
+    expect(taken).toBeGreaterThan(1000);
+  });
+
   it('on scalars and layouts where parsers differ', () => {
     const taken = TRICKY.filter(agree).length;
     // Most of these are ordinary YAML the fast path must take, or it is no fast path.

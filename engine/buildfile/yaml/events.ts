@@ -1,7 +1,9 @@
 import { createRequire } from 'node:module';
 import type { Event, ScalarEvent } from 'js-yaml';
 import { resolvePlain } from './core-schema.js';
-import type { YamlMap, YamlNode, YamlScalar, YamlSeq } from './tree.js';
+import { planSections, type SectionCut } from './sections.js';
+import type { YamlNode, YamlPair, YamlScalar } from './tree.js';
+import { pushAll } from '../../arrays.js';
 
 const requireHere = createRequire(import.meta.url);
 let jsYaml: typeof import('js-yaml') | undefined;
@@ -12,10 +14,14 @@ let jsYaml: typeof import('js-yaml') | undefined;
  */
 const lib = (): typeof import('js-yaml') => (jsYaml ??= requireHere('js-yaml') as typeof import('js-yaml'));
 
-/** A collection being filled, and for a mapping the key still waiting for its value. */
+/**
+ * A collection still open: its items are the tail of the shared `values`
+ * stack from `from` on (a mapping's as key, value, key, value...).
+ */
 interface Open {
-  node: YamlMap | YamlSeq;
-  key: YamlNode | undefined;
+  kind: 'map' | 'seq';
+  start: number;
+  from: number;
 }
 
 /** YAML 1.2 caps an implicit key at 1024 characters; js-yaml reads longer ones, the `yaml` package reports them. */
@@ -35,45 +41,88 @@ class Declined extends Error {}
  * collection.
  */
 export function treeFromEvents(text: string): { root: YamlNode | null } | undefined {
-  const { parseEvents } = lib();
-  let events: Event[];
+  const cut = text.length > PIECES_ABOVE ? planSections(text) : undefined;
+  return (cut && treeFromPieces(text, cut)) ?? declinedAsUndefined(() => ({ root: treeOf(text, { cut: text.length, by: 0 }) }));
+}
+
+/** Files under 256 KB parse whole: cutting them saves nothing worth the scan. */
+const PIECES_ABOVE = 256 * 1024;
+
+/**
+ * The tree of a file cut into pieces (sections.ts): the frame (the file
+ * without the long section's tail) and each piece parsed on its own, the
+ * pieces' entries appended to the section's mapping in the frame. Undefined
+ * when a piece does not read as a mapping of entries, the frame has no
+ * mapping at the section, or the fast path declines a part: the file is then
+ * parsed whole.
+ */
+export function treeFromPieces(text: string, { keyAt, cutAt, resumeAt, pieces }: SectionCut): { root: YamlNode | null } | undefined {
+  return declinedAsUndefined(() => {
+    const root = treeOf(text.slice(0, cutAt) + text.slice(resumeAt), { cut: cutAt, by: resumeAt - cutAt });
+    if (root?.kind !== 'map') return undefined;
+    const at = root.items.findIndex((p) => p.key.start === keyAt);
+    const section = root.items[at];
+    if (section?.value?.kind !== 'map') return undefined;
+    const entries = section.value.items.slice();
+    for (let i = 0; i < pieces.length; i++) {
+      const from = pieces[i]!;
+      const piece = treeOf(text.slice(from, pieces[i + 1] ?? resumeAt), { cut: 0, by: from });
+      if (piece?.kind !== 'map') return undefined;
+      pushAll(entries, piece.items);
+    }
+    root.items[at] = { key: section.key, value: { kind: 'map', start: section.value.start, items: entries } };
+    return { root };
+  });
+}
+
+function declinedAsUndefined<T>(read: () => T): T | undefined {
   try {
-    events = parseEvents(text, {});
-  } catch {
-    return undefined;
-  }
-  try {
-    return { root: build(text, events) };
+    return read();
   } catch (e) {
     if (e instanceof Declined) return undefined;
     throw e;
   }
 }
 
-function build(text: string, events: Event[]): YamlNode | null {
+/** Offsets from `cut` on are `by` further in the file than in the text parsed. */
+interface Shift {
+  cut: number;
+  by: number;
+}
+
+/** The tree of `text` (or of a piece of the file, placed by `shift`); Declined when js-yaml cannot read it or the fast path leaves it. */
+function treeOf(text: string, shift: Shift): YamlNode | null {
+  let events: Event[];
+  try {
+    events = lib().parseEvents(text, {});
+  } catch {
+    throw new Declined();
+  }
+  return build(text, events, shift);
+}
+
+/**
+ * The tree, each collection made when it closes: its items are then known,
+ * and sit in arrays of their exact size. (Pushing into an empty array
+ * reserves 17 slots: on a 100,000-node file that was a fifth of the tree's
+ * memory, and the collector copied it all.)
+ */
+function build(text: string, events: Event[], { cut, by }: Shift): YamlNode | null {
   const y = lib();
   const { EVENT_ID, SCALAR_STYLE } = y;
+  const place = (offset: number): number => (offset < cut ? offset : offset + by);
+  const unplace = (offset: number): number => (offset < cut ? offset : offset - by);
   let documents = 0;
   let root: YamlNode | null = null;
-  const stack: Open[] = [];
+  const open: Open[] = [];
+  const values: YamlNode[] = [];
   /** Where the last token seen ends: a block scalar's header is the next token after it. */
   let end = 0;
-  const add = (node: YamlNode | null): void => {
-    const top = stack[stack.length - 1];
-    if (!top) {
-      root = node;
-      return;
-    }
-    if (top.node.kind === 'seq') {
-      if (!node) throw new Declined(); // an empty item: `yaml` places it
-      top.node.items.push(node);
-    } else if (top.key === undefined) {
-      if (!node || node.kind === 'map' || node.kind === 'seq' || end - node.start > MAX_KEY) throw new Declined();
-      top.key = node;
-    } else {
-      top.node.items.push({ key: top.key, value: node });
-      top.key = undefined;
-    }
+  /** Whether the next node is a mapping key. */
+  const atKey = (top: Open | undefined): boolean => top?.kind === 'map' && (values.length - top.from) % 2 === 0;
+  const add = (node: YamlNode): void => {
+    if (open.length === 0) root = node;
+    else values.push(node);
   };
   for (const ev of events) {
     switch (ev.type) {
@@ -81,30 +130,45 @@ function build(text: string, events: Event[]): YamlNode | null {
         if (++documents > 1) throw new Declined();
         break;
       case EVENT_ID.MAPPING:
-      case EVENT_ID.SEQUENCE: {
-        if (ev.anchorStart !== -1 || ev.tagStart !== -1) throw new Declined();
-        const node: YamlMap | YamlSeq = ev.type === EVENT_ID.MAPPING ? { kind: 'map', start: ev.start, items: [] } : { kind: 'seq', start: ev.start, items: [] };
-        add(node);
-        stack.push({ node, key: undefined });
+      case EVENT_ID.SEQUENCE:
+        if (ev.anchorStart !== -1 || ev.tagStart !== -1 || atKey(open[open.length - 1])) throw new Declined();
+        open.push({ kind: ev.type === EVENT_ID.MAPPING ? 'map' : 'seq', start: place(ev.start), from: values.length });
         end = ev.start + 1;
         break;
-      }
       case EVENT_ID.SCALAR: {
         if (ev.anchorStart !== -1 || ev.tagStart !== -1) throw new Declined();
+        const top = open[open.length - 1];
         if (ev.valueStart === -1) {
-          add(null);
+          // An empty document has no root, and an empty value (`key:`) is a pair without one.
+          // An empty item or key is left to `yaml`, which places it.
+          if (!top) root = null;
+          else if (top.kind === 'map' && !atKey(top)) values.push(EMPTY);
+          else throw new Declined();
           break;
         }
-        const node = scalar(y, text, ev, end);
+        const node = scalar(y, text, ev, end, place);
         end = ev.style === SCALAR_STYLE.SINGLE_QUOTED || ev.style === SCALAR_STYLE.DOUBLE_QUOTED ? ev.valueEnd + 1 : ev.valueEnd;
+        if (atKey(top) && end - unplace(node.start) > MAX_KEY) throw new Declined();
         add(node);
         break;
       }
       case EVENT_ID.ALIAS:
         throw new Declined();
       case EVENT_ID.POP: {
-        const closed = stack.pop();
-        if (closed?.key !== undefined) throw new Declined(); // cannot happen in a well-formed stream
+        const closed = open.pop();
+        if (!closed) break; // the document's end
+        const items = values.splice(closed.from);
+        if (closed.kind === 'seq') {
+          add({ kind: 'seq', start: closed.start, items });
+          break;
+        }
+        if (items.length % 2 !== 0) throw new Declined(); // a key without its value: cannot happen in a well-formed stream
+        const pairs = new Array<YamlPair>(items.length / 2);
+        for (let i = 0; i < pairs.length; i++) {
+          const value = items[2 * i + 1]!;
+          pairs[i] = { key: items[2 * i]!, value: value === EMPTY ? null : value };
+        }
+        add({ kind: 'map', start: closed.start, items: pairs });
         break;
       }
     }
@@ -112,18 +176,22 @@ function build(text: string, events: Event[]): YamlNode | null {
   return root;
 }
 
-function scalar({ SCALAR_STYLE, getScalarValue }: typeof import('js-yaml'), text: string, ev: ScalarEvent, after: number): YamlScalar {
+/** Stands in `values` for the missing value of a pair (`key:`). */
+const EMPTY: YamlScalar = { kind: 'scalar', start: -1, value: null, empty: true };
+
+function scalar({ SCALAR_STYLE, getScalarValue }: typeof import('js-yaml'), text: string, ev: ScalarEvent, after: number, place: (offset: number) => number): YamlScalar {
   const raw = getScalarValue(text, ev);
   switch (ev.style) {
     case SCALAR_STYLE.PLAIN: {
       const value = resolvePlain(raw);
-      return typeof value === 'number' || typeof value === 'boolean' ? { kind: 'scalar', start: ev.valueStart, value, written: raw } : { kind: 'scalar', start: ev.valueStart, value };
+      const start = place(ev.valueStart);
+      return typeof value === 'number' || typeof value === 'boolean' ? { kind: 'scalar', start, value, written: raw } : { kind: 'scalar', start, value };
     }
     case SCALAR_STYLE.SINGLE_QUOTED:
     case SCALAR_STYLE.DOUBLE_QUOTED:
-      return { kind: 'scalar', start: ev.valueStart - 1, value: raw };
+      return { kind: 'scalar', start: place(ev.valueStart - 1), value: raw };
     default:
-      return { kind: 'scalar', start: blockHeader(text, after), value: raw };
+      return { kind: 'scalar', start: place(blockHeader(text, after)), value: raw };
   }
 }
 

@@ -754,14 +754,8 @@ describe('valid build files', () => {
         attrs: { cmd: 'make gen', timeout: 30 },
         pos: pos('kiln.yaml', 6, 3),
         fieldPos: {
-          rule: pos('kiln.yaml', 7, 5),
-          description: pos('kiln.yaml', 8, 5),
-          deps: pos('kiln.yaml', 9, 5),
           inputs: pos('kiln.yaml', 10, 5),
           outputs: pos('kiln.yaml', 14, 5),
-          env: pos('kiln.yaml', 15, 5),
-          secretEnv: pos('kiln.yaml', 16, 5),
-          toolchain: pos('kiln.yaml', 17, 5),
           cmd: pos('kiln.yaml', 18, 5),
           timeout: pos('kiln.yaml', 19, 5),
         },
@@ -780,7 +774,6 @@ describe('valid build files', () => {
         attrs: { cmd: ['make', 'lib'] },
         pos: pos('services/api/kiln.yaml', 2, 3),
         fieldPos: {
-          rule: pos('services/api/kiln.yaml', 3, 5),
           dir: pos('services/api/kiln.yaml', 4, 5),
           cmd: pos('services/api/kiln.yaml', 5, 5),
         },

@@ -70,7 +70,7 @@ export interface NodeDecl {
   writeScan?: { skip: string[]; siblings: string[]; declareIn: string };
   /** Position of the node's id key. */
   pos: SourcePos;
-  /** Positions of each attribute key of the node (common and rule-specific), for later located errors. */
+  /** Positions of the keys later stages point at: `dir`, `inputs`, `outputs` and each rule attribute. */
   fieldPos: Record<string, SourcePos>;
 }
 

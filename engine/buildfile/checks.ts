@@ -16,54 +16,57 @@ export function checkWorkspace(
   toolchains: ReadonlyMap<string, ToolchainDecl>,
   diagnostics: Diagnostic[],
 ): NodeDecl[] {
-  const byId = new Map<string, NodeDecl>();
+  // Ids to their place in `decls`: the checks and the cycle search index by it.
+  const indexOf = new Map<string, number>();
   const unique: ParsedNode[] = [];
   for (const n of parsed) {
-    const first = byId.get(n.decl.id);
-    if (first) {
-      diagnostics.push(located(n.decl.pos, `duplicate node id '${n.decl.id}'`, `first declared at ${formatPos(first.pos)}`, n.decl.id));
+    const first = indexOf.get(n.decl.id);
+    if (first !== undefined) {
+      diagnostics.push(located(n.decl.pos, `duplicate node id '${n.decl.id}'`, `first declared at ${formatPos(unique[first]!.decl.pos)}`, n.decl.id));
       continue;
     }
-    byId.set(n.decl.id, n.decl);
+    indexOf.set(n.decl.id, unique.length);
     unique.push(n);
   }
   for (const { decl, toolchainPos } of unique) {
     for (const dep of decl.deps) {
       if (dep.id === decl.id) {
         diagnostics.push(located(dep.pos, `node '${decl.id}' depends on itself`, undefined, decl.id));
-      } else if (!byId.has(dep.id)) {
-        diagnostics.push(located(dep.pos, `unknown node '${dep.id}' in deps of '${decl.id}'`, suggest(dep.id, byId.keys()), decl.id));
+      } else if (!indexOf.has(dep.id)) {
+        diagnostics.push(located(dep.pos, `unknown node '${dep.id}' in deps of '${decl.id}'`, suggest(dep.id, indexOf.keys()), decl.id));
       }
     }
-    decl.toolchain.forEach((name, i) => {
-      if (toolchains.has(name)) return;
+    for (let i = 0; i < decl.toolchain.length; i++) {
+      const name = decl.toolchain[i]!;
+      if (toolchains.has(name)) continue;
       const hint = suggest(name, toolchains.keys(), "declare it under 'toolchains' in the root build file");
       diagnostics.push(located(toolchainPos[i]!, `unknown toolchain '${name}'`, hint, decl.id));
-    });
+    }
   }
   pushAll(diagnostics, outputOverlaps(unique));
   const decls = unique.map((n) => n.decl);
-  const cycles = findCycles(decls, byId);
+  const cycles = findCycles(decls, indexOf);
   pushAll(diagnostics, cycles);
-  if (cycles.length === 0) pushAll(diagnostics, usesOutsideDeps(decls, byId));
+  if (cycles.length === 0) pushAll(diagnostics, usesOutsideDeps(decls, indexOf));
   return decls;
 }
 
 /** `uses` may only name nodes this node (transitively) depends on: their values must be known before its key. */
-function usesOutsideDeps(decls: NodeDecl[], byId: ReadonlyMap<string, NodeDecl>): Diagnostic[] {
+function usesOutsideDeps(decls: NodeDecl[], indexOf: ReadonlyMap<string, number>): Diagnostic[] {
   const diagnostics: Diagnostic[] = [];
   for (const decl of decls) {
     if (decl.uses.length === 0) continue;
     const reachable = new Set<string>();
     const stack = decl.deps.map((d) => d.id);
     for (let id = stack.pop(); id !== undefined; id = stack.pop()) {
-      if (reachable.has(id) || !byId.has(id)) continue;
+      const at = indexOf.get(id);
+      if (reachable.has(id) || at === undefined) continue;
       reachable.add(id);
-      for (const d of byId.get(id)!.deps) stack.push(d.id);
+      for (const d of decls[at]!.deps) stack.push(d.id);
     }
     for (const use of decl.uses) {
       if (reachable.has(use.dep)) continue;
-      const hint = byId.has(use.dep) ? `add '${use.dep}' to its deps` : suggest(use.dep, reachable);
+      const hint = indexOf.has(use.dep) ? `add '${use.dep}' to its deps` : suggest(use.dep, reachable);
       diagnostics.push(located(use.pos, `'${decl.id}' uses '${use.dep}.${use.name}' but does not depend on '${use.dep}'`, hint, decl.id));
     }
   }

@@ -9,7 +9,7 @@ import { ENV_NAME, NODE_ID } from './names.js';
 import { parseInputs } from './inputs.js';
 import { escapes, isAbsolute, joinRel, normalise } from './paths.js';
 import { checkRuleAttrs } from './rule-attrs.js';
-import { setOwn, type Entry, type SourceFile } from './source.js';
+import { findEntry, setOwn, type Entry, type SourceFile } from './source.js';
 import { textList, textValue } from './values.js';
 
 /** A node declaration plus item positions that only the workspace-wide checks need. */
@@ -124,13 +124,12 @@ export function parseNode(file: SourceFile, id: string, idKey: YamlScalar, value
     return undefined;
   }
   const entries = file.uniqueEntries(value);
-  const entry = (key: string) => entries.find((e) => e.key === key);
-  const rule = ruleOf(file, id, idKey, entry('rule'));
+  const rule = ruleOf(file, id, idKey, findEntry(entries, 'rule'));
   const node: ParsedNode = {
     decl: {
       id,
       rule: rule?.id ?? '',
-      dir: nodeDir(file, entry('dir')),
+      dir: nodeDir(file, findEntry(entries, 'dir')),
       deps: [],
       inputs: [],
       outputs: [],
@@ -159,7 +158,7 @@ export function parseNode(file: SourceFile, id: string, idKey: YamlScalar, value
     else if (rule) reportUnknownKey(file, e, id, rule);
   }
   if (rule) node.decl.attrs = checkRuleAttrs(file, rule, id, idKey, attrEntries);
-  const inputs = entry('inputs');
+  const inputs = findEntry(entries, 'inputs');
   if (node.decl.traced && rule && !rule.traceable) {
     file.report(inputs!.at, `inputs: traced needs a rule that runs a command; '${rule.id}' runs none kiln can trace`, 'the run and test rules can', id);
   }

@@ -2,7 +2,7 @@ import * as v from 'valibot';
 import { isAlias, isMap, isSeq } from './yaml/tree.js';
 import type { YamlNode, YamlScalar } from './yaml/tree.js';
 import type { Rule } from '../../rules/rule.js';
-import { setOwn, type Entry, type SourceFile } from './source.js';
+import { findEntry, setOwn, type Entry, type PlainMemo, type SourceFile } from './source.js';
 
 /** One object schema per rule, built on first use: building schemas per node would cost on every load. */
 const schemas = new WeakMap<Rule, v.GenericSchema>();
@@ -22,14 +22,13 @@ function schemaOf(rule: Rule): v.GenericSchema {
  * issue is reported at the YAML node its path leads to.
  */
 export function checkRuleAttrs(file: SourceFile, rule: Rule, nodeId: string, idKey: YamlScalar, entries: Entry[]): Record<string, unknown> {
-  const byKey = new Map(entries.map((e) => [e.key, e]));
   for (const key of rule.required) {
-    if (!byKey.has(key)) {
+    if (!findEntry(entries, key)) {
       file.report(idKey, `node '${nodeId}' is missing '${key}', which rule '${rule.id}' requires`, undefined, nodeId);
     }
   }
   const values: Record<string, unknown> = {};
-  const memo = new Map<YamlNode, unknown>();
+  const memo: PlainMemo = { made: undefined };
   for (const e of entries) {
     const plain = e.value ? file.toPlain(e.value, memo) : { ok: true as const, value: null };
     if (!plain.ok) return values;
@@ -40,7 +39,7 @@ export function checkRuleAttrs(file: SourceFile, rule: Rule, nodeId: string, idK
   for (const issue of result.issues) {
     const path = issue.path ?? [];
     const attr = String(path[0]?.key);
-    const entry = byKey.get(attr);
+    const entry = findEntry(entries, attr);
     if (entry) {
       const { at, label } = locate(file, entry, path.slice(1));
       file.report(at, `${label}: ${issue.message}`, undefined, nodeId);

@@ -182,17 +182,18 @@ export class SourceFile {
     const all = this.entries(map);
     // A node's mapping has a handful of keys: comparing them pairwise beats building a Map per node.
     const first = all.length > 16 ? new Map<string, Entry>() : undefined;
-    const out: Entry[] = [];
+    let kept = 0;
     for (const e of all) {
-      const earlier = first ? first.get(e.key) : out.find((o) => o.key === e.key);
+      const earlier = first ? first.get(e.key) : findEntry(all, e.key, kept);
       if (earlier) {
         this.report(e.keyNode, `duplicate key '${e.key}'`, `first given at ${formatPos(this.pos(earlier.keyNode))}`);
         continue;
       }
       first?.set(e.key, e);
-      out.push(e);
+      all[kept++] = e;
     }
-    return out;
+    all.length = kept;
+    return all;
   }
 
   /**
@@ -200,19 +201,20 @@ export class SourceFile {
    * converted once and shared, so anchors cannot blow up exponentially, and a
    * collection containing itself is reported instead of looping.
    */
-  toPlain(node: YamlNode, memo = new Map<YamlNode, unknown>()): { ok: true; value: unknown } | { ok: false } {
+  toPlain(node: YamlNode, memo: PlainMemo = { made: undefined }): { ok: true; value: unknown } | { ok: false } {
     const target = isAlias(node) ? this.deref(node) : node;
     if (!target) return { ok: false }; // an unknown alias, already reported
-    if (memo.has(target)) {
-      const value = memo.get(target);
+    if (isScalar(target)) return { ok: true, value: target.value };
+    const made = (memo.made ??= new Map());
+    if (made.has(target)) {
+      const value = made.get(target);
       if (value === IN_PROGRESS) {
         this.report(node, 'an alias may not refer to a collection that contains it');
         return { ok: false };
       }
       return { ok: true, value };
     }
-    if (isScalar(target)) return { ok: true, value: target.value };
-    memo.set(target, IN_PROGRESS);
+    made.set(target, IN_PROGRESS);
     let value: unknown;
     if (isSeq(target)) {
       const items: unknown[] = [];
@@ -231,12 +233,23 @@ export class SourceFile {
       }
       value = record;
     }
-    memo.set(target, value);
+    made.set(target, value);
     return { ok: true, value };
   }
 }
 
 const IN_PROGRESS = Symbol('in progress');
+
+/** The entry of `entries` (the first `count` of them) with key `key`. */
+export function findEntry(entries: readonly Entry[], key: string, count = entries.length): Entry | undefined {
+  for (let i = 0; i < count; i++) if (entries[i]!.key === key) return entries[i];
+  return undefined;
+}
+
+/** Collections `toPlain` converted, shared by the calls of one conversion; made on the first (most values are scalars). */
+export interface PlainMemo {
+  made: Map<YamlNode, unknown> | undefined;
+}
 
 /**
  * `record[key] = value` for a key a user wrote: a plain assignment to

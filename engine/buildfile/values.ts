@@ -60,24 +60,29 @@ export function textList(file: SourceFile, e: Entry, spec: TextListSpec): TextIt
   return withoutRepeats(file, e.key, items, (i) => i.value);
 }
 
-/** Drops items whose key was already listed, reporting each repeat. */
+/** Drops items whose key was already listed (from `items` itself, which it returns), reporting each repeat. */
 export function withoutRepeats<T extends { at: YamlNode }>(
   file: SourceFile,
   listKey: string,
   items: T[],
   keyOf: (item: T) => string,
 ): T[] {
-  const first = new Map<string, T>();
-  return items.filter((item) => {
+  // Most lists are short: comparing pairwise beats building a Map per list (one per node and key on a large file).
+  const first = items.length > 16 ? new Map<string, T>() : undefined;
+  let kept = 0;
+  for (const item of items) {
     const key = keyOf(item);
-    const earlier = first.get(key);
-    if (!earlier) {
-      first.set(key, item);
-      return true;
+    let earlier = first?.get(key);
+    for (let i = 0; !first && !earlier && i < kept; i++) if (keyOf(items[i]!) === key) earlier = items[i];
+    if (earlier) {
+      file.report(item.at, `'${key}' is listed twice in '${listKey}'`, `first listed at ${formatPos(file.pos(earlier.at))}`);
+      continue;
     }
-    file.report(item.at, `'${key}' is listed twice in '${listKey}'`, `first listed at ${formatPos(file.pos(earlier.at))}`);
-    return false;
-  });
+    first?.set(key, item);
+    items[kept++] = item;
+  }
+  items.length = kept;
+  return items;
 }
 
 /** A boolean scalar, or undefined after reporting. */

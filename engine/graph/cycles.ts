@@ -8,33 +8,43 @@ import type { Diagnostic } from '../diagnostic.js';
  * depends on b). Unknown deps and self-deps are left to the loader's own
  * messages. Iterative, so a long dependency chain cannot overflow the stack.
  */
-export function findCycles(nodes: readonly NodeDecl[], byId: ReadonlyMap<string, NodeDecl> = new Map(nodes.map((n) => [n.id, n]))): Diagnostic[] {
-  const state = new Map<NodeDecl, 'open' | 'done'>();
+export function findCycles(nodes: readonly NodeDecl[], indexOf: ReadonlyMap<string, number> = new Map(nodes.map((n, i) => [n.id, i]))): Diagnostic[] {
+  // Typed arrays indexed like `nodes`: a 100,000-node graph costs no Map of states and no frame objects.
+  const state = new Uint8Array(nodes.length);
+  const path = new Int32Array(nodes.length);
+  const nextDep = new Int32Array(nodes.length);
   const diagnostics: Diagnostic[] = [];
-  for (const start of nodes) {
-    if (state.has(start)) continue;
-    const stack = [{ node: start, next: 0 }];
-    state.set(start, 'open');
-    while (stack.length > 0) {
-      const frame = stack[stack.length - 1]!;
-      const dep = frame.node.deps[frame.next++];
+  for (let start = 0; start < nodes.length; start++) {
+    if (state[start] !== NEW) continue;
+    state[start] = OPEN;
+    path[0] = start;
+    nextDep[0] = 0;
+    let depth = 1;
+    while (depth > 0) {
+      const at = path[depth - 1]!;
+      const node = nodes[at]!;
+      const dep = node.deps[nextDep[depth - 1]!++];
       if (!dep) {
-        state.set(frame.node, 'done');
-        stack.pop();
+        state[at] = DONE;
+        depth--;
         continue;
       }
-      const target = byId.get(dep.id);
-      if (!target || target === frame.node) continue;
-      const seen = state.get(target);
-      if (seen === undefined) {
-        state.set(target, 'open');
-        stack.push({ node: target, next: 0 });
-      } else if (seen === 'open') {
-        const from = stack.findIndex((f) => f.node === target);
-        const path = [...stack.slice(from).map((f) => f.node.id), target.id].join(' -> ');
-        diagnostics.push(located(dep.pos, `dependency cycle: ${path}`, 'remove one of these deps', frame.node.id));
+      const target = indexOf.get(dep.id);
+      if (target === undefined || target === at) continue;
+      if (state[target] === NEW) {
+        state[target] = OPEN;
+        path[depth] = target;
+        nextDep[depth++] = 0;
+      } else if (state[target] === OPEN) {
+        const from = path.subarray(0, depth).indexOf(target);
+        const ids = [...path.subarray(from, depth)].map((i) => nodes[i]!.id);
+        diagnostics.push(located(dep.pos, `dependency cycle: ${[...ids, nodes[target]!.id].join(' -> ')}`, 'remove one of these deps', node.id));
       }
     }
   }
   return diagnostics;
 }
+
+const NEW = 0;
+const OPEN = 1;
+const DONE = 2;

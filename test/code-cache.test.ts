@@ -4,6 +4,7 @@
 // to is not used, and KILN_CODE_CACHE=0 turns it off.
 import fs from 'node:fs';
 import path from 'node:path';
+import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { kiln, tempDir, writeFiles } from './kiln.js';
 
@@ -42,6 +43,30 @@ describe('the code cache of the commands bundle', () => {
     expect(damaged.stderr).not.toMatch(/internal error|Error:/);
     expect(fs.statSync(path.join(codeCache, file!)).size).toBeGreaterThan(1000);
     expect(cacheFiles(codeCache)).toEqual([file]);
+  });
+
+  it('is kept per install: two copies of kiln built in turn keep each their own', async () => {
+    // Two projects with kiln in their node_modules: a cache of one must not replace the other's.
+    const ws = workspace();
+    const codeCache = path.join(tempDir('kiln-code-'), 'cache');
+    const env = { KILN_CODE_CACHE: codeCache, KILN_DAEMON: '0', KILN_CACHE_DIR: path.join(ws, '.cache') };
+    const repo = path.join(import.meta.dirname, '..');
+    const copy = tempDir('kiln-copy-');
+    fs.cpSync(path.join(repo, 'dist', 'cli'), path.join(copy, 'dist', 'cli'), { recursive: true });
+    fs.copyFileSync(path.join(repo, 'package.json'), path.join(copy, 'package.json'));
+    fs.symlinkSync(path.join(repo, 'node_modules'), path.join(copy, 'node_modules'));
+    const other = (args: string[]) => execa(process.execPath, [path.join(copy, 'dist', 'cli', 'main.js'), ...args], { cwd: ws, env, reject: false });
+    expect((await kiln(ws, ['graph'], env)).exitCode).toBe(0);
+    const [ours] = cacheFiles(codeCache);
+    expect((await other(['graph'])).exitCode).toBe(0);
+    expect(cacheFiles(codeCache)).toHaveLength(2);
+    const theirs = cacheFiles(codeCache).find((f) => f !== ours)!;
+    const stamp = (f: string) => fs.statSync(path.join(codeCache, f)).mtimeMs;
+    const before = [stamp(ours!), stamp(theirs)];
+    // Each is used, not written again.
+    expect((await kiln(ws, ['graph'], env)).exitCode).toBe(0);
+    expect((await other(['graph'])).exitCode).toBe(0);
+    expect([stamp(ours!), stamp(theirs)]).toEqual(before);
   });
 
   it('is not used when turned off, nor in a directory others may write to', async () => {

@@ -195,6 +195,14 @@ describe('kiln build --cobuild', () => {
     const results = await Promise.all(agents.map((a) => a.run));
     for (const r of results) expect(r.exitCode, r.stdout + r.stderr).toBe(0);
     expect(ranNodes(s.counter).sort()).toEqual(ALL);
+    // kiln trace finds the same Redis there: one process per agent.
+    const noRedisEnv = { ...process.env, KILN_REDIS_URL: '' };
+    const trace = await execa('node', [KILN_MAIN, 'trace', '--cobuild', 'run-7'], { cwd: agents[0]!.dir, env: noRedisEnv, reject: false });
+    expect(trace.exitCode, trace.stderr).toBe(0);
+    const pids = (JSON.parse(trace.stdout) as { traceEvents: { name: string; pid: number }[] }).traceEvents.filter((e) => e.name === 'process_name').map((e) => e.pid);
+    expect(pids.sort()).toEqual([1, 2]);
+    const wrong = await execa('node', [KILN_MAIN, 'trace', '--cobuild', 'run-7', '--redis', 'http://127.0.0.1:6379'], { cwd: agents[0]!.dir, env: noRedisEnv, reject: false });
+    expect([wrong.exitCode, wrong.stderr.trim()]).toEqual([2, 'kiln: trace: --redis expects a redis:// or rediss:// URL']);
 
     const dir = tempDir('kiln-cobuild-bad-');
     writeFiles(dir, { 'kiln.yaml': `cobuild:\n  redis: "redis://:secret@host:6379"\n  url: x\n${buildFile()}` });

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { UserError } from '../../diagnostic.js';
 import { daemonInfoFile } from '../../state/state-dir.js';
+import { cobuildRedis } from '../cobuild-redis.js';
 import { parseCommand, MAX_JOBS, positiveInt, rememberJsSpec, resolveCacheDir, resolveWorkspaceSpec } from '../args.js';
 import type { LogMode } from '../../progress/progress.js';
 import type { Workspace } from '../../buildfile/types.js';
@@ -132,8 +133,7 @@ export async function run(argv: string[]): Promise<number> {
   rememberJsSpec(spec);
   const selected = selectForCommand(ws, positionals);
   const remote = await remoteFor(ws, values);
-  // The Redis of a cobuild: --redis, else KILN_REDIS_URL, else the root build file's cobuild: block.
-  const cobuild = cobuildId !== undefined ? { id: cobuildId, redis: redisUrl(values.redis ?? (process.env.KILN_REDIS_URL || ws.cobuild?.redis)) } : undefined;
+  const cobuild = cobuildId !== undefined ? { id: cobuildId, redis: await cobuildRedis('build', values.redis, async () => ws.cobuild?.redis) } : undefined;
   if ((shard || cobuild) && !remote) {
     throw new UserError([{ message: `build: --${shard ? 'shard' : 'cobuild'} shares results through a remote cache, and none is configured`, hint: 'set --remote-cache URL, KILN_REMOTE_CACHE or remote: in kiln.yaml' }]);
   }
@@ -244,10 +244,4 @@ function parseCobuildId(id: string, sharded: boolean): string {
     throw new UserError([{ message: `build: --cobuild expects an ID of letters, digits and . _ : -, got '${id}'`, hint: "the CI run's id, the same on every agent, e.g. --cobuild $CI_PIPELINE_ID" }]);
   }
   return id;
-}
-
-function redisUrl(redis: string | undefined): string {
-  if (!redis) throw new UserError([{ message: 'build: --cobuild needs Redis: --redis URL, KILN_REDIS_URL or cobuild: {redis: URL} in kiln.yaml', hint: 'e.g. redis://127.0.0.1:6379' }]);
-  if (!/^rediss?:\/\//.test(redis)) throw new UserError([{ message: 'build: --redis expects a redis:// or rediss:// URL' }]);
-  return redis;
 }

@@ -4,7 +4,9 @@ import { loadRun } from '../../state/run-record.js';
 import { openStateDb } from '../../state/state-db.js';
 import { Cobuild } from '../../cobuild/coordinator.js';
 import { formatTrace, mergeTraces, traceOfRun, type ChromeTrace } from '../../report/trace.js';
-import { parseCommand } from '../args.js';
+import { parseCommand, resolveWorkspaceSpec } from '../args.js';
+import { cobuildRedis } from '../cobuild-redis.js';
+import { loadSpecForCommand } from '../workspace.js';
 import { openHistoryDb, resolveRun } from '../history-db.js';
 
 const USAGE = `usage: kiln trace [RUN] [-o FILE]
@@ -19,14 +21,16 @@ it runs.
   -o, --output FILE   write to FILE instead of stdout
   --cobuild ID        the agents of a cobuild (kiln build --cobuild ID) as one
                       trace, a process per agent on one clock, from the traces
-                      they left in Redis (--redis URL, else KILN_REDIS_URL)`;
+                      they left in Redis (--redis URL, else KILN_REDIS_URL,
+                      else cobuild: {redis: URL} in the root build file)`;
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand('trace', argv, { output: { type: 'string', short: 'o' }, cobuild: { type: 'string' }, redis: { type: 'string' } }, USAGE);
   if (positionals.length > 1) throw new UserError([{ message: 'trace: expects at most one run id', hint: 'kiln trace [RUN] [-o FILE]' }]);
   if (values.cobuild !== undefined) {
     if (positionals.length > 0) throw new UserError([{ message: 'trace: a run id or --cobuild ID, not both' }]);
-    const text = await cobuildTrace(values.cobuild, values.redis ?? process.env.KILN_REDIS_URL);
+    const redis = await cobuildRedis('trace', values.redis, async () => (await loadSpecForCommand(resolveWorkspaceSpec(values))).cobuild?.redis);
+    const text = await cobuildTrace(values.cobuild, redis);
     if (values.output) writeOrFail(values.output, text, 'trace: -o');
     else process.stdout.write(text);
     return 0;
@@ -63,8 +67,7 @@ function writeOrFail(file: string, text: string, what: string): void {
 }
 
 /** The traces every agent of a cobuild left in Redis, merged. */
-async function cobuildTrace(id: string, redis: string | undefined): Promise<string> {
-  if (!redis) throw new UserError([{ message: 'trace: --cobuild needs Redis: --redis URL or KILN_REDIS_URL' }]);
+async function cobuildTrace(id: string, redis: string): Promise<string> {
   let warning: string | undefined;
   const cobuild = await Cobuild.connect(redis, id, (m) => (warning = m), '');
   if (!cobuild) throw new UserError([{ message: `trace: ${warning ?? 'cannot reach Redis'}` }], 1);

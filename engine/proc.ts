@@ -1,4 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { childProcess } from './lazy-builtins.js';
 
 export interface ProcResult {
   /** Wall time from just before spawn to the process's exit, in ms. */
@@ -30,7 +31,7 @@ export interface Started {
  */
 export function start(cmd: string, args: string[], opts: ProcOptions = {}): Started {
   const t0 = performance.now();
-  const child = spawn(cmd, args, {
+  const child = childProcess().spawn(cmd, args, {
     cwd: opts.cwd,
     env: opts.env,
     detached: opts.detached ?? false,

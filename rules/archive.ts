@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { crypto } from '../engine/lazy-builtins.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { compareBytes } from './tree.js';
@@ -112,7 +112,7 @@ export async function writeTarGz(file: string, entries: ArchiveEntry[], opts: { 
 
 /** sha256 and size of a file, streamed. */
 export async function fileDigest(file: string): Promise<{ sha256: string; size: number }> {
-  const hash = createHash('sha256');
+  const hash = crypto().createHash('sha256');
   let size = 0;
   for await (const chunk of fs.createReadStream(file)) {
     hash.update(chunk as Buffer);

@@ -1,6 +1,7 @@
 import * as v from 'valibot';
 import type { NodeLog, Rule, RuleContext, RuleOutcome } from './rule.js';
 import { recordCommand } from '../engine/state/running-commands.js';
+import { childProcess } from '../engine/lazy-builtins.js';
 
 /** Grace period between SIGTERM and SIGKILL when a node is cancelled. */
 const KILL_GRACE_MS = 2000;
@@ -57,12 +58,11 @@ export interface ProcessSpec {
  * build that runs anything, and this needs none of what it adds.
  */
 export async function runProcess(ctx: { signal: AbortSignal; log: NodeLog; root?: string; node?: { id: string }; trace?: string }, spec: ProcessSpec): Promise<RuleOutcome> {
-  const { spawn } = await import('node:child_process');
   const { cmd, timeoutSeconds } = spec;
   const [command, commandArgs] = typeof cmd === 'string' ? ['/bin/sh', ['-c', cmd]] : [cmd[0]!, cmd.slice(1)];
   const { file, args } = ctx.trace ? (await import('../engine/tracing/strace.js')).tracedCommand(command, commandArgs, ctx.trace) : { file: command, args: commandArgs };
   if (ctx.signal.aborted) return { ok: false, error: 'cancelled' };
-  const child = spawn(file, args, {
+  const child = childProcess().spawn(file, args, {
     cwd: spec.cwd,
     env: spec.env,
     stdio: ['ignore', 'pipe', 'pipe'],

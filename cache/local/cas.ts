@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { crypto } from '../../engine/lazy-builtins.js';
 import {
   chmodSync, createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync,
 } from 'node:fs';
@@ -60,7 +60,7 @@ export function isDigest(value: unknown): value is string {
 
 /** Unique sibling name, so concurrent writers never share a temp file. */
 export function tempName(prefix: string): string {
-  return `${prefix}${process.pid}-${randomBytes(6).toString('hex')}`;
+  return `${prefix}${process.pid}-${crypto().randomBytes(6).toString('hex')}`;
 }
 
 /**
@@ -68,7 +68,7 @@ export function tempName(prefix: string): string {
  * a blob must be on disk before its rename publishes it.
  */
 export async function copyHashing(source: Readable, dest: string, durable: boolean): Promise<BlobRef> {
-  const hash = createHash('sha256');
+  const hash = crypto().createHash('sha256');
   let size = 0;
   await pipeline(
     source,
@@ -208,7 +208,7 @@ export class Cas {
 
   /** Streams a stored blob through sha256; deletes it and returns false if it does not match its name. */
   async checkBlob(digest: string): Promise<boolean> {
-    const hash = createHash('sha256');
+    const hash = crypto().createHash('sha256');
     try {
       for await (const chunk of createReadStream(this.blobPath(digest))) hash.update(chunk as Buffer);
     } catch (err) {

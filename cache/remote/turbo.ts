@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { crypto } from '../../engine/lazy-builtins.js';
 import { createReadStream } from 'node:fs';
 import { copyFile, link, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -158,13 +158,13 @@ export class TurboCache implements RemoteCache {
 
   /** Turborepo's artifact tag: HMAC-SHA256 over the hash, the team id, then the artifact bytes. */
   private tagger(key: string) {
-    return createHmac('sha256', this.opts.signingKey!).update(key).update(this.opts.team);
+    return crypto().createHmac('sha256', this.opts.signingKey!).update(key).update(this.opts.team);
   }
 }
 
 function verifyTag(header: string | null, expected: Buffer, key: string): void {
   const got = header ? Buffer.from(header, 'base64') : Buffer.alloc(0);
-  if (got.length !== expected.length || !timingSafeEqual(got, expected)) {
+  if (got.length !== expected.length || !crypto().timingSafeEqual(got, expected)) {
     throw new SignatureMismatchError(`artifact ${key} has ${header ? 'an invalid' : 'no'} x-artifact-tag signature`);
   }
 }

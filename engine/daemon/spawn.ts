@@ -1,4 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { childProcess } from '../lazy-builtins.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { WorkspaceSpec } from '../workspace-spec.js';
@@ -19,7 +20,7 @@ export function spawnDaemon(spec: WorkspaceSpec, idleMinutes: number): ChildProc
         ...(spec.npm.strictOutputs ? ['--strict-outputs'] : []),
       ]
     : ['-f', spec.rootFile];
-  const child = spawn(process.execPath, [process.argv[1]!, 'daemon', 'serve', ...workspace, '--idle-timeout', String(idleMinutes)], {
+  const child = childProcess().spawn(process.execPath, [process.argv[1]!, 'daemon', 'serve', ...workspace, '--idle-timeout', String(idleMinutes)], {
     cwd: root,
     detached: true,
     stdio: ['ignore', log, log],

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { childProcess } from '../lazy-builtins.js';
 
 /**
  * The tracer: Debian's strace, following forks (-f), printing every string
@@ -22,12 +22,12 @@ let available: string | true | undefined;
 /** True when strace runs here; else what to tell the user. Asked once per process. */
 export function straceAvailable(): true | string {
   if (available !== undefined) return available;
-  const r = spawnSync('strace', ['-V'], { encoding: 'utf8' });
+  const r = childProcess().spawnSync('strace', ['-V'], { encoding: 'utf8' });
   if (r.error || r.status !== 0) {
     available = 'tracing needs strace (Debian: apt-get install strace)';
   } else {
     // Inside some containers ptrace is refused: find out now, not in the middle of a build.
-    const probe = spawnSync('strace', ['-f', '-qq', '-e', 'trace=none', '--', 'true'], { encoding: 'utf8' });
+    const probe = childProcess().spawnSync('strace', ['-f', '-qq', '-e', 'trace=none', '--', 'true'], { encoding: 'utf8' });
     available = probe.status === 0 ? true : `strace cannot trace here: ${(probe.stderr || '').trim().split('\n')[0] || `exit ${probe.status}`} (ptrace may be forbidden in this container)`;
   }
   return available;

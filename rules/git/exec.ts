@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { childProcess } from '../../engine/lazy-builtins.js';
 
 /**
  * A user-facing failure of the git rule (bad ref, unreachable URL, lock
@@ -62,7 +62,7 @@ export interface GitOptions {
 /** Runs git to completion and collects its output; never rejects on a non-zero exit. */
 export function git(args: string[], opts: GitOptions = {}): Promise<GitResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn('git', args, {
+    const child = childProcess().spawn('git', args, {
       cwd: opts.cwd,
       env: opts.env ?? gitEnv(),
       stdio: ['pipe', 'pipe', 'pipe'],

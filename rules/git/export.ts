@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { childProcess } from '../../engine/lazy-builtins.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { git, gitEnv, gitReason, GitRuleError } from './exec.js';
@@ -87,7 +87,7 @@ function safeRelative(p: string): string {
 function catBlobs(gitDir: string, oids: string[], o: Opts, onBlob: (content: Buffer) => void): Promise<void> {
   if (oids.length === 0) return Promise.resolve();
   return new Promise((resolve, reject) => {
-    const child = spawn('git', ['--git-dir', gitDir, 'cat-file', '--batch'], {
+    const child = childProcess().spawn('git', ['--git-dir', gitDir, 'cat-file', '--batch'], {
       env: gitEnv(),
       stdio: ['pipe', 'pipe', 'pipe'],
       ...(o.signal ? { signal: o.signal } : {}),

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { crypto } from '../../engine/lazy-builtins.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -70,7 +70,7 @@ async function update(dir: string, o: MirrorOptions): Promise<void> {
   }
   fs.mkdirSync(path.dirname(dir), { recursive: true });
   removeDeadClones(dir);
-  const tmp = `${dir}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
+  const tmp = `${dir}.tmp-${process.pid}-${crypto().randomBytes(6).toString('hex')}`;
   try {
     await must(['init', '--quiet', '--bare', tmp], o);
     const config: [string, string][] = [

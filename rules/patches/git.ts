@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { childProcess } from '../../engine/lazy-builtins.js';
 import { git as runGit, GitRuleError } from '../git/exec.js';
 
 export interface GitResult {
@@ -75,8 +75,8 @@ export async function git(args: string[], opts: GitOptions): Promise<GitResult> 
 export function gitPipe(producer: string[], consumer: string[], opts: GitOptions): Promise<GitResult> {
   return new Promise((resolve, reject) => {
     const spawnOpts = { cwd: opts.cwd, env: opts.env, ...(opts.signal ? { signal: opts.signal } : {}) };
-    const a = spawn('git', [...FIXED_CONFIG.flatMap((c) => ['-c', c]), ...producer], { ...spawnOpts, stdio: ['pipe', 'pipe', 'pipe'] });
-    const b = spawn('git', [...FIXED_CONFIG.flatMap((c) => ['-c', c]), ...consumer], { ...spawnOpts, stdio: ['pipe', 'pipe', 'pipe'] });
+    const a = childProcess().spawn('git', [...FIXED_CONFIG.flatMap((c) => ['-c', c]), ...producer], { ...spawnOpts, stdio: ['pipe', 'pipe', 'pipe'] });
+    const b = childProcess().spawn('git', [...FIXED_CONFIG.flatMap((c) => ['-c', c]), ...consumer], { ...spawnOpts, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     a.stdin.end(opts.input ?? '');

@@ -101,7 +101,7 @@ export class ActionCache {
 
   /**
    * Writes a hit's outputs into the node dir (see restoreOutputs) and reads
-   * its log. An entry that proves unusable (a corrupt blob, a manifest that
+   * its log when `withLog` (it is to be replayed). An entry that proves unusable (a corrupt blob, a manifest that
    * would write outside the outputs) is forgotten with a warning: undefined,
    * and the node is built instead.
    */
@@ -113,12 +113,13 @@ export class ActionCache {
     declared: string[],
     tmpDir: string,
     createdHere: ReadonlySet<string>,
+    withLog: boolean,
   ): Promise<{ log: Buffer | null } | undefined> {
     try {
       // Undeclared outputs this checkout saw kiln create may be replaced whole; others are written over.
       const mayReplace = (root: string) => createdHere.has(root) || !fs.existsSync(path.join(nodeDir, root));
       await this.observer.timed(node, 'restore', () => restoreOutputs(this.local, nodeDir, declared, hit.entry, tmpDir, mayReplace));
-      return { log: hit.entry.log ? await this.local.readBlob(hit.entry.log.digest) : null };
+      return { log: hit.entry.log && withLog ? await this.local.readBlob(hit.entry.log.digest) : null };
     } catch (e) {
       if (!(e instanceof CorruptBlobError || e instanceof UnsafeOutputError)) throw e;
       this.local.deleteAction(key);

@@ -81,6 +81,33 @@ describe('kiln build', () => {
     expect(again.stdout).toContain('a (cached) | built-a');
   });
 
+  it('with --logs none or failed, a cached node never opens its log: a log gone from the cache costs no rebuild', async () => {
+    const { ws, cache } = diamond();
+    const env = { KILN_CACHE_DIR: cache, FLAVOUR: 'x' };
+    await buildWithSummary(ws, [], env);
+    // The log blob of node a (it prints built-a), deleted: only a replay would need it.
+    const casDir = path.join(cache, 'cas');
+    const blobs = fs.readdirSync(casDir).flatMap((shard) => fs.readdirSync(path.join(casDir, shard)).map((b) => path.join(casDir, shard, b)));
+    const logOfA = blobs.filter((b) => fs.readFileSync(b, 'utf8').includes('built-a'));
+    expect(logOfA).toHaveLength(1);
+    fs.rmSync(logOfA[0]!);
+    for (const logs of ['none', 'failed']) {
+      fs.rmSync(path.join(ws, 'out'), { recursive: true });
+      const restored = await buildWithSummary(ws, ['--logs', logs], env);
+      expect(statuses(restored.summary).cached, restored.stderr).toEqual(['a', 'b', 'c', 'd']);
+      expect(restored.stderr).not.toContain('unusable');
+      expect(fs.readFileSync(path.join(ws, 'out/d'), 'utf8')).toBe('A\nB\nA\nx\n');
+      const noop = await buildWithSummary(ws, ['--logs', logs], env);
+      expect(statuses(noop.summary).cached).toEqual(['a', 'b', 'c', 'd']);
+    }
+    // A replay finds it gone: the entry is unusable, and a is built again, with the same bytes.
+    fs.rmSync(path.join(ws, 'out'), { recursive: true });
+    const full = await buildWithSummary(ws, [], env);
+    expect(full.exitCode, full.stderr).toBe(0);
+    expect(statuses(full.summary).built).toEqual(['a']);
+    expect(fs.readFileSync(path.join(ws, 'out/d'), 'utf8')).toBe('A\nB\nA\nx\n');
+  });
+
   it('stops early cutoff: a dep rebuilt to identical bytes leaves dependents cached', async () => {
     const ws = tempDir();
     writeFiles(ws, {

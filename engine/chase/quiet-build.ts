@@ -30,6 +30,8 @@ export async function quietBuild(
       jobs: opts.jobs,
       keepGoing: true,
       dryRun: false,
+      // Only failed nodes' logs are read (failedLogs); a cached node's is never shown.
+      replayLogs: false,
       cacheDir: opts.cacheDir,
       env: process.env,
       signal: opts.signal,

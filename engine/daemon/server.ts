@@ -371,7 +371,7 @@ export class Daemon {
       const outcome = await runBuild(
         proof.ws,
         {
-          selected, jobs: req.jobs, keepGoing: req.keepGoing, dryRun: false, cacheDir: req.cacheDir, env: req.env, signal,
+          selected, jobs: req.jobs, keepGoing: req.keepGoing, dryRun: false, replayLogs: req.logs === 'full', cacheDir: req.cacheDir, env: req.env, signal,
           command: 'build', args: req.args, offline: false, overrides: new Map(), vouched,
           ...(req.summary ? { summaryFile: req.summary } : {}),
         },

@@ -133,7 +133,7 @@ export async function restoreStage(
   if ((known?.written ?? []).some((w) => !carried.has(w) && !fs.existsSync(path.join(r.nodeDir, w)))) return undefined;
   if (s.opts.dryRun) return { outputDigest: hit.entry.outputDigest, log: null, how: hit.source };
   s.nodeStates.forget(r.node.id);
-  const restored = await s.cache.restore(r.node.id, keyed.key, hit, r.nodeDir, r.node.outputs, s.tmpDir, new Set(known?.written));
+  const restored = await s.cache.restore(r.node.id, keyed.key, hit, r.nodeDir, r.node.outputs, s.tmpDir, new Set(known?.written), s.opts.replayLogs);
   if (!restored) return undefined;
   s.timeline.addBytes(r.node.id, outputBytes(hit.entry));
   // What the entry restored undeclared, and what this checkout's builds created, stay out of the inputs.

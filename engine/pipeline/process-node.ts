@@ -52,7 +52,7 @@ export async function processNode(s: BuildSession, id: string, lane: number): Pr
   const fromCache = async (keyed: Keyed): Promise<boolean> => {
     if (upToDate(s, resolving, keyed, known)) {
       if (!s.opts.dryRun) s.cache.catchUp(id, keyed.key);
-      s.cached(node, keyed.key, known.outputDigest, 'up to date', elapsed(), known.log ? await s.cache.readLog(known.log) : null);
+      s.cached(node, keyed.key, known.outputDigest, 'up to date', elapsed(), known.log && s.opts.replayLogs ? await s.cache.readLog(known.log) : null);
       return true;
     }
     const restored = await restoreStage(s, resolving, keyed, known);

@@ -123,7 +123,7 @@ async function settleUpToDate(s: BuildSession, inScope: string[]): Promise<Set<s
       s.meta.set(node.id, {});
       const durationMs = Math.round((performance.now() - startedAt) * 10) / 10;
       const settle = (log: Buffer | null) => s.cached(node, known.key, known.outputDigest, 'up to date', durationMs, log);
-      if (known.log) replays.push(s.cache.readLog(known.log).then(settle));
+      if (known.log && s.opts.replayLogs) replays.push(s.cache.readLog(known.log).then(settle));
       else settle(null);
     },
   });

@@ -28,6 +28,12 @@ export interface BuildOptions {
   jobs: number;
   keepGoing: boolean;
   dryRun: boolean;
+  /**
+   * Whether a cached node's log is read, to be replayed (`--logs full`). Off,
+   * a cached node settles without opening its log: a no-op of chatty nodes
+   * otherwise reads and hashes a blob per node that nothing prints.
+   */
+  replayLogs: boolean;
   cacheDir: string;
   /** The caller's environment; nodes see only the declared part of it. */
   env: NodeJS.ProcessEnv;

@@ -162,6 +162,7 @@ export async function run(argv: string[]): Promise<number> {
       jobs,
       keepGoing: Boolean(values['keep-going']),
       dryRun: Boolean(values['dry-run']),
+      replayLogs: logs === 'full',
       cacheDir: resolveCacheDir(values),
       env: process.env,
       signal: abort.signal,

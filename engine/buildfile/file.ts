@@ -116,5 +116,11 @@ function nodes(file: SourceFile, e: Entry): ParsedNode[] {
     return [];
   }
   // Not uniqueEntries: a repeated id is reported by the loader, which also sees ids from other files.
-  return file.entries(e.value).flatMap((n) => parseNode(file, n.key, n.keyNode, n.value, n.at) ?? []);
+  // Entry by entry: a large file hands them out piece by piece (SourceFile.forEachEntry).
+  const parsed: ParsedNode[] = [];
+  file.forEachEntry(e.value, (n) => {
+    const node = parseNode(file, n.key, n.keyNode, n.value, n.at);
+    if (node) parsed.push(node);
+  });
+  return parsed;
 }

@@ -3,7 +3,7 @@ import { fail, failAll, ok, type Diagnostic, type Result } from '../diagnostic.j
 import type { BenchDecl, CobuildDecl, HistoryDecl, RemoteDecl, ToolchainDecl, Workspace } from './types.js';
 import { checkWorkspace } from './checks.js';
 import { applyDefaults, type RuleDefaults } from './defaults.js';
-import { readContents } from './file.js';
+import { readContents, type FileContents } from './file.js';
 import { expandInclude, type PendingFile } from './include.js';
 import { readText } from './load-trace.js';
 import type { LoadTrace } from './load-trace.js';
@@ -12,6 +12,7 @@ import { importSource, type NpmImport } from './npm/config.js';
 import { importNpmWorkspace } from './npm/import.js';
 import { readTurboSource } from './npm/turbo-source.js';
 import { SourceFile } from './source.js';
+import { PiecesDeclined } from './yaml/events.js';
 import { pushAll } from '../arrays.js';
 
 
@@ -41,9 +42,7 @@ export function loadWorkspace(rootFileAbs: string, trace: LoadTrace = { texts: n
   let cobuild: CobuildDecl | undefined;
   // Breadth-first: a file's own nodes come before those of the files it includes.
   for (const pending of queue) {
-    const dir = path.posix.dirname(pending.rel);
-    const file = new SourceFile(pending.rel, dir === '.' ? '' : dir, pending.text, diagnostics);
-    const contents = readContents(file, pending === queue[0]);
+    const { file, contents } = readFile(pending, pending === queue[0], diagnostics);
     for (const t of contents.toolchains) toolchains.set(t.name, t);
     remote ??= contents.remote;
     history ??= contents.history;
@@ -73,6 +72,26 @@ export function loadWorkspace(rootFileAbs: string, trace: LoadTrace = { texts: n
   const files = queue.map((f) => f.rel);
   if (diagnostics.length > 0) return failAll(sortByPosition(diagnostics, files));
   return ok({ root, files, nodes, toolchains, ...(warnings.length > 0 ? { warnings } : {}), ...(remote ? { remote } : {}), ...(cobuild ? { cobuild } : {}), ...(history ? { history } : {}), ...(bench ? { bench } : {}) });
+}
+
+/**
+ * One build file read: its nodes streamed piece by piece when it is large
+ * (SourceFile's `stream`), or, when a piece cannot be read alone, the file
+ * read again whole, with what the first reading reported taken back.
+ */
+export function readFile(pending: PendingFile, isRoot: boolean, diagnostics: Diagnostic[]): { file: SourceFile; contents: FileContents } {
+  const dir = path.posix.dirname(pending.rel);
+  const open = (stream?: string) => new SourceFile(pending.rel, dir === '.' ? '' : dir, pending.text, diagnostics, stream);
+  const reported = diagnostics.length;
+  try {
+    const file = open('nodes');
+    return { file, contents: readContents(file, isRoot) };
+  } catch (e) {
+    if (!(e instanceof PiecesDeclined)) throw e;
+    diagnostics.length = reported;
+    const file = open();
+    return { file, contents: readContents(file, isRoot) };
+  }
 }
 
 function sortByPosition(diagnostics: Diagnostic[], files: string[]): Diagnostic[] {

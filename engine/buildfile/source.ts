@@ -1,7 +1,7 @@
 import type { Diagnostic, SourcePos } from '../diagnostic.js';
 import { formatPos, located, suggest } from './hint.js';
 import { treeFromDocument, type DocumentParse } from './yaml/document.js';
-import { treeFromEvents } from './yaml/events.js';
+import { cutOf, piecesFromEvents, treeFromEvents } from './yaml/events.js';
 import { LineIndex } from './yaml/lines.js';
 import { isAlias, isMap, isScalar, isSeq } from './yaml/tree.js';
 import type { YamlMap, YamlNode, YamlScalar } from './yaml/tree.js';
@@ -36,6 +36,10 @@ export class SourceFile {
   /** Set when YAML syntax errors make the tree unreliable; later checks would only add noise. */
   readonly broken: boolean;
   private readonly lines: LineIndex;
+  /** A large file's streamed section (see `stream`): its mapping in the tree, and its later entries, piece by piece. */
+  private readonly later: { map: YamlMap; pieces: () => Iterable<YamlMap> } | undefined;
+  /** Whether strings may hold a NUL (from an escape): then each piece is checked as it is read. */
+  private readonly escapes: boolean;
 
   constructor(
     /** Workspace-relative posix path of the file. */
@@ -44,10 +48,20 @@ export class SourceFile {
     readonly dir: string,
     text: string,
     private readonly diagnostics: Diagnostic[],
+    /**
+     * The top-level key whose entries a large file may hand out piece by
+     * piece (`forEachEntry`), never holding the whole section's tree. Only
+     * `forEachEntry` sees them: the section's mapping in `root` holds its
+     * first entries only.
+     */
+    stream?: string,
   ) {
     this.lines = new LineIndex(text);
     const textErrors = this.checkText(text);
-    const fast = textErrors ? undefined : treeFromEvents(text);
+    const cut = textErrors ? undefined : cutOf(text);
+    const pieced = cut && stream !== undefined ? piecesFromEvents(text, cut) : undefined;
+    const streamed = pieced && this.text(pieced.section.key) === stream ? pieced : undefined;
+    const fast = streamed ?? (textErrors ? undefined : treeFromEvents(text));
     if (fast) {
       this.root = fast.root;
       this.broken = false;
@@ -57,8 +71,26 @@ export class SourceFile {
       this.reportSyntax(text, parsed);
       this.broken = parsed.errors.length > 0 || textErrors;
     }
+    this.later = streamed ? { map: streamed.section.value, pieces: streamed.laterPieces } : undefined;
     // A NUL in a string can only come from an escape (a raw NUL is refused above), and escapes start with a backslash.
-    if (!this.broken && text.includes('\\')) this.checkStrings();
+    this.escapes = !this.broken && text.includes('\\');
+    if (this.escapes) this.checkStrings(this.root);
+  }
+
+  /**
+   * Visits the entries of `map` (see `entries`). For the section a large
+   * file streams, it goes on with the entries of each later piece, parsed
+   * as it is reached and dropped once visited; a piece that cannot be read
+   * alone throws PiecesDeclined, and the caller reads the file again with
+   * nothing streamed.
+   */
+  forEachEntry(map: YamlMap, visit: (e: Entry) => void): void {
+    for (const e of this.entries(map)) visit(e);
+    if (map !== this.later?.map) return;
+    for (const piece of this.later.pieces()) {
+      if (this.escapes) this.checkStrings(piece);
+      for (const e of this.entries(piece)) visit(e);
+    }
   }
 
   private reportSyntax(text: string, parsed: DocumentParse): void {
@@ -100,8 +132,8 @@ export class SourceFile {
   }
 
   /** A string value with a NUL character (YAML's "\0" escape) cannot be a command, path or id: located here, not a failure later. */
-  private checkStrings(): void {
-    const work: YamlNode[] = this.root ? [this.root] : [];
+  private checkStrings(root: YamlNode | null): void {
+    const work: YamlNode[] = root ? [root] : [];
     for (let node = work.pop(); node; node = work.pop()) {
       if (isMap(node)) for (const p of node.items) work.push(p.key, ...(p.value ? [p.value] : []));
       else if (isSeq(node)) pushAll(work, node.items);

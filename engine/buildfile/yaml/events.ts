@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import type { Event, ScalarEvent } from 'js-yaml';
 import { resolvePlain } from './core-schema.js';
 import { planSections, type SectionCut } from './sections.js';
-import type { YamlNode, YamlPair, YamlScalar } from './tree.js';
+import type { YamlMap, YamlNode, YamlPair, YamlScalar } from './tree.js';
 import { pushAll } from '../../arrays.js';
 
 const requireHere = createRequire(import.meta.url);
@@ -41,38 +41,70 @@ class Declined extends Error {}
  * collection.
  */
 export function treeFromEvents(text: string): { root: YamlNode | null } | undefined {
-  const cut = text.length > PIECES_ABOVE ? planSections(text) : undefined;
+  const cut = cutOf(text);
   return (cut && treeFromPieces(text, cut)) ?? declinedAsUndefined(() => ({ root: treeOf(text, { cut: text.length, by: 0 }) }));
 }
 
-/** Files under 256 KB parse whole: cutting them saves nothing worth the scan. */
-const PIECES_ABOVE = 256 * 1024;
+/** Where a file is cut into pieces (sections.ts); files under 256 KB parse whole: cutting them saves nothing worth the scan. */
+export function cutOf(text: string): SectionCut | undefined {
+  return text.length > 256 * 1024 ? planSections(text) : undefined;
+}
 
 /**
- * The tree of a file cut into pieces (sections.ts): the frame (the file
- * without the long section's tail) and each piece parsed on its own, the
- * pieces' entries appended to the section's mapping in the frame. Undefined
- * when a piece does not read as a mapping of entries, the frame has no
- * mapping at the section, or the fast path declines a part: the file is then
- * parsed whole.
+ * A file cut into pieces, read as it is walked: the frame's tree (the file
+ * without the long section's tail), the section's pair in it (holding the
+ * first entries), and the section's later pieces, each parsed when reached.
+ * A reader that visits the entries and lets each piece go keeps none of the
+ * pieces' trees alive: on a 100,000-node file the load then holds only what
+ * it makes of them.
  */
-export function treeFromPieces(text: string, { keyAt, cutAt, resumeAt, pieces }: SectionCut): { root: YamlNode | null } | undefined {
+export interface PiecedTree {
+  root: YamlMap;
+  section: YamlPair & { value: YamlMap };
+  /** The later pieces' mappings, in order; one that does not read as a mapping of entries throws PiecesDeclined. */
+  laterPieces(): Generator<YamlMap>;
+}
+
+/** A piece of a cut file cannot be read on its own (an open flow or quote across a cut, what the fast path leaves): read the file whole. */
+export class PiecesDeclined extends Error {}
+
+/** The frame of a cut file and its later pieces; undefined when the frame has no mapping at the section or the fast path declines it. */
+export function piecesFromEvents(text: string, { keyAt, cutAt, resumeAt, pieces }: SectionCut): PiecedTree | undefined {
   return declinedAsUndefined(() => {
     const root = treeOf(text.slice(0, cutAt) + text.slice(resumeAt), { cut: cutAt, by: resumeAt - cutAt });
     if (root?.kind !== 'map') return undefined;
-    const at = root.items.findIndex((p) => p.key.start === keyAt);
-    const section = root.items[at];
+    const section = root.items.find((p) => p.key.start === keyAt);
     if (section?.value?.kind !== 'map') return undefined;
-    const entries = section.value.items.slice();
-    for (let i = 0; i < pieces.length; i++) {
-      const from = pieces[i]!;
-      const piece = treeOf(text.slice(from, pieces[i + 1] ?? resumeAt), { cut: 0, by: from });
-      if (piece?.kind !== 'map') return undefined;
-      pushAll(entries, piece.items);
-    }
-    root.items[at] = { key: section.key, value: { kind: 'map', start: section.value.start, items: entries } };
-    return { root };
+    const laterPieces = function* (): Generator<YamlMap> {
+      for (let i = 0; i < pieces.length; i++) {
+        const from = pieces[i]!;
+        const piece = declinedAsUndefined(() => treeOf(text.slice(from, pieces[i + 1] ?? resumeAt), { cut: 0, by: from }));
+        if (piece?.kind !== 'map') throw new PiecesDeclined();
+        yield piece;
+      }
+    };
+    return { root, section: { key: section.key, value: section.value }, laterPieces };
   });
+}
+
+/**
+ * The whole tree of a cut file: the pieces' entries appended to the
+ * section's mapping in the frame. Undefined when a part does not read: the
+ * file is then parsed whole.
+ */
+export function treeFromPieces(text: string, cut: SectionCut): { root: YamlNode | null } | undefined {
+  const pieced = piecesFromEvents(text, cut);
+  if (!pieced) return undefined;
+  const entries = pieced.section.value.items.slice();
+  try {
+    for (const piece of pieced.laterPieces()) pushAll(entries, piece.items);
+  } catch (e) {
+    if (e instanceof PiecesDeclined) return undefined;
+    throw e;
+  }
+  const { root, section } = pieced;
+  root.items[root.items.findIndex((p) => p.key === section.key)] = { key: section.key, value: { kind: 'map', start: section.value.start, items: entries } };
+  return { root };
 }
 
 function declinedAsUndefined<T>(read: () => T): T | undefined {

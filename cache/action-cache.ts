@@ -110,7 +110,7 @@ export class ActionCache {
     key: string,
     hit: CacheHit,
     nodeDir: string,
-    declared: string[],
+    declared: readonly string[],
     tmpDir: string,
     createdHere: ReadonlySet<string>,
     withLog: boolean,

@@ -6,7 +6,7 @@ import type { Diagnostic } from '../engine/diagnostic.js';
 export interface DepView {
   /** Absolute node directory of the dependency; its outputs are paths under it. */
   dir: string;
-  outputs: string[];
+  outputs: readonly string[];
   /** Metadata it published when it resolved (e.g. a git project's commit, date, version). */
   meta: Readonly<Record<string, string>>;
 }

@@ -140,7 +140,7 @@ export async function collectOutputs(
 export async function restoreOutputs(
   cache: Pick<LocalCache, 'restoreBlob'>,
   nodeDirAbs: string,
-  declared: string[],
+  declared: readonly string[],
   entry: Pick<ActionEntry, 'outputs' | 'undeclared'>,
   tmpDir: string,
   mayReplace: (undeclaredRoot: string) => boolean = () => false,

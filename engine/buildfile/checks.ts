@@ -1,5 +1,5 @@
 import type { Diagnostic, SourcePos } from '../diagnostic.js';
-import { findCycles } from '../graph/cycles.js';
+import { findCycles, resolveDeps } from '../graph/cycles.js';
 import type { NodeDecl, ToolchainDecl } from './types.js';
 import { formatPos, located, suggest } from './hint.js';
 import type { ParsedNode } from './node.js';
@@ -16,7 +16,7 @@ export function checkWorkspace(
   toolchains: ReadonlyMap<string, ToolchainDecl>,
   diagnostics: Diagnostic[],
 ): NodeDecl[] {
-  // Ids to their place in `decls`: the checks and the cycle search index by it.
+  // Ids to their place in `decls`: each dep is resolved by it once (resolveDeps), for the checks and the cycle search.
   const indexOf = new Map<string, number>();
   const unique: ParsedNode[] = [];
   for (const n of parsed) {
@@ -28,24 +28,27 @@ export function checkWorkspace(
     indexOf.set(n.decl.id, unique.length);
     unique.push(n);
   }
-  for (const { decl, toolchainPos } of unique) {
-    for (const dep of decl.deps) {
+  const decls = unique.map((n) => n.decl);
+  const deps = resolveDeps(decls, indexOf);
+  unique.forEach(({ decl, toolchainPos }, i) => {
+    for (let j = 0; j < decl.deps.length; j++) {
+      if (deps.edges[deps.first[i]! + j] !== -1) continue;
+      const dep = decl.deps[j]!;
       if (dep.id === decl.id) {
         diagnostics.push(located(dep.pos, `node '${decl.id}' depends on itself`, undefined, decl.id));
-      } else if (!indexOf.has(dep.id)) {
+      } else {
         diagnostics.push(located(dep.pos, `unknown node '${dep.id}' in deps of '${decl.id}'`, suggest(dep.id, indexOf.keys()), decl.id));
       }
     }
-    for (let i = 0; i < decl.toolchain.length; i++) {
-      const name = decl.toolchain[i]!;
+    for (let t = 0; t < decl.toolchain.length; t++) {
+      const name = decl.toolchain[t]!;
       if (toolchains.has(name)) continue;
       const hint = suggest(name, toolchains.keys(), "declare it under 'toolchains' in the root build file");
-      diagnostics.push(located(toolchainPos[i]!, `unknown toolchain '${name}'`, hint, decl.id));
+      diagnostics.push(located(toolchainPos[t]!, `unknown toolchain '${name}'`, hint, decl.id));
     }
-  }
+  });
   pushAll(diagnostics, outputOverlaps(unique));
-  const decls = unique.map((n) => n.decl);
-  const cycles = findCycles(decls, indexOf);
+  const cycles = findCycles(decls, deps);
   pushAll(diagnostics, cycles);
   if (cycles.length === 0) pushAll(diagnostics, usesOutsideDeps(decls, indexOf));
   return decls;

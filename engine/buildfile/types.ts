@@ -29,8 +29,8 @@ export interface NodeDecl {
   /** Node directory relative to the workspace root ('' for the root). Commands run here. */
   dir: string;
   description?: string;
-  deps: DepRef[];
-  inputs: InputPattern[];
+  deps: readonly DepRef[];
+  inputs: readonly InputPattern[];
   /**
    * `inputs: traced`: the node's commands run under the file tracer and its
    * key holds what they were seen to read, look at, list and miss
@@ -42,21 +42,21 @@ export interface NodeDecl {
    * never escaping it; for imported npm scripts also globs (`dist/**`,
    * `!dist/cache/**`, `*.tsbuildinfo`: cache/local/output-spec.ts).
    */
-  outputs: string[];
+  outputs: readonly string[];
   /** A declared output the command did not produce is a warning, not a failure (npm scripts, as in turbo). */
   lenientOutputs?: true;
   /** Env var names whose values are hashed into the key and passed to the command. */
-  env: string[];
+  env: readonly string[];
   /** Env var names passed to the command; only a digest of the value enters the key, never printed. */
-  secretEnv: string[];
+  secretEnv: readonly string[];
   /** Env var names or `NAME_*` patterns passed to the command and never hashed (turbo's passThroughEnv). */
   passEnv?: string[];
   /** Never cached, always run (turbo's `cache: false`). */
   noCache?: true;
   /** Names of workspace toolchains whose version output enters the key. */
-  toolchain: string[];
+  toolchain: readonly string[];
   /** Dependency metadata this node consumes: its values enter the key and the command's env. */
-  uses: UseRef[];
+  uses: readonly UseRef[];
   /** Rule-specific attributes, validated against the rule's schema. */
   attrs: Record<string, unknown>;
   /**

@@ -13,7 +13,7 @@ export interface Ingredients {
   /** Node dir relative to the workspace root. */
   dir: string;
   attrs: Record<string, unknown>;
-  outputs: string[];
+  outputs: readonly string[];
   /** Node-dir-relative input path → content digest. */
   inputs: Record<string, string>;
   /** Dependency id → digest of its outputs (not its key: early cutoff). */

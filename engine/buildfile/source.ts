@@ -58,8 +58,8 @@ export class SourceFile {
   ) {
     this.lines = new LineIndex(text);
     const textErrors = this.checkText(text);
-    const cut = textErrors ? undefined : cutOf(text);
-    const pieced = cut && stream !== undefined ? piecesFromEvents(text, cut) : undefined;
+    const cut = textErrors || stream === undefined ? undefined : cutOf(text);
+    const pieced = cut ? piecesFromEvents(text, cut) : undefined;
     const streamed = pieced && this.text(pieced.section.key) === stream ? pieced : undefined;
     const fast = streamed ?? (textErrors ? undefined : treeFromEvents(text));
     if (fast) {

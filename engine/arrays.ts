@@ -10,6 +10,30 @@ export function pushAll<T>(target: T[], items: Iterable<T>): void {
   for (const item of items) target.push(item);
 }
 
+/**
+ * Drops from `items`, in place, every item whose key an earlier item has,
+ * telling `repeated` of each with the earlier one; returns `items`. Short
+ * lists (a node's keys, its deps) are compared pairwise: a Map for each
+ * would cost a 100,000-node build file one per node and key.
+ */
+export function dropRepeats<T>(items: T[], keyOf: (item: T) => string, repeated: (item: T, earlier: T) => void): T[] {
+  const first = items.length > 16 ? new Map<string, T>() : undefined;
+  let kept = 0;
+  for (const item of items) {
+    const key = keyOf(item);
+    let earlier = first?.get(key);
+    for (let i = 0; !first && earlier === undefined && i < kept; i++) if (keyOf(items[i]!) === key) earlier = items[i];
+    if (earlier !== undefined) {
+      repeated(item, earlier);
+      continue;
+    }
+    first?.set(key, item);
+    items[kept++] = item;
+  }
+  items.length = kept;
+  return items;
+}
+
 /** The smallest of `values` (Infinity for none). */
 export function minOf(values: Iterable<number>): number {
   let min = Infinity;

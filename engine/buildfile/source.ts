@@ -5,7 +5,7 @@ import { cutOf, piecesFromEvents, treeFromEvents } from './yaml/events.js';
 import { LineIndex } from './yaml/lines.js';
 import { isAlias, isMap, isScalar, isSeq } from './yaml/tree.js';
 import type { YamlMap, YamlNode, YamlScalar } from './yaml/tree.js';
-import { pushAll } from '../arrays.js';
+import { dropRepeats, pushAll } from '../arrays.js';
 
 /** One `key: value` of a YAML mapping whose key is text. */
 export interface Entry {
@@ -211,21 +211,11 @@ export class SourceFile {
 
   /** `entries`, reporting a key given twice at the second occurrence. */
   uniqueEntries(map: YamlMap): Entry[] {
-    const all = this.entries(map);
-    // A node's mapping has a handful of keys: comparing them pairwise beats building a Map per node.
-    const first = all.length > 16 ? new Map<string, Entry>() : undefined;
-    let kept = 0;
-    for (const e of all) {
-      const earlier = first ? first.get(e.key) : findEntry(all, e.key, kept);
-      if (earlier) {
-        this.report(e.keyNode, `duplicate key '${e.key}'`, `first given at ${formatPos(this.pos(earlier.keyNode))}`);
-        continue;
-      }
-      first?.set(e.key, e);
-      all[kept++] = e;
-    }
-    all.length = kept;
-    return all;
+    return dropRepeats(
+      this.entries(map),
+      (e) => e.key,
+      (e, earlier) => this.report(e.keyNode, `duplicate key '${e.key}'`, `first given at ${formatPos(this.pos(earlier.keyNode))}`),
+    );
   }
 
   /**
@@ -272,9 +262,9 @@ export class SourceFile {
 
 const IN_PROGRESS = Symbol('in progress');
 
-/** The entry of `entries` (the first `count` of them) with key `key`. */
-export function findEntry(entries: readonly Entry[], key: string, count = entries.length): Entry | undefined {
-  for (let i = 0; i < count; i++) if (entries[i]!.key === key) return entries[i];
+/** The entry of `entries` with key `key`: a loop, where a closure per call would cost every node of a large file. */
+export function findEntry(entries: readonly Entry[], key: string): Entry | undefined {
+  for (const e of entries) if (e.key === key) return e;
   return undefined;
 }
 

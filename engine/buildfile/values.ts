@@ -3,6 +3,7 @@ import { isScalar, isSeq } from './yaml/tree.js';
 import type { YamlNode } from './yaml/tree.js';
 import { formatPos } from './hint.js';
 import type { Entry, SourceFile } from './source.js';
+import { dropRepeats } from '../arrays.js';
 
 /** One list item: its value (aliases resolved) and where it is written. */
 export interface ListItem {
@@ -67,22 +68,9 @@ export function withoutRepeats<T extends { at: YamlNode }>(
   items: T[],
   keyOf: (item: T) => string,
 ): T[] {
-  // Most lists are short: comparing pairwise beats building a Map per list (one per node and key on a large file).
-  const first = items.length > 16 ? new Map<string, T>() : undefined;
-  let kept = 0;
-  for (const item of items) {
-    const key = keyOf(item);
-    let earlier = first?.get(key);
-    for (let i = 0; !first && !earlier && i < kept; i++) if (keyOf(items[i]!) === key) earlier = items[i];
-    if (earlier) {
-      file.report(item.at, `'${key}' is listed twice in '${listKey}'`, `first listed at ${formatPos(file.pos(earlier.at))}`);
-      continue;
-    }
-    first?.set(key, item);
-    items[kept++] = item;
-  }
-  items.length = kept;
-  return items;
+  return dropRepeats(items, keyOf, (item, earlier) =>
+    file.report(item.at, `'${keyOf(item)}' is listed twice in '${listKey}'`, `first listed at ${formatPos(file.pos(earlier.at))}`),
+  );
 }
 
 /** A boolean scalar, or undefined after reporting. */

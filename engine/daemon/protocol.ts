@@ -1,4 +1,4 @@
-import { crypto } from '../lazy-builtins.js';
+import { sha256Hex } from '../keys/hash/sha256.js';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -90,7 +90,7 @@ export function codeStamp(): string {
  */
 export function ownSocketPath(root: string): string {
   const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
-  const name = crypto().createHash('sha256').update(root).digest('hex').slice(0, 20);
+  const name = sha256Hex(root).slice(0, 20);
   return path.join(os.tmpdir(), `kiln-${uid}`, `${name}-${process.pid}.sock`);
 }
 

@@ -1,4 +1,4 @@
-import { crypto } from '../../engine/lazy-builtins.js';
+import { sha256Hex } from '../../engine/keys/hash/sha256.js';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -8,7 +8,7 @@ import path from 'node:path';
  * search upstream history.
  */
 export function mirrorPath(cacheDir: string, url: string): string {
-  const id = crypto().createHash('sha256').update(url).digest('hex').slice(0, 16);
+  const id = sha256Hex(url).slice(0, 16);
   return path.join(cacheDir, 'git', `${id}.git`);
 }
 

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { mulberry32 as prng } from '../bench/prng.js';
 import { treeFromDocument } from '../engine/buildfile/yaml/document.js';
-import { treeFromEvents, treeFromPieces } from '../engine/buildfile/yaml/events.js';
+import { mergePieces, piecesFromEvents, treeFromEvents } from '../engine/buildfile/yaml/events.js';
 import { planSections } from '../engine/buildfile/yaml/sections.js';
 import { VALID, mutate } from './yaml-mutations.js';
 
@@ -25,7 +25,8 @@ function agree(text: string): boolean {
  */
 function agreeInPieces(text: string): boolean {
   const cut = planSections(text, 1);
-  return cut !== undefined && agreeWith(text, treeFromPieces(text, cut));
+  const pieced = cut && piecesFromEvents(text, cut);
+  return pieced !== undefined && agreeWith(text, mergePieces(pieced));
 }
 
 function agreeWith(text: string, fast: ReturnType<typeof treeFromEvents>): boolean {

@@ -1,7 +1,7 @@
 import type { Diagnostic, SourcePos } from '../diagnostic.js';
 import { formatPos, located, suggest } from './hint.js';
 import { treeFromDocument, type DocumentParse } from './yaml/document.js';
-import { cutOf, piecesFromEvents, treeFromEvents } from './yaml/events.js';
+import { cutOf, mergePieces, piecesFromEvents, treeFromEvents } from './yaml/events.js';
 import { LineIndex } from './yaml/lines.js';
 import { isAlias, isMap, isScalar, isSeq } from './yaml/tree.js';
 import type { YamlMap, YamlNode, YamlScalar } from './yaml/tree.js';
@@ -52,7 +52,8 @@ export class SourceFile {
      * The top-level key whose entries a large file may hand out piece by
      * piece (`forEachEntry`), never holding the whole section's tree. Only
      * `forEachEntry` sees them: the section's mapping in `root` holds its
-     * first entries only.
+     * first entries only. Without it the file is parsed whole (the loader's
+     * second reading, after a piece could not be read alone).
      */
     stream?: string,
   ) {
@@ -61,7 +62,8 @@ export class SourceFile {
     const cut = textErrors || stream === undefined ? undefined : cutOf(text);
     const pieced = cut ? piecesFromEvents(text, cut) : undefined;
     const streamed = pieced && this.text(pieced.section.key) === stream ? pieced : undefined;
-    const fast = streamed ?? (textErrors ? undefined : treeFromEvents(text));
+    // Each way is tried once: a frame or piece that does not read sends the file to the whole parse, then to `yaml`.
+    const fast = textErrors ? undefined : (streamed ?? (pieced && mergePieces(pieced)) ?? treeFromEvents(text));
     if (fast) {
       this.root = fast.root;
       this.broken = false;

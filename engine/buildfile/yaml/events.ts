@@ -41,8 +41,7 @@ class Declined extends Error {}
  * collection.
  */
 export function treeFromEvents(text: string): { root: YamlNode | null } | undefined {
-  const cut = cutOf(text);
-  return (cut && treeFromPieces(text, cut)) ?? declinedAsUndefined(() => ({ root: treeOf(text, { cut: text.length, by: 0 }) }));
+  return declinedAsUndefined(() => ({ root: treeOf(text, { cut: text.length, by: 0 }) }));
 }
 
 /** Where a file is cut into pieces (sections.ts); files under 256 KB parse whole: cutting them saves nothing worth the scan. */
@@ -88,13 +87,11 @@ export function piecesFromEvents(text: string, { keyAt, cutAt, resumeAt, pieces 
 }
 
 /**
- * The whole tree of a cut file: the pieces' entries appended to the
- * section's mapping in the frame. Undefined when a part does not read: the
- * file is then parsed whole.
+ * The whole tree of a cut file, for readers that need all of it: the later
+ * pieces' entries appended to the section's mapping in the frame. Undefined
+ * when a piece does not read: the file is then parsed whole.
  */
-export function treeFromPieces(text: string, cut: SectionCut): { root: YamlNode | null } | undefined {
-  const pieced = piecesFromEvents(text, cut);
-  if (!pieced) return undefined;
+export function mergePieces(pieced: PiecedTree): { root: YamlNode | null } | undefined {
   const entries = pieced.section.value.items.slice();
   try {
     for (const piece of pieced.laterPieces()) pushAll(entries, piece.items);

@@ -47,3 +47,10 @@ export function maxOf(values: Iterable<number>): number {
   for (const v of values) if (v > max) max = v;
   return max;
 }
+
+/**
+ * The empty list of every declaration that has none of something: one for
+ * all of them (a 100,000-node file made 900,000 empty arrays), frozen so
+ * nothing pushes into the list another node shares.
+ */
+export const NONE: readonly never[] = Object.freeze([]);

@@ -11,6 +11,7 @@ import { escapes, isAbsolute, joinRel, normalise } from './paths.js';
 import { checkRuleAttrs } from './rule-attrs.js';
 import { findEntry, setOwn, type Entry, type SourceFile } from './source.js';
 import { textList, textValue } from './values.js';
+import { NONE } from '../arrays.js';
 
 /** A node declaration plus item positions that only the workspace-wide checks need. */
 export interface ParsedNode {
@@ -18,13 +19,6 @@ export interface ParsedNode {
   outputPos: readonly SourcePos[];
   toolchainPos: readonly SourcePos[];
 }
-
-/**
- * The list a declaration has for a key it does not set: one for all of
- * them (a 100,000-node file made 900,000 empty arrays), which the readonly
- * lists of NodeDecl keep anything from pushing into.
- */
-const NONE: readonly never[] = Object.freeze([]);
 
 /** `<node id>.<name>`; ids may contain dots, names may not. */
 const USE_REF = /^@?[A-Za-z0-9][A-Za-z0-9._:/#-]*\.[A-Za-z][A-Za-z0-9_]*$/;

@@ -7,10 +7,11 @@ import { ensureStateDir } from '../state/state-dir.js';
 import { readVersion } from '../version.js';
 import { rules } from '../../rules/index.js';
 import { listDir, type LoadTrace } from './load-trace.js';
+import { decodeNode, encodeNode, PositionTable, type EncodedNode } from './snapshot-codec.js';
 import type { ToolchainDecl, Workspace } from './types.js';
 
 /** Bump when the snapshot layout or the meaning of a validated Workspace changes. */
-const FORMAT = 2;
+const FORMAT = 3;
 
 interface Snapshot {
   /** kiln version, snapshot format and rule versions: a validation made by other code is not reused. */
@@ -25,7 +26,12 @@ interface Snapshot {
   absent?: string[];
   /** Directory listings the load relied on (e.g. `packages/` for npm workspaces `packages/*`). */
   dirs?: LoadTrace['dirs'];
-  workspace: Omit<Workspace, 'root' | 'toolchains'> & { toolchains: [string, ToolchainDecl][] };
+  workspace: Omit<Workspace, 'root' | 'toolchains' | 'nodes'> & {
+    toolchains: [string, ToolchainDecl][];
+    nodes: EncodedNode[];
+    /** The files the nodes' packed positions point into (snapshot-codec.ts). */
+    posFiles: string[];
+  };
 }
 
 /** How a workspace is loaded on a memo miss; `id` tells memos made by different loaders apart. */
@@ -62,14 +68,17 @@ export async function loadWorkspaceCached(
       const stamp = stampFiles(root, memo.files);
       if (stamp !== undefined) writeSnapshot(root, memoFile, { ...memo, stamp });
     }
-    return { ok: true, value: { ...memo.workspace, root, toolchains: new Map(memo.workspace.toolchains) } };
+    const { nodes, posFiles, toolchains, ...rest } = memo.workspace;
+    return { ok: true, value: { ...rest, root, toolchains: new Map(toolchains), nodes: nodes.map((n) => decodeNode(n, posFiles)) } };
   }
   // Only now the YAML parser and validators are loaded (~70 ms of imports a memo hit never pays).
   const load = await loader.load();
   const trace: LoadTrace = { texts: new Map(), globs: [], absent: [], dirs: [] };
   const loaded = load(rootFile, trace);
   if (loaded.ok) {
-    const { root: _root, toolchains, ...rest } = loaded.value;
+    const { root: _root, toolchains, nodes, ...rest } = loaded.value;
+    const positions = new PositionTable();
+    const encoded = nodes.map((n) => encodeNode(n, positions));
     const files = Object.fromEntries([...trace.texts].map(([rel, text]) => [rel, sha256Hex(text)]));
     const stamp = stampFiles(root, files);
     writeSnapshot(root, memoFile, {
@@ -80,7 +89,7 @@ export async function loadWorkspaceCached(
       globs: trace.globs,
       absent: trace.absent,
       dirs: trace.dirs,
-      workspace: { ...rest, toolchains: [...toolchains] },
+      workspace: { ...rest, toolchains: [...toolchains], nodes: encoded, posFiles: positions.files },
     });
   }
   return loaded;

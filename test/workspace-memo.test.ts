@@ -1,0 +1,136 @@
+// The workspace memo (.kiln/workspace.json) must give back exactly the
+// workspace the build files load to: a field lost or changed on the way
+// would change node keys (a stale hit or a needless rebuild) or point a
+// later error at the wrong place. Real files in temp dirs, the real loaders.
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadWorkspace } from '../engine/buildfile/load.js';
+import { loadWorkspaceCached } from '../engine/buildfile/snapshot.js';
+import type { Workspace } from '../engine/buildfile/types.js';
+import { loadSpec } from '../engine/workspace-spec.js';
+import { STATE_DIR } from '../engine/state/state-dir.js';
+import type { Result } from '../engine/diagnostic.js';
+import { buildWithSummary, tempDir, writeFiles } from './kiln.js';
+
+const value = (r: Result<Workspace>): Workspace => {
+  if (!r.ok) throw new Error(JSON.stringify(r.diagnostics));
+  return r.value;
+};
+
+/** A memo is used once its files are old enough to trust their stats: backdated, so the second load reads it. */
+function backdate(dir: string, files: string[]): void {
+  const old = new Date(Date.now() - 60_000);
+  for (const f of files) fs.utimesSync(path.join(dir, f), old, old);
+}
+
+/** Loads twice through the memo: the first load writes it, the second reads it. */
+async function throughMemo(dir: string, load: () => Promise<Result<Workspace>>): Promise<{ fresh: Workspace; memo: Workspace }> {
+  const fresh = value(await load());
+  const memoFile = path.join(dir, STATE_DIR, 'workspace.json');
+  expect(fs.existsSync(memoFile), 'the first load writes the memo').toBe(true);
+  const before = fs.readFileSync(memoFile, 'utf8');
+  const memo = value(await load());
+  // The memo was read, not remade: reading it leaves it (or only stamps it).
+  expect(JSON.parse(fs.readFileSync(memoFile, 'utf8')).workspace).toEqual(JSON.parse(before).workspace);
+  return { fresh, memo };
+}
+
+const longLine = `[${Array.from({ length: 9000 }, (_, i) => `"f${i}.txt"`).join(', ')}]`;
+
+describe('the workspace memo', () => {
+  it('gives back every field of every node of a kiln.yaml, positions included', async () => {
+    const dir = tempDir('kiln-memo-');
+    writeFiles(dir, {
+      'kiln.yaml': [
+        'toolchains:',
+        '  sh: sh --version',
+        'include: [sub/kiln.yaml]',
+        'history: {keepRuns: 7}',
+        'nodes:',
+        '  gen:',
+        '    rule: run',
+        '    description: makes things',
+        '    inputs: ["src/**", {glob: "opt/*", required: false}, "!src/skip"]',
+        '    outputs: [out/a.txt, out/b]',
+        '    env: [A, B_C]',
+        '    secretEnv: [TOKEN]',
+        '    toolchain: [sh]',
+        '    cmd: mkdir -p out && echo $A > out/a.txt',
+        '  traced:',
+        '    rule: run',
+        '    deps: [gen, sub.leaf]',
+        '    inputs: traced',
+        '    cmd: cat out/a.txt',
+        '  far:',
+        '    rule: run',
+        '    dir: far',
+        // A position too far right to pack into a number stays as it is.
+        `    outputs: ${longLine}`,
+        '    cmd: "true"',
+      ].join('\n'),
+      'src/a.c': 'int a;\n',
+      'far/.keep': '',
+      'sub/kiln.yaml': ['nodes:', '  sub.leaf:', '    rule: run', '    deps: [gen]', '    uses: []', '    cmd: echo leaf'].join('\n'),
+    });
+    backdate(dir, ['kiln.yaml', 'sub/kiln.yaml']);
+    const rootFile = path.join(dir, 'kiln.yaml');
+    const { fresh, memo } = await throughMemo(dir, () => loadWorkspaceCached(rootFile, STATE_DIR));
+    expect(memo).toEqual(fresh);
+    expect(memo).toEqual(value(loadWorkspace(rootFile)));
+    // What the comparison covers: a node of every list, and a column past what a number packs.
+    const far = memo.nodes.find((n) => n.id === 'far')!;
+    expect(far.outputs).toHaveLength(9000);
+    expect(far.fieldPos.cmd!.column).toBe(5);
+    expect(memo.nodes.find((n) => n.id === 'gen')!.inputs.map((i) => [i.glob, i.required, i.pos.line])).toEqual([
+      ['src/**', true, 9],
+      ['opt/*', false, 9],
+      ['!src/skip', false, 9],
+    ]);
+    expect(memo.nodes.find((n) => n.id === 'sub.leaf')!.pos).toEqual({ file: 'sub/kiln.yaml', line: 2, column: 3 });
+  });
+
+  it('gives back an imported JS workspace: write scans, pass-through env, uncached and lenient nodes', async () => {
+    const dir = tempDir('kiln-memo-npm-');
+    const pkg = (json: object) => `${JSON.stringify(json, null, 2)}\n`;
+    writeFiles(dir, {
+      'package.json': pkg({ name: 'root', private: true, workspaces: ['packages/*'] }),
+      'turbo.json': pkg({
+        tasks: {
+          build: { dependsOn: ['^build'], outputs: ['dist/**'], env: ['MODE'], passThroughEnv: ['HOME'] },
+          dev: { cache: false },
+        },
+      }),
+      'packages/a/package.json': pkg({ name: 'a', scripts: { build: 'echo a', dev: 'echo dev' } }),
+      'packages/b/package.json': pkg({ name: 'b', dependencies: { a: '*' }, scripts: { build: 'echo b' } }),
+    });
+    backdate(dir, ['package.json', 'turbo.json', 'packages/a/package.json', 'packages/b/package.json']);
+    const spec = { rootFile: path.join(dir, 'package.json'), npm: { scripts: 'build,dev' } };
+    const { fresh, memo } = await throughMemo(dir, () => loadSpec(spec));
+    expect(memo).toEqual(fresh);
+    const build = memo.nodes.find((n) => n.id === 'b#build')!;
+    expect(build.deps.map((d) => d.id)).toEqual(['a#build']);
+    expect(build.writeScan).toBeDefined();
+    expect(build.passEnv).toEqual(['HOME']);
+    expect(build.lenientOutputs).toBe(true);
+    expect(memo.nodes.find((n) => n.id === 'a#dev')!.noCache).toBe(true);
+  });
+
+  it('an edit that changes what a node runs reaches the output, memo or not', async () => {
+    const dir = tempDir('kiln-memo-edit-');
+    const file = (msg: string) => ['nodes:', '  a:', '    rule: run', '    env: [GREETING]', '    outputs: [a.txt]', `    cmd: echo "$GREETING ${msg}" > a.txt`, '  b:', '    rule: run', '    deps: [a]', '    outputs: [b.txt]', '    cmd: cat a.txt a.txt > b.txt'].join('\n');
+    writeFiles(dir, { 'kiln.yaml': file('one') });
+    backdate(dir, ['kiln.yaml']);
+    const cacheDir = path.join(tempDir('kiln-memo-cache-'), 'cache');
+    const env = { GREETING: 'hi' };
+    expect((await buildWithSummary(dir, ['--cache-dir', cacheDir], env)).exitCode).toBe(0);
+    // The second build reads the memo; the env var's value still enters a's key.
+    const again = await buildWithSummary(dir, ['--cache-dir', cacheDir], { GREETING: 'bye' });
+    expect(again.exitCode).toBe(0);
+    expect(fs.readFileSync(path.join(dir, 'b.txt'), 'utf8')).toBe('bye one\nbye one\n');
+    writeFiles(dir, { 'kiln.yaml': file('two') });
+    const edited = await buildWithSummary(dir, ['--cache-dir', cacheDir], { GREETING: 'bye' });
+    expect(edited.exitCode).toBe(0);
+    expect(fs.readFileSync(path.join(dir, 'b.txt'), 'utf8')).toBe('bye two\nbye two\n');
+  });
+});

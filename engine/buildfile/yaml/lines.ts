@@ -10,8 +10,13 @@ export class LineIndex {
   lineIndex(offset: number): number {
     // Built on first use: a file that loads cleanly may never be pointed into.
     const starts = (this.starts ??= lineStarts(this.text));
-    const last = this.last;
-    if (starts[last]! <= offset && (last + 1 === starts.length || starts[last + 1]! > offset)) return last;
+    // Readers ask in file order, a few lines on from the last answer: stepping there beats a search of 400,000 lines.
+    let at = this.last;
+    if (starts[at]! <= offset) {
+      for (let step = 0; step < 8; step++, at++) {
+        if (at + 1 === starts.length || starts[at + 1]! > offset) return (this.last = at);
+      }
+    }
     let lo = 0;
     let hi = starts.length - 1;
     while (lo < hi) {

@@ -17,10 +17,15 @@ const FLOAT = /^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)$/;
 /** Every core-schema value other than a string starts with one of these. */
 const MAY_BE_TYPED = /^[-+.~0-9nNtTfF]|^$/;
 
+const [N, N_UPPER, T, T_UPPER, F, F_UPPER] = [...'nNtTfF'].map((c) => c.charCodeAt(0));
+
 export function resolvePlain(text: string): string | number | boolean | null {
   if (!MAY_BE_TYPED.test(text)) return text;
+  // A word starting n/N can only be null, t/T/f/F only a boolean: ids like `n12` skip the number patterns.
+  const first = text.charCodeAt(0);
+  if (first === N || first === N_UPPER) return NULL.test(text) ? null : text;
+  if (first === T || first === T_UPPER || first === F || first === F_UPPER) return BOOL.test(text) ? first === T || first === T_UPPER : text;
   if (NULL.test(text)) return null;
-  if (BOOL.test(text)) return text[0] === 't' || text[0] === 'T';
   if (INT_OCT.test(text)) return parseInt(text.slice(2), 8);
   if (INT.test(text)) return parseInt(text, 10);
   if (INT_HEX.test(text)) return parseInt(text.slice(2), 16);

@@ -657,5 +657,60 @@ nodes:
         }
       }
     });
+
+    it('whose output pipe closed (`kiln build | head`) stops as on a signal, quietly, and exits 141', async () => {
+      const marker = `sleep 30.${process.pid}3${Date.now() % 100_000}`;
+      const ws = tempDir('kiln-pipe-');
+      writeFiles(ws, {
+        'kiln.yaml': `
+nodes:
+  slow:
+    rule: run
+    outputs: [slow.txt]
+    cmd: sh -c '${marker} & wait' && echo done > slow.txt
+  tick:
+    rule: run
+    cmd: sleep 2
+`,
+      });
+      const summaryFile = path.join(tempDir('kiln-summary-'), 'summary.json');
+      const child = execa('node', [KILN_MAIN, 'build', '-j', '2', '--summary', summaryFile], {
+        cwd: ws,
+        reject: false,
+        extendEnv: false,
+        env: baseEnv({ KILN_CACHE_DIR: tempDir('kiln-pipe-cache-') }),
+      });
+      try {
+        const t0 = Date.now();
+        while ((await pids(marker)).length === 0) {
+          expect(Date.now() - t0, 'the slow command never started').toBeLessThan(15_000);
+          await sleep(50);
+        }
+        // The reader goes away; kiln's next line (tick finishing) meets a closed pipe.
+        child.stdout!.destroy();
+        const result = await child;
+        expect(result.signal, result.stderr).toBeUndefined();
+        expect(result.exitCode, result.stderr).toBe(141);
+        expect(result.stderr).not.toMatch(/Error|at .*\.js:\d+/);
+        let left = await pids(marker);
+        for (let i = 0; i < 10 && left.length > 0; i++) {
+          await sleep(100);
+          left = await pids(marker);
+        }
+        expect(left, `processes left running: ${left.join(' ')}`).toEqual([]);
+        const summary = JSON.parse(fs.readFileSync(summaryFile, 'utf8')) as { nodes: { id: string; status: string }[] };
+        expect(Object.fromEntries(summary.nodes.map((n) => [n.id, n.status]))).toMatchObject({ tick: 'built' });
+        expect(fs.existsSync(path.join(ws, 'slow.txt'))).toBe(false);
+      } finally {
+        child.kill('SIGKILL');
+        for (const pid of await pids(marker)) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            /* gone */
+          }
+        }
+      }
+    });
   });
 });

@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import { didYouMean, reportUserError, UserError } from '../diagnostic.js';
 import { readVersion } from '../version.js';
 import { requireWithCodeCache } from './code-cache.js';
+import { watchOutput } from './closed-output.js';
 
 /** Defined (true) by the bundler: dist/cli/main.js loads the commands bundle as CommonJS, through the code cache. */
 declare const KILN_BUNDLE: boolean | undefined;
@@ -67,6 +68,7 @@ async function main(argv: string[]): Promise<number> {
   return runCommand(name, rest);
 }
 
+watchOutput();
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { UserError } from '../../diagnostic.js';
 import { daemonInfoFile } from '../../state/state-dir.js';
 import { cobuildRedis } from '../cobuild-redis.js';
+import { onOutputClosed } from '../closed-output.js';
 import { parseCommand, MAX_JOBS, positiveInt, rememberJsSpec, resolveCacheDir, resolveWorkspaceSpec } from '../args.js';
 import type { LogMode } from '../../progress/progress.js';
 import type { Workspace } from '../../buildfile/types.js';
@@ -154,6 +155,11 @@ export async function run(argv: string[]): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // Output read by a pipe that closed (`kiln build | head`): stopped as by a signal, quietly (there is no one to tell).
+  onOutputClosed((code) => {
+    signalExit = code;
+    abort.abort();
+  });
 
   const outcome = await runBuild(
     ws,

@@ -49,6 +49,34 @@ describe('runScheduled', () => {
     expect(new Set(fanOrder).size).toBe(n + 1);
   });
 
+  it('settles at once, without a worker, what `settleAtOnce` takes, and asks its dependents in the same pass', async () => {
+    // A failure's downstream: b fails, so c and its 100,000-node tail never start.
+    const n = 100_000;
+    const deps: Record<string, string[]> = { a: [], b: [], c: ['b', 'a'] };
+    for (let i = 0; i < n; i++) deps[`t${i}`] = [i === 0 ? 'c' : `t${i - 1}`];
+    const worked: string[] = [];
+    const atOnce: string[] = [];
+    const failed = new Set<string>();
+    await runScheduled(
+      planOf(deps, { a: 5, b: 1 }),
+      2,
+      async (id) => {
+        worked.push(id);
+        if (id === 'b') failed.add(id);
+      },
+      (id) => {
+        if (!deps[id]!.some((d) => failed.has(d))) return false;
+        failed.add(id);
+        atOnce.push(id);
+        return true;
+      },
+    );
+    expect(worked).toEqual(['a', 'b']);
+    expect(atOnce).toHaveLength(n + 1);
+    expect(atOnce[0]).toBe('c');
+    expect(atOnce[n]).toBe(`t${n - 1}`);
+  });
+
   it('never runs more than `jobs` at once', async () => {
     const deps: Record<string, string[]> = {};
     for (let i = 0; i < 20; i++) deps[`n${i}`] = [];

@@ -119,6 +119,12 @@ export async function runScheduled(
   plan: SchedulePlan,
   jobs: number,
   work: (id: string, lane: number) => Promise<void | Parked>,
+  /**
+   * Asked of each node as it becomes ready: true when it settled there and
+   * then, needing no worker (it cannot start: a dep failed). Its dependents
+   * are then asked in turn, in the same pass.
+   */
+  settleAtOnce: (id: string) => boolean = () => false,
 ): Promise<void> {
   const p = indexPlan(plan);
   const prio = longestTails(p, plan.duration);
@@ -128,18 +134,28 @@ export async function runScheduled(
   const queue = new PQueue({ concurrency });
   const busy: boolean[] = new Array<boolean>(concurrency).fill(false);
   const parked = new Set<Promise<void>>();
-  // p-queue starts a task at once while a worker is free: nodes made ready together are added highest priority first.
-  const enqueueAll = (ready: number[]): void => {
-    if (ready.length > 1) ready.sort((a, b) => prio[b]! - prio[a]!);
-    for (const i of ready) enqueue(i);
+  /** Nodes whose deps have all settled: those `settleAtOnce` settles free their dependents in turn (a worklist, not recursion: chains are long). */
+  const becameReady = (ready: number[]): void => {
+    const queued: number[] = [];
+    for (let k = 0; k < ready.length; k++) {
+      const i = ready[k]!;
+      if (settleAtOnce(p.ids[i]!)) freeDependents(i, ready);
+      else queued.push(i);
+    }
+    // p-queue starts a task at once while a worker is free: nodes made ready together are added highest priority first.
+    if (queued.length > 1) queued.sort((a, b) => prio[b]! - prio[a]!);
+    for (const i of queued) enqueue(i);
   };
-  const settled = (i: number): void => {
-    const ready: number[] = [];
+  const freeDependents = (i: number, ready: number[]): void => {
     for (let e = p.dependents.first[i]!; e < p.dependents.first[i + 1]!; e++) {
       const next = p.dependents.edges[e]!;
       if (--waiting[next] === 0) ready.push(next);
     }
-    enqueueAll(ready);
+  };
+  const settled = (i: number): void => {
+    const ready: number[] = [];
+    freeDependents(i, ready);
+    becameReady(ready);
   };
   const enqueue = (i: number): void => {
     const id = p.ids[i]!;
@@ -167,7 +183,7 @@ export async function runScheduled(
   };
   const roots: number[] = [];
   for (let i = 0; i < p.ids.length; i++) if (waiting[i] === 0) roots.push(i);
-  enqueueAll(roots);
+  becameReady(roots);
   // A parked node that settles may make more work ready: idle means no task queued and none parked.
   for (;;) {
     await queue.onIdle();

@@ -109,6 +109,8 @@ export function settleByStamps(
   hooks: StampSettleHooks,
 ): Set<string> {
   const digests = new Map<string, string>();
+  // Nothing was ever built here (a fresh checkout, a first dry run): nothing to prove, and no order worth a walk.
+  if (states.size === 0) return new Set();
   const verdicts = new Map<string, boolean>();
   // Deps before dependents, iteratively: a node qualifies only if all its deps did.
   for (const id of topoOrder(ids, (id) => byId.get(id)!.deps.map((d) => d.id))) {

@@ -4,6 +4,7 @@ import { depDigestsOf, keyStage, knownKey, recordStage, resolveStage, restoreSta
 import type { Parked } from '../graph/schedule.js';
 import { awaitCobuilt, awaitForeignNode } from './foreign-node.js';
 import type { BuildSession, Keyed } from './session.js';
+import type { NodeDecl } from '../buildfile/types.js';
 import { localTraces, provenTracedKey, tracedBase, tracedCandidates, tracedKeyAfterRun, type TracedBase } from './traced-stages.js';
 
 /**
@@ -14,17 +15,32 @@ import { localTraces, provenTracedKey, tracedBase, tracedCandidates, tracedKeyAf
  * node-stages.ts; this is where a node leaves the pipeline, with exactly one
  * status: skipped, failed, cached (up to date or restored) or built.
  */
+/**
+ * The digests of a node's deps when it can start; else (a dep failed, was
+ * skipped or would run, or the build stopped) the node is settled as
+ * skipped and undefined returned. The scheduler asks this first of every
+ * node made ready (runScheduled's `settleAtOnce`): a node that cannot start
+ * never takes a worker, and a failure's or a dry run's downstream settles in
+ * one pass, not one queued task per node.
+ */
+export function startable(s: BuildSession, node: NodeDecl): Record<string, string> | undefined {
+  const deps = depDigestsOf(s, node);
+  if ('skip' in deps) s.skipped(node, deps.skip);
+  else if (s.stopped) s.skipped(node, 'not started: the build stopped after a failure');
+  else return deps.digests;
+  return undefined;
+}
+
 export async function processNode(s: BuildSession, id: string, lane: number): Promise<void | Parked> {
   const node = s.byId.get(id)!;
   const nodeStart = performance.now();
   const elapsed = () => Math.round((performance.now() - nodeStart) * 10) / 10;
   s.timeline.startNode(id, lane);
 
-  const deps = depDigestsOf(s, node);
-  if ('skip' in deps) return s.skipped(node, deps.skip);
-  if (s.stopped) return s.skipped(node, 'not started: the build stopped after a failure');
+  const digests = startable(s, node);
+  if (!digests) return;
 
-  const resolving = await resolveStage(s, node, deps.digests);
+  const resolving = await resolveStage(s, node, digests);
   if (isFailure(resolving)) return s.failed(node, resolving, null, resolving.kind === 'user' ? 0 : elapsed());
 
   const known = s.states.get(id);

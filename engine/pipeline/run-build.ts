@@ -10,7 +10,7 @@ import { DirQueue } from '../keys/write-scan.js';
 import { rules } from '../../rules/index.js';
 import { stopLeftoverCommands } from '../state/running-commands.js';
 import { finishRun } from './finish-run.js';
-import { processNode } from './process-node.js';
+import { processNode, startable } from './process-node.js';
 import { formatTrace, traceOfRun } from '../report/trace.js';
 import { loadRun } from '../state/run-record.js';
 import { BuildSession, type BuildOptions } from './session.js';
@@ -76,6 +76,10 @@ async function buildIn(s: BuildSession, ws: Workspace, opts: BuildOptions, repor
         } catch (e) {
           internal(e);
         }
+      },
+      (id) => {
+        s.timeline.startNode(id, 0);
+        return startable(s, s.byId.get(id)!) === undefined;
       },
     );
   } finally {

@@ -72,7 +72,7 @@ describe('long chains and wide fans', () => {
     const states = new Map<string, NodeState>();
     for (const node of ws.nodes) {
       const depDigests = Object.fromEntries(node.deps.map((d) => [d.id, `digest-${d.id}`]));
-      const context = contextSignature(node, { ...declaredIngredients(node, depDigests, {}), toolchain: {}, resolved: {}, uses: {} });
+      const context = contextSignature(node, declaredIngredients(node, depDigests, {}));
       states.set(node.id, { key: `key-${node.id}`, outputDigest: `digest-${node.id}`, fingerprint: '', log: null, durationMs: 1, inputStamp: '', context, written: [] });
     }
     const order: string[] = [];

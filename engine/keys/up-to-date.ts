@@ -19,14 +19,24 @@ const STAMP_FORMAT = 1;
  * form: a spurious difference (a reordered attribute map) only costs one
  * slow check, which then recomputes the real key.
  */
-export function contextSignature(node: NodeDecl, ingredients: Omit<Ingredients, 'inputs'>): string {
+export function contextSignature(node: NodeDecl, ingredients: ContextParts): string {
   const i = ingredients;
   return JSON.stringify([
     STAMP_FORMAT,
     node.inputs.map((p) => [p.glob, p.required]),
-    i.rule, i.dir, i.attrs, i.outputs, i.deps, i.env, i.secretEnv, i.toolchain, i.resolved, i.uses,
+    i.rule, i.dir, i.attrs, i.outputs, i.deps, i.env, i.secretEnv, i.toolchain ?? NOTHING, i.resolved ?? NOTHING, i.uses ?? NOTHING,
   ]);
 }
+
+/**
+ * What a context signature is made of: a key's ingredients but its inputs.
+ * A stamp-checkable node has no toolchain, resolve step or uses; left out,
+ * they read as the empty records they are (spreading them in cost a
+ * 100,000-node no-op 0.17 s).
+ */
+export type ContextParts = Omit<Ingredients, 'inputs' | 'toolchain' | 'resolved' | 'uses'> & Partial<Pick<Ingredients, 'toolchain' | 'resolved' | 'uses'>>;
+
+const NOTHING = Object.freeze({});
 
 /**
  * Whether a node can be proven up to date from stats alone, before any rule
@@ -44,7 +54,7 @@ export function stampCheckable(node: NodeDecl, rule: Rule): boolean {
  */
 function declaredContext(node: NodeDecl, depDigests: Record<string, string>, env: NodeJS.ProcessEnv): string {
   const deps = node.traced ? tracedDeps(depDigests) : depDigests;
-  return contextSignature(node, { ...declaredIngredients(node, deps, env), toolchain: {}, resolved: {}, uses: {} });
+  return contextSignature(node, declaredIngredients(node, deps, env));
 }
 
 /**

@@ -162,6 +162,31 @@ describe('npm scripts without declared outputs', () => {
     expect(read(dir, 'packages/one/dist/b.txt')).toBe('b\n');
     expect(read(dir, 'packages/one/lint/l.txt')).toBe('l\n');
   });
+
+  it('built alone in a larger workspace, a script still leaves out what its sibling wrote', async () => {
+    // One target of 12 nodes: the build reads only the states it needs (the target's and its siblings').
+    const dir = tempDir('kiln-stale-alone-');
+    const cacheDir = path.join(tempDir('kiln-stale-cache-'), 'cache');
+    const others = Object.fromEntries(
+      Array.from({ length: 10 }, (_, i) => [`packages/p${i}/package.json`, pkg({ name: `p${i}`, scripts: { build: `mkdir -p dist && echo ${i} > dist/i.txt` } })]),
+    );
+    writeFiles(dir, {
+      'package.json': pkg({ name: 'root', private: true, workspaces: ['packages/*'] }),
+      'packages/one/package.json': pkg({ name: 'one', scripts: { build: 'mkdir -p dist && cat src/* > dist/b.txt', lint: 'mkdir -p lint && echo l > lint/l.txt' } }),
+      'packages/one/src/a.txt': 'a1\n',
+      ...others,
+    });
+    const run = (...targets: string[]) => buildWithSummary(dir, ['--npm', 'build,lint', '--cache-dir', cacheDir, '--logs', 'none', ...targets]);
+    const all = await run();
+    expect(all.summary.nodes.filter((n) => n.status === 'built')).toHaveLength(12);
+    const alone = await run('one#build');
+    expect(alone.summary.nodes.find((n) => n.id === 'one#build')).toMatchObject({ status: 'cached', upToDate: true });
+    writeFiles(dir, { 'packages/one/src/a.txt': 'a2\n' });
+    const edited = await run('one#build');
+    expect(statuses(edited.summary).built).toEqual(['one#build']);
+    expect(read(dir, 'packages/one/dist/b.txt')).toBe('a2\n');
+    expect((await run('one#build')).summary.nodes.find((n) => n.id === 'one#build')).toMatchObject({ status: 'cached', upToDate: true });
+  });
 });
 
 describe('the note on undeclared writes', () => {

@@ -124,7 +124,7 @@ export class BuildSession {
       return index && { index, digestsOf: (blobs) => this.cache.local.gitBlobDigests(blobs), remember: (digests) => this.cache.local.rememberGitBlobs(digests) };
     });
     this.nodeStates = new NodeStates(db);
-    this.states = this.nodeStates.load();
+    this.states = this.nodeStates.load(statesRead(ws, this.byId, opts.selected));
     if (!opts.dryRun) this.nodeStates.batchWrites();
     this.history = new RunHistory(db);
     this.baseEnv = Object.freeze(essentialEnv(opts.env));
@@ -261,3 +261,16 @@ export class BuildSession {
 
 /** What a build's summary calls the agent of shard `index` (1-based) of `count`. */
 const shardName = (index: number, count: number): string => `shard ${index}/${count}`;
+
+/**
+ * The nodes whose states a build of `selected` reads: those nodes and
+ * their package siblings (a write scan leaves out what a sibling wrote).
+ * Undefined, meaning all, when the selection is a large part of the graph:
+ * one query for every row then costs less than a lookup each.
+ */
+function statesRead(ws: Workspace, byId: ReadonlyMap<string, NodeDecl>, selected: ReadonlySet<string>): Set<string> | undefined {
+  if (selected.size * 8 > ws.nodes.length) return undefined;
+  const ids = new Set(selected);
+  for (const id of selected) for (const sibling of byId.get(id)!.writeScan?.siblings ?? []) ids.add(sibling);
+  return ids;
+}

@@ -21,6 +21,9 @@ export interface NodeState {
   written: string[];
 }
 
+/** A node_state row as `load` selects it. */
+type StateRow = [string, string, string, string, string | null, number, string | null, string | null, string | null];
+
 /**
  * What this checkout knows about each node, for the next build: read all at
  * once (one query), written per node as it settles, in batched
@@ -45,12 +48,24 @@ export class NodeStates {
     this.forgetStmt = db.prepare('DELETE FROM node_state WHERE node = ?');
   }
 
-  /** Every node's state, without ingredients: a build only compares keys. */
-  load(): Map<string, NodeState> {
-    const rows = this.db
-      .prepare('SELECT node, key, output_digest, fingerprint, log, duration_ms, input_stamp, context, written FROM node_state')
-      .raw()
-      .all() as [string, string, string, string, string | null, number, string | null, string | null, string | null][];
+  /**
+   * Every node's state, without ingredients: a build only compares keys.
+   * With `only`, just those nodes' states, a lookup each: a build of one
+   * target in a checkout of 100,000 built nodes reads its few rows, not all.
+   */
+  load(only?: Iterable<string>): Map<string, NodeState> {
+    const select = 'SELECT node, key, output_digest, fingerprint, log, duration_ms, input_stamp, context, written FROM node_state';
+    let rows: StateRow[];
+    if (only) {
+      const one = this.db.prepare(`${select} WHERE node = ?`).raw();
+      rows = [];
+      for (const id of only) {
+        const row = one.get(id) as StateRow | undefined;
+        if (row) rows.push(row);
+      }
+    } else {
+      rows = this.db.prepare(select).raw().all() as StateRow[];
+    }
     return new Map(
       rows.map(([node, key, outputDigest, fingerprint, log, durationMs, inputStamp, context, written]) => [
         node,

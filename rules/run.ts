@@ -6,11 +6,17 @@ import { childProcess } from '../engine/lazy-builtins.js';
 /** Grace period between SIGTERM and SIGKILL when a node is cancelled. */
 const KILL_GRACE_MS = 2000;
 
-/** `cmd`-like attributes: a string runs with `sh -c`, a list runs as argv. */
-export const COMMAND_SCHEMA = v.union(
-  [v.pipe(v.string(), v.minLength(1)), v.pipe(v.array(v.string()), v.minLength(1))],
-  'expected a non-empty string or a non-empty list of strings',
-);
+const COMMAND_SHAPE = 'expected a non-empty string or a non-empty list of strings';
+const COMMAND_STRING = v.pipe(v.string(COMMAND_SHAPE), v.minLength(1, COMMAND_SHAPE));
+const COMMAND_LIST = v.pipe(v.array(v.string('expected a string')), v.minLength(1, COMMAND_SHAPE));
+
+/**
+ * `cmd`-like attributes: a string runs with `sh -c`, a list runs as argv.
+ * Chosen by the value's type, not a union: a union tries the string first,
+ * and the issue it makes for a list (2 KB of garbage a node) is thrown away.
+ * A list's bad item is then pointed at itself.
+ */
+export const COMMAND_SCHEMA = v.lazy((input) => (Array.isArray(input) ? COMMAND_LIST : COMMAND_STRING));
 
 /** `timeout` attributes: whole seconds, optional. */
 export const TIMEOUT_SCHEMA = v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), undefined);

@@ -293,14 +293,14 @@ const BROKEN: [string, Record<string, string>, string[]][] = [
     'rule attribute: list with a non-string',
     root('nodes:\n  a:\n    rule: run\n    cmd: [make, {target: all}]\n'),
     [
-      'kiln.yaml:4:10: cmd: expected a non-empty string or a non-empty list of strings',
+      'kiln.yaml:4:17: cmd[1]: expected a string',
     ],
   ],
   [
     'rule attribute: empty string',
     root('nodes:\n  a:\n    rule: run\n    cmd: ""\n'),
     [
-      'kiln.yaml:4:10: cmd: Invalid length: Expected >=1 but received 0',
+      'kiln.yaml:4:10: cmd: expected a non-empty string or a non-empty list of strings',
     ],
   ],
   [

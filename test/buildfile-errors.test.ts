@@ -639,6 +639,14 @@ describe('broken build files', () => {
     expect(diagnostics(files)).toEqual(expected);
   });
 
+  test('an alias chain that doubles at every level converts each collection once (no billion laughs)', () => {
+    // 40 levels: expanded, 2^40 items; each collection is converted once and shared, so the load answers at once.
+    const levels = Array.from({ length: 40 }, (_, i) => (i === 0 ? '&l0 [x, x]' : `&l${i} [*l${i - 1}, *l${i - 1}]`));
+    const found = diagnostics(root(`nodes:\n  a:\n    rule: run\n    cmd: [${levels.join(', ')}]\n`));
+    expect(found).toHaveLength(40);
+    expect(found[0]).toBe('kiln.yaml:4:15: cmd[0]: expected a string');
+  });
+
   test('a root build file that does not exist', () => {
     const missing = path.join(os.tmpdir(), 'kiln-no-such-dir', 'kiln.yaml');
     const loaded = loadWorkspace(missing);

@@ -145,19 +145,22 @@ export function parseNode(file: SourceFile, id: string, idKey: YamlScalar, value
     outputPos: NONE,
     toolchainPos: NONE,
   };
-  const attrEntries: Entry[] = [];
+  // At most every entry; sized up front (an empty list grows by 17 slots), trimmed below.
+  const attrEntries = new Array<Entry>(entries.length);
+  let attrs = 0;
   for (const e of entries) {
     if (POINTED_AT_LATER.includes(e.key)) setOwn(node.decl.fieldPos, e.key, file.pos(e.keyNode));
     if (LEADING_KEYS.includes(e.key)) continue;
     const field = Object.hasOwn(FIELDS, e.key) ? FIELDS[e.key] : undefined;
     if (field) field(file, e, node);
     else if (rule && Object.hasOwn(rule.attributes, e.key)) {
-      attrEntries.push(e);
+      attrEntries[attrs++] = e;
       setOwn(node.decl.fieldPos, e.key, file.pos(e.keyNode));
     }
     // Without a known rule its attributes are unknown too; reporting them would be noise.
     else if (rule) reportUnknownKey(file, e, id, rule);
   }
+  attrEntries.length = attrs;
   if (rule) node.decl.attrs = checkRuleAttrs(file, rule, id, idKey, attrEntries);
   const inputs = findEntry(entries, 'inputs');
   if (node.decl.traced && rule && !rule.traceable) {

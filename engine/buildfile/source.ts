@@ -198,7 +198,9 @@ export class SourceFile {
 
   /** Entries of a mapping with text keys; other keys are reported and skipped. */
   entries(map: YamlMap): Entry[] {
-    const out: Entry[] = [];
+    // Sized up front: pushing into an empty list reserves 17 slots, and most mappings hold two or three entries.
+    const out = new Array<Entry>(map.items.length);
+    let kept = 0;
     for (const { key: keyNode, value: raw } of map.items) {
       const key = this.text(keyNode);
       if (key === undefined || !isScalar(keyNode)) {
@@ -206,8 +208,9 @@ export class SourceFile {
         continue;
       }
       const value = this.deref(raw);
-      out.push({ key, keyNode, value, at: value && raw ? raw : keyNode });
+      out[kept++] = { key, keyNode, value, at: value && raw ? raw : keyNode };
     }
+    if (kept !== out.length) out.length = kept;
     return out;
   }
 
@@ -226,42 +229,58 @@ export class SourceFile {
    * collection containing itself is reported instead of looping.
    */
   toPlain(node: YamlNode, memo: PlainMemo = { made: undefined }): { ok: true; value: unknown } | { ok: false } {
-    const target = isAlias(node) ? this.deref(node) : node;
-    if (!target) return { ok: false }; // an unknown alias, already reported
-    if (isScalar(target)) return { ok: true, value: target.value };
-    const made = (memo.made ??= new Map());
-    if (made.has(target)) {
-      const value = made.get(target);
-      if (value === IN_PROGRESS) {
-        this.report(node, 'an alias may not refer to a collection that contains it');
-        return { ok: false };
-      }
-      return { ok: true, value };
+    const value = this.plain(node, memo);
+    return value === FAILED ? { ok: false } : { ok: true, value };
+  }
+
+  /**
+   * `toPlain`'s walk; FAILED after reporting. Collections are remembered
+   * only once an alias was met (`memo.made` is made then): a collection can
+   * be reached twice, or contain itself, only through one, and most values
+   * of a build file have none (a Map per value cost every node of a large
+   * file). A collection that contains itself is then converted once more
+   * before its alias finds it in progress.
+   */
+  private plain(node: YamlNode, memo: PlainMemo): unknown {
+    let target: YamlNode | undefined = node;
+    if (isAlias(node)) {
+      target = this.deref(node);
+      if (!target) return FAILED; // an unknown alias, already reported
+      memo.made ??= new Map();
     }
-    made.set(target, IN_PROGRESS);
+    if (isScalar(target)) return target.value;
+    if (memo.made?.has(target)) {
+      const value = memo.made.get(target);
+      if (value !== IN_PROGRESS) return value;
+      this.report(node, 'an alias may not refer to a collection that contains it');
+      return FAILED;
+    }
+    memo.made?.set(target, IN_PROGRESS);
     let value: unknown;
     if (isSeq(target)) {
-      const items: unknown[] = [];
-      for (const item of target.items) {
-        const r = this.toPlain(item, memo);
-        if (!r.ok) return r;
-        items.push(r.value);
+      const items = new Array<unknown>(target.items.length);
+      for (let i = 0; i < items.length; i++) {
+        const item = this.plain(target.items[i]!, memo);
+        if (item === FAILED) return FAILED;
+        items[i] = item;
       }
       value = items;
     } else if (isMap(target)) {
       const record: Record<string, unknown> = {};
       for (const e of this.uniqueEntries(target)) {
-        const r = e.value ? this.toPlain(e.value, memo) : { ok: true as const, value: null };
-        if (!r.ok) return r;
-        setOwn(record, e.key, r.value);
+        const item = e.value ? this.plain(e.value, memo) : null;
+        if (item === FAILED) return FAILED;
+        setOwn(record, e.key, item);
       }
       value = record;
     }
-    made.set(target, value);
-    return { ok: true, value };
+    memo.made?.set(target, value);
+    return value;
   }
 }
 
+/** What `plain` returns after reporting why a value has no plain form. */
+const FAILED = Symbol('failed');
 const IN_PROGRESS = Symbol('in progress');
 
 /** The entry of `entries` with key `key`: a loop, where a closure per call would cost every node of a large file. */
@@ -270,7 +289,7 @@ export function findEntry(entries: readonly Entry[], key: string): Entry | undef
   return undefined;
 }
 
-/** Collections `toPlain` converted, shared by the calls of one conversion; made on the first (most values are scalars). */
+/** Collections `toPlain` converted, shared by the calls of one conversion; made at the first alias (see `plain`). */
 export interface PlainMemo {
   made: Map<YamlNode, unknown> | undefined;
 }

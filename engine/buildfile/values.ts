@@ -52,14 +52,20 @@ export function textValue(file: SourceFile, node: YamlNode | undefined, at: Yaml
  * (comparing the kept values, so `out/` repeats `out`).
  */
 export function textList(file: SourceFile, e: Entry, spec: TextListSpec): TextItem[] {
-  const items: TextItem[] = [];
-  for (const { node, at } of listItems(file, e, spec.list)) {
+  const listed = listItems(file, e, spec.list);
+  // Sized up front, as SourceFile.entries: a node's lists are short, and an empty list grows by 17 slots.
+  const items = new Array<TextItem>(listed.length);
+  let kept = 0;
+  for (const { node, at } of listed) {
     const text = textValue(file, node, at, spec.item);
     const value = text !== undefined && spec.check ? spec.check(text, at) : text;
-    if (value !== undefined) items.push({ value, at });
+    if (value !== undefined) items[kept++] = { value, at };
   }
-  return withoutRepeats(file, e.key, items, (i) => i.value);
+  if (kept !== items.length) items.length = kept;
+  return withoutRepeats(file, e.key, items, textOf);
 }
+
+const textOf = (i: TextItem): string => i.value;
 
 /** Drops items whose key was already listed (from `items` itself, which it returns), reporting each repeat. */
 export function withoutRepeats<T extends { at: YamlNode }>(

@@ -32,6 +32,17 @@ export function renderFailure(f: Failure): string {
   }
 }
 
+/**
+ * An exception no stage expected, as a failure: its message and, when it
+ * has one, its error code (SQLITE_BUSY_SNAPSHOT and EACCES say more than
+ * "database is locked" and "permission denied").
+ */
+export function internalFailure(e: unknown): Failure {
+  const err = e as { message?: unknown; code?: unknown } | null | undefined;
+  const message = typeof err?.message === 'string' ? err.message : String(e);
+  return { kind: 'internal', message: typeof err?.code === 'string' && !message.includes(err.code) ? `${message} (${err.code})` : message };
+}
+
 /** A build's exit code: 2 when a build-file mistake surfaced, 1 for any other failure (or an interrupted build), else 0. */
 export function exitCodeOf(failures: Iterable<Failure>, interrupted: boolean): 0 | 1 | 2 {
   let code: 0 | 1 | 2 = interrupted ? 1 : 0;

@@ -1,6 +1,7 @@
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { isDigest, type BlobRef } from './cas.js';
+import { openShared } from '../../engine/state/sqlite.js';
 
 /** One output of a node, relative (posix) to the node's directory. */
 export interface OutputEntry {
@@ -62,68 +63,13 @@ export class ActionIndex {
   private readonly deleteStmt: Database.Statement<[string]>;
 
   constructor(dir: string) {
-    this.db = new Database(join(dir, 'index.db'));
-    // busy_timeout first: switching to WAL itself needs a lock another process may hold.
-    this.db.pragma('busy_timeout = 10000');
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    this.migrate();
+    this.db = openShared(join(dir, 'index.db'), migrate);
     this.selectStmt = this.db.prepare('SELECT entry, last_access FROM actions WHERE key = ?');
     this.touchStmt = this.db.prepare('UPDATE actions SET last_access = ? WHERE key = ?');
     this.upsertStmt = this.db.prepare(
       'INSERT OR REPLACE INTO actions (key, entry, created_at, last_access, total_size) VALUES (?, ?, ?, ?, ?)',
     );
     this.deleteStmt = this.db.prepare('DELETE FROM actions WHERE key = ?');
-  }
-
-  private migrate(): void {
-    // IMMEDIATE takes the write lock up front, so two processes opening a
-    // fresh cache serialise here instead of failing on a lock upgrade.
-    this.db
-      .transaction(() => {
-        const version = this.db.pragma('user_version', { simple: true }) as number;
-        if (version > SCHEMA_VERSION) {
-          throw new Error(`cache index schema ${version} is newer than this kiln understands (${SCHEMA_VERSION})`);
-        }
-        if (version < 1) {
-          this.db.exec(`CREATE TABLE actions (
-            key TEXT PRIMARY KEY,
-            entry TEXT NOT NULL,
-            created_at INTEGER NOT NULL,
-            last_access INTEGER NOT NULL,
-            total_size INTEGER NOT NULL
-          )`);
-        }
-        if (version < 2) {
-          // Which entries each remote has received: a build uploads what a remote
-          // missed (it was down, or read-only then) instead of never.
-          this.db.exec(`CREATE TABLE uploads (
-            remote TEXT NOT NULL,
-            key TEXT NOT NULL,
-            PRIMARY KEY (remote, key)
-          ) WITHOUT ROWID`);
-        }
-        if (version < 3) {
-          // Version 3: git blob (id and size) → kiln's digest of the file git checks it out as, so a fresh
-          // clone names its unchanged files' digests from git's index without reading them (keys/hash/git-index.ts).
-          this.db.exec(`CREATE TABLE git_blobs (
-            blob TEXT PRIMARY KEY,
-            digest TEXT NOT NULL
-          ) WITHOUT ROWID`);
-        }
-        if (version < 4) {
-          // Version 4: the traces traced nodes ran with, by the key of everything else they consume: the
-          // candidates a build observes again to find an entry (engine/tracing/trace.ts).
-          this.db.exec(`CREATE TABLE traces (
-            weak_key TEXT NOT NULL,
-            keys TEXT NOT NULL,
-            at INTEGER NOT NULL,
-            PRIMARY KEY (weak_key, keys)
-          ) WITHOUT ROWID`);
-        }
-        this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
-      })
-      .immediate();
   }
 
   get(key: string): ActionEntry | undefined {
@@ -192,7 +138,7 @@ export class ActionIndex {
     const put = this.db.prepare('INSERT OR REPLACE INTO git_blobs (blob, digest) VALUES (?, ?)');
     this.db.transaction(() => {
       for (const [blob, digest] of digests) put.run(blob, digest);
-    })();
+    }).immediate();
   }
 
   /** The traces recorded for a traced node's weak key (each a sorted list of Observation keys), newest first. */
@@ -206,10 +152,60 @@ export class ActionIndex {
     this.db.transaction(() => {
       this.db.prepare('INSERT OR REPLACE INTO traces (weak_key, keys, at) VALUES (?, ?, ?)').run(weakKey, JSON.stringify(keys), Date.now());
       this.db.prepare('DELETE FROM traces WHERE weak_key = ? AND keys NOT IN (SELECT keys FROM traces WHERE weak_key = ? ORDER BY at DESC LIMIT ?)').run(weakKey, weakKey, keep);
-    })();
+    }).immediate();
   }
 
   close(): void {
     this.db.close();
   }
+}
+
+function migrate(db: Database.Database): void {
+  // IMMEDIATE takes the write lock up front, so two processes opening a
+  // fresh cache serialise here instead of failing on a lock upgrade.
+  db
+    .transaction(() => {
+      const version = db.pragma('user_version', { simple: true }) as number;
+      if (version > SCHEMA_VERSION) {
+        throw new Error(`cache index schema ${version} is newer than this kiln understands (${SCHEMA_VERSION})`);
+      }
+      if (version < 1) {
+        db.exec(`CREATE TABLE actions (
+          key TEXT PRIMARY KEY,
+          entry TEXT NOT NULL,
+          created_at INTEGER NOT NULL,
+          last_access INTEGER NOT NULL,
+          total_size INTEGER NOT NULL
+        )`);
+      }
+      if (version < 2) {
+        // Which entries each remote has received: a build uploads what a remote
+        // missed (it was down, or read-only then) instead of never.
+        db.exec(`CREATE TABLE uploads (
+          remote TEXT NOT NULL,
+          key TEXT NOT NULL,
+          PRIMARY KEY (remote, key)
+        ) WITHOUT ROWID`);
+      }
+      if (version < 3) {
+        // Version 3: git blob (id and size) → kiln's digest of the file git checks it out as, so a fresh
+        // clone names its unchanged files' digests from git's index without reading them (keys/hash/git-index.ts).
+        db.exec(`CREATE TABLE git_blobs (
+          blob TEXT PRIMARY KEY,
+          digest TEXT NOT NULL
+        ) WITHOUT ROWID`);
+      }
+      if (version < 4) {
+        // Version 4: the traces traced nodes ran with, by the key of everything else they consume: the
+        // candidates a build observes again to find an entry (engine/tracing/trace.ts).
+        db.exec(`CREATE TABLE traces (
+          weak_key TEXT NOT NULL,
+          keys TEXT NOT NULL,
+          at INTEGER NOT NULL,
+          PRIMARY KEY (weak_key, keys)
+        ) WITHOUT ROWID`);
+      }
+      db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    })
+    .immediate();
 }

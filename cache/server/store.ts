@@ -1,10 +1,11 @@
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { mkdirSync, readdirSync, renameSync, rmSync, unlinkSync } from 'node:fs';
 import { open, rm, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { copyHashing, tempName } from '../local/cas.js';
 import { isAlive } from '../../engine/pid.js';
+import { openShared } from '../../engine/state/sqlite.js';
 
 /**
  * The server's artifacts: files under `<dir>/data/<namespace>/<xx>/<key>`,
@@ -41,12 +42,8 @@ export class Store {
     mkdirSync(this.dataDir, { recursive: true });
     mkdirSync(this.tmpDir, { recursive: true });
     this.sweepDeadTemps();
-    this.db = new Database(join(dir, 'index.db'));
-    this.db.pragma('busy_timeout = 10000');
-    this.db.pragma('journal_mode = WAL');
     // A crash may lose the last transactions, never corrupt the index; a lost row is a miss.
-    this.db.pragma('synchronous = NORMAL');
-    migrate(this.db);
+    this.db = openShared(join(dir, 'index.db'), migrate);
     this.stmt = {
       get: this.db.prepare('SELECT size, tag FROM entries WHERE namespace = ? AND key = ?'),
       touch: this.db.prepare('UPDATE entries SET last_access = ? WHERE namespace = ? AND key = ?'),
@@ -124,6 +121,7 @@ export class Store {
    * without a file (a miss), never a file nobody counts.
    */
   private evictOverLimit(): number {
+    // IMMEDIATE: it reads the totals before it deletes, and a read snapshot cannot become a write once another writer went first.
     return this.db.transaction(() => {
       let bytes = this.totals().bytes;
       let evicted = 0;
@@ -144,7 +142,7 @@ export class Store {
         }
       }
       return evicted;
-    })();
+    }).immediate();
   }
 
   /** Throws on names routes.ts never produces: a namespace or key must not reach outside `data/`. */

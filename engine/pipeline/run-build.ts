@@ -1,6 +1,6 @@
 import type { Workspace } from '../buildfile/types.js';
 import type { Reporter } from './events.js';
-import { exitCodeOf } from '../failure.js';
+import { exitCodeOf, internalFailure } from '../failure.js';
 import type { UpstreamHead } from '../state/history.js';
 import { runScheduled } from '../graph/schedule.js';
 import { notSelected, type RunSummary } from './summary.js';
@@ -68,7 +68,7 @@ async function buildIn(s: BuildSession, ws: Workspace, opts: BuildOptions, repor
       async (id, lane) => {
         const node = s.byId.get(id)!;
         // A bug or an environment failure (disk full, permissions), not a user mistake: fail the node, keep the build's bookkeeping.
-        const internal = (e: unknown) => s.failed(node, { kind: 'internal', message: (e as Error).message });
+        const internal = (e: unknown) => s.failed(node, internalFailure(e));
         try {
           const result = await (node.writeScan ? dirQueue.exclusive(node.dir, () => processNode(s, id, lane)) : processNode(s, id, lane));
           // Waiting for another agent's result: off the workers, and its failures are the node's too.

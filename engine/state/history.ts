@@ -88,6 +88,6 @@ export class RunHistory {
       }
       this.db.prepare('DELETE FROM node_runs WHERE run_id <= ?').run(newestDoomed);
       return this.db.prepare('DELETE FROM runs WHERE id <= ?').run(newestDoomed).changes;
-    })();
+    }).immediate(); // it reads before it writes: the write lock first, as the daemon or another build may write meanwhile
   }
 }

@@ -1,21 +1,26 @@
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openShared } from './sqlite.js';
 import { ensureStateDir } from './state-dir.js';
 
 
 const SCHEMA_VERSION = 6;
 
 /**
- * Opens (creating if needed) the workspace state database. WAL so that a
- * reader never blocks a build, busy_timeout so concurrent kiln processes in
- * one checkout wait instead of failing.
+ * Opens (creating if needed) the workspace state database (sqlite.ts: WAL
+ * so that a reader never blocks a build, busy_timeout so concurrent kiln
+ * processes in one checkout wait instead of failing).
  */
 export function openStateDb(root: string): Database.Database {
   const dir = ensureStateDir(root);
-  const db = new Database(path.join(dir, 'state.db'));
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
-  db.pragma('busy_timeout = 10000');
+  return openShared(path.join(dir, 'state.db'), (db) => {
+    // Checked before taking the write lock: most opens find the schema current (a build may hold the lock).
+    if ((db.pragma('user_version', { simple: true }) as number) < SCHEMA_VERSION) db.transaction(() => migrate(db)).immediate();
+  });
+}
+
+/** Brings the schema to SCHEMA_VERSION, inside the caller's write transaction (read again there: another process may have done it). */
+function migrate(db: Database.Database): void {
   const version = db.pragma('user_version', { simple: true }) as number;
   if (version < 1) {
     db.exec(`
@@ -84,5 +89,4 @@ export function openStateDb(root: string): Database.Database {
     db.exec('ALTER TABLE node_runs ADD COLUMN agent TEXT;');
   }
   if (version < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
-  return db;
 }

@@ -580,6 +580,36 @@ nodes:
       return r.stdout.split('\n').filter(Boolean).map(Number);
     }
 
+    /** Until the marked command really runs. */
+    async function started(marker: string, t0: number): Promise<void> {
+      while ((await pids(marker)).length === 0) {
+        expect(Date.now() - t0, 'the slow command never started').toBeLessThan(15_000);
+        await sleep(50);
+      }
+    }
+
+    /** Nothing kiln started may outlive it (a short grace for the kernel to deliver the kill). */
+    async function expectNoneLeft(marker: string): Promise<void> {
+      let left = await pids(marker);
+      for (let i = 0; i < 10 && left.length > 0; i++) {
+        await sleep(100);
+        left = await pids(marker);
+      }
+      expect(left, `processes left running: ${left.join(' ')}`).toEqual([]);
+    }
+
+    /** After a test, pass or fail: kiln and anything marked it left. */
+    async function killAll(child: { kill(signal: NodeJS.Signals): unknown }, marker: string): Promise<void> {
+      child.kill('SIGKILL');
+      for (const pid of await pids(marker)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
+    }
+
     it.each([
       { signal: 'SIGINT', code: 130, trap: '', label: 'sh -c with a grandchild' },
       { signal: 'SIGTERM', code: 143, trap: '', label: 'sh -c with a grandchild' },
@@ -614,10 +644,7 @@ nodes:
       });
       try {
         // Wait until the grandchild really runs, and at least ~500 ms.
-        while ((await pids(marker)).length === 0) {
-          expect(Date.now() - t0, 'the slow command never started').toBeLessThan(15_000);
-          await sleep(50);
-        }
+        await started(marker, t0);
         await sleep(Math.max(0, 500 - (Date.now() - t0)));
         expect(child.exitCode).toBeNull();
 
@@ -629,13 +656,7 @@ nodes:
         expect(result.exitCode, result.stderr).toBe(code);
         expect(took).toBeLessThan(5_000);
 
-        // Nothing it started may outlive it (a short grace for the kernel to deliver the kill).
-        let left = await pids(marker);
-        for (let i = 0; i < 10 && left.length > 0; i++) {
-          await sleep(100);
-          left = await pids(marker);
-        }
-        expect(left, `processes left running: ${left.join(' ')}`).toEqual([]);
+        await expectNoneLeft(marker);
 
         const summary = JSON.parse(fs.readFileSync(summaryFile, 'utf8')) as { nodes: { id: string; status: string }[] };
         const status = Object.fromEntries(summary.nodes.map((n) => [n.id, n.status]));
@@ -647,14 +668,7 @@ nodes:
         const stats = await kiln(ws, ['cache', 'stats', '--cache-dir', cacheDir]);
         expect(stats.stdout).toMatch(/^entries: 1$/m);
       } finally {
-        child.kill('SIGKILL');
-        for (const pid of await pids(marker)) {
-          try {
-            process.kill(pid, 'SIGKILL');
-          } catch {
-            /* gone */
-          }
-        }
+        await killAll(child, marker);
       }
     });
 
@@ -681,35 +695,19 @@ nodes:
         env: baseEnv({ KILN_CACHE_DIR: tempDir('kiln-pipe-cache-') }),
       });
       try {
-        const t0 = Date.now();
-        while ((await pids(marker)).length === 0) {
-          expect(Date.now() - t0, 'the slow command never started').toBeLessThan(15_000);
-          await sleep(50);
-        }
+        await started(marker, Date.now());
         // The reader goes away; kiln's next line (tick finishing) meets a closed pipe.
         child.stdout!.destroy();
         const result = await child;
         expect(result.signal, result.stderr).toBeUndefined();
         expect(result.exitCode, result.stderr).toBe(141);
         expect(result.stderr).not.toMatch(/Error|at .*\.js:\d+/);
-        let left = await pids(marker);
-        for (let i = 0; i < 10 && left.length > 0; i++) {
-          await sleep(100);
-          left = await pids(marker);
-        }
-        expect(left, `processes left running: ${left.join(' ')}`).toEqual([]);
+        await expectNoneLeft(marker);
         const summary = JSON.parse(fs.readFileSync(summaryFile, 'utf8')) as { nodes: { id: string; status: string }[] };
         expect(Object.fromEntries(summary.nodes.map((n) => [n.id, n.status]))).toMatchObject({ tick: 'built' });
         expect(fs.existsSync(path.join(ws, 'slow.txt'))).toBe(false);
       } finally {
-        child.kill('SIGKILL');
-        for (const pid of await pids(marker)) {
-          try {
-            process.kill(pid, 'SIGKILL');
-          } catch {
-            /* gone */
-          }
-        }
+        await killAll(child, marker);
       }
     });
   });

@@ -11,10 +11,13 @@ const PAUSE_MS = 20;
  * writer, synchronous NORMAL (a crash may lose the last transactions, never
  * corrupt the file), then `prepare` (the schema: its migrations take the
  * write lock first, so processes opening a new file at once take turns).
- * Where waiting could deadlock, SQLite answers SQLITE_BUSY at once instead
- * of calling the busy handler; four builds opening one new cache together
- * met that once. Opening and preparing are idempotent, so a busy open is
- * tried again, for about two seconds, before the error is the caller's.
+ * A connection that opens while the last one is closing (it checkpoints and
+ * removes the WAL under an exclusive lock) or while another runs recovery
+ * gets SQLITE_BUSY at once, without the busy handler (SQLite's WAL notes):
+ * four builds sharing one new cache met that once. Opening and preparing
+ * are idempotent, so a busy open is tried again, for about two seconds,
+ * before the error is the caller's. Once open, a connection is never the
+ * one that finds the last other closing.
  */
 export function openShared(file: string, prepare: (db: Database.Database) => void): Database.Database {
   for (let attempt = 1; ; attempt++) {

@@ -118,15 +118,15 @@ export function settleByStamps(
   rules: ReadonlyMap<string, Rule>,
   hooks: StampSettleHooks,
 ): Set<string> {
+  /** The proven nodes' recorded output digests: a node is here if and only if it was proven. */
   const digests = new Map<string, string>();
   // Nothing was ever built here (a fresh checkout, a first dry run): nothing to prove, and no order worth a walk.
   if (states.size === 0) return new Set();
-  const verdicts = new Map<string, boolean>();
   // Deps before dependents, iteratively: a node qualifies only if all its deps did.
   for (const id of topoOrder(ids, (id) => byId.get(id)!.deps.map((d) => d.id))) {
     const node = byId.get(id)!;
     const known = states.get(id);
-    let ok = known !== undefined && stampCheckable(node, rules.get(node.rule)!) && node.deps.every((d) => verdicts.get(d.id) === true);
+    let ok = known !== undefined && stampCheckable(node, rules.get(node.rule)!) && node.deps.every((d) => digests.has(d.id));
     if (ok && known) {
       const startedAt = performance.now();
       const depDigests: Record<string, string> = {};
@@ -140,7 +140,6 @@ export function settleByStamps(
         hooks.settled(node, known, startedAt);
       }
     }
-    verdicts.set(id, ok);
   }
   return new Set(digests.keys());
 }

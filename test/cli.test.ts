@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildWithSummary, kiln, tempDir, writeFiles } from './kiln.js';
+import { execa } from 'execa';
+import { buildWithSummary, kiln, KILN_MAIN, tempDir, writeFiles } from './kiln.js';
 
 const TWO_NODES = `nodes:
   gen:
@@ -111,6 +112,18 @@ describe('kiln CLI', () => {
     expect(JSON.parse(json.stdout)).toMatchObject({ edges: [['gen', 'use']] });
     const dot = await kiln(ws, ['graph']);
     expect(dot.stdout).toContain('"gen" -> "use";');
+  });
+
+  it('exits 74 without a stack trace when its output cannot be written (a full disk behind >)', async () => {
+    const ws = workspace();
+    const full = fs.openSync('/dev/full', 'w');
+    try {
+      const r = await execa('node', [KILN_MAIN, 'graph', '--format', 'json'], { cwd: ws, reject: false, stdout: full, env: { CI: 'true' } });
+      expect(r.exitCode, r.stderr).toBe(74);
+      expectNoStack(r.stderr);
+    } finally {
+      fs.closeSync(full);
+    }
   });
 
   it('cleans outputs so the next build restores them from the cache', async () => {

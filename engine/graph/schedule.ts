@@ -122,7 +122,7 @@ export async function runScheduled(
   /**
    * Asked of each node as it becomes ready: true when it settled there and
    * then, needing no worker (it cannot start: a dep failed). Its dependents
-   * are then asked in turn, in the same pass.
+   * are then asked in turn, in the same pass. Like `work`, it never throws.
    */
   settleAtOnce: (id: string) => boolean = () => false,
 ): Promise<void> {

@@ -8,14 +8,6 @@ import type { NodeDecl } from '../buildfile/types.js';
 import { localTraces, provenTracedKey, tracedBase, tracedCandidates, tracedKeyAfterRun, type TracedBase } from './traced-stages.js';
 
 /**
- * One node, top to bottom: deps → resolve → key (the recorded one when its
- * stamps prove it, else gathered; for a traced node, one per trace it ran
- * with) → up to date? → restore (local, then remote) → run → (a traced
- * node's key, from what it read) → store → record. Each stage is a function of
- * node-stages.ts; this is where a node leaves the pipeline, with exactly one
- * status: skipped, failed, cached (up to date or restored) or built.
- */
-/**
  * The digests of a node's deps when it can start; else (a dep failed, was
  * skipped or would run, or the build stopped) the node is settled as
  * skipped and undefined returned. The scheduler asks this first of every
@@ -31,6 +23,14 @@ export function startable(s: BuildSession, node: NodeDecl): Record<string, strin
   return undefined;
 }
 
+/**
+ * One node, top to bottom: deps → resolve → key (the recorded one when its
+ * stamps prove it, else gathered; for a traced node, one per trace it ran
+ * with) → up to date? → restore (local, then remote) → run → (a traced
+ * node's key, from what it read) → store → record. Each stage is a function of
+ * node-stages.ts; this is where a node leaves the pipeline, with exactly one
+ * status: skipped, failed, cached (up to date or restored) or built.
+ */
 export async function processNode(s: BuildSession, id: string, lane: number): Promise<void | Parked> {
   const node = s.byId.get(id)!;
   const nodeStart = performance.now();

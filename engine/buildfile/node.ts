@@ -160,7 +160,7 @@ export function parseNode(file: SourceFile, id: string, idKey: YamlScalar, value
     // Without a known rule its attributes are unknown too; reporting them would be noise.
     else if (rule) reportUnknownKey(file, e, id, rule);
   }
-  attrEntries.length = attrs;
+  if (attrs !== attrEntries.length) attrEntries.length = attrs;
   if (rule) node.decl.attrs = checkRuleAttrs(file, rule, id, idKey, attrEntries);
   const inputs = findEntry(entries, 'inputs');
   if (node.decl.traced && rule && !rule.traceable) {

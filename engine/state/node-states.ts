@@ -25,9 +25,9 @@ export interface NodeState {
 type StateRow = [string, string, string, string, string | null, number, string | null, string | null, string | null];
 
 /**
- * What this checkout knows about each node, for the next build: read all at
- * once (one query), written per node as it settles, in batched
- * transactions during a build.
+ * What this checkout knows about each node, for the next build: read at the
+ * start (all, or those a build of a few targets needs), written per node as
+ * it settles, in batched transactions during a build.
  */
 export class NodeStates {
   // Prepared once: preparing costs far more than running these small statements.

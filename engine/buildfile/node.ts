@@ -11,7 +11,7 @@ import { escapes, isAbsolute, joinRel, normalise } from './paths.js';
 import { checkRuleAttrs } from './rule-attrs.js';
 import { findEntry, setOwn, type Entry, type SourceFile } from './source.js';
 import { textList, textValue } from './values.js';
-import { NONE } from '../arrays.js';
+import { mapDefined, NONE } from '../arrays.js';
 
 /** A node declaration plus item positions that only the workspace-wide checks need. */
 export interface ParsedNode {
@@ -145,22 +145,20 @@ export function parseNode(file: SourceFile, id: string, idKey: YamlScalar, value
     outputPos: NONE,
     toolchainPos: NONE,
   };
-  // At most every entry; sized up front (an empty list grows by 17 slots), trimmed below.
-  const attrEntries = new Array<Entry>(entries.length);
-  let attrs = 0;
-  for (const e of entries) {
+  // Each entry is a common field (read here), a rule attribute (kept for checkRuleAttrs) or unknown.
+  const attrEntries = mapDefined(entries, (e) => {
     if (POINTED_AT_LATER.includes(e.key)) setOwn(node.decl.fieldPos, e.key, file.pos(e.keyNode));
-    if (LEADING_KEYS.includes(e.key)) continue;
+    if (LEADING_KEYS.includes(e.key)) return undefined;
     const field = Object.hasOwn(FIELDS, e.key) ? FIELDS[e.key] : undefined;
     if (field) field(file, e, node);
     else if (rule && Object.hasOwn(rule.attributes, e.key)) {
-      attrEntries[attrs++] = e;
       setOwn(node.decl.fieldPos, e.key, file.pos(e.keyNode));
+      return e;
     }
     // Without a known rule its attributes are unknown too; reporting them would be noise.
     else if (rule) reportUnknownKey(file, e, id, rule);
-  }
-  if (attrs !== attrEntries.length) attrEntries.length = attrs;
+    return undefined;
+  });
   if (rule) node.decl.attrs = checkRuleAttrs(file, rule, id, idKey, attrEntries);
   const inputs = findEntry(entries, 'inputs');
   if (node.decl.traced && rule && !rule.traceable) {

@@ -5,7 +5,7 @@ import { cutOf, mergePieces, piecesFromEvents, treeFromEvents } from './yaml/eve
 import { LineIndex } from './yaml/lines.js';
 import { isAlias, isMap, isScalar, isSeq } from './yaml/tree.js';
 import type { YamlMap, YamlNode, YamlScalar } from './yaml/tree.js';
-import { dropRepeats, pushAll } from '../arrays.js';
+import { dropRepeats, mapDefined, pushAll } from '../arrays.js';
 
 /** One `key: value` of a YAML mapping whose key is text. */
 export interface Entry {
@@ -198,20 +198,15 @@ export class SourceFile {
 
   /** Entries of a mapping with text keys; other keys are reported and skipped. */
   entries(map: YamlMap): Entry[] {
-    // Sized up front: pushing into an empty list reserves 17 slots, and most mappings hold two or three entries.
-    const out = new Array<Entry>(map.items.length);
-    let kept = 0;
-    for (const { key: keyNode, value: raw } of map.items) {
+    return mapDefined(map.items, ({ key: keyNode, value: raw }) => {
       const key = this.text(keyNode);
       if (key === undefined || !isScalar(keyNode)) {
         this.report(keyNode, 'keys must be plain names');
-        continue;
+        return undefined;
       }
       const value = this.deref(raw);
-      out[kept++] = { key, keyNode, value, at: value && raw ? raw : keyNode };
-    }
-    if (kept !== out.length) out.length = kept;
-    return out;
+      return { key, keyNode, value, at: value && raw ? raw : keyNode };
+    });
   }
 
   /** `entries`, reporting a key given twice at the second occurrence. */

@@ -3,7 +3,7 @@ import { isScalar, isSeq } from './yaml/tree.js';
 import type { YamlNode } from './yaml/tree.js';
 import { formatPos } from './hint.js';
 import type { Entry, SourceFile } from './source.js';
-import { dropRepeats } from '../arrays.js';
+import { dropRepeats, mapDefined } from '../arrays.js';
 
 /** One list item: its value (aliases resolved) and where it is written. */
 export interface ListItem {
@@ -52,16 +52,11 @@ export function textValue(file: SourceFile, node: YamlNode | undefined, at: Yaml
  * (comparing the kept values, so `out/` repeats `out`).
  */
 export function textList(file: SourceFile, e: Entry, spec: TextListSpec): TextItem[] {
-  const listed = listItems(file, e, spec.list);
-  // Sized up front, as SourceFile.entries: a node's lists are short, and an empty list grows by 17 slots.
-  const items = new Array<TextItem>(listed.length);
-  let kept = 0;
-  for (const { node, at } of listed) {
+  const items = mapDefined(listItems(file, e, spec.list), ({ node, at }) => {
     const text = textValue(file, node, at, spec.item);
     const value = text !== undefined && spec.check ? spec.check(text, at) : text;
-    if (value !== undefined) items[kept++] = { value, at };
-  }
-  if (kept !== items.length) items.length = kept;
+    return value === undefined ? undefined : { value, at };
+  });
   return withoutRepeats(file, e.key, items, textOf);
 }
 

@@ -101,9 +101,10 @@ export class ActionCache {
 
   /**
    * Writes a hit's outputs into the node dir (see restoreOutputs) and reads
-   * its log when `withLog` (it is to be replayed). An entry that proves unusable (a corrupt blob, a manifest that
-   * would write outside the outputs) is forgotten with a warning: undefined,
-   * and the node is built instead.
+   * its log when `withLog` (it is to be replayed). An entry that proves
+   * unusable (a corrupt blob, a manifest that would write outside the
+   * outputs) is forgotten with a warning: undefined, and the node is built
+   * instead.
    */
   async restore(
     node: string,

@@ -9,8 +9,8 @@
  * (EX_IOERR).
  */
 
-export const EXIT_PIPE = 141;
-export const EXIT_IO = 74;
+const EXIT_PIPE = 141;
+const EXIT_IO = 74;
 
 /**
  * The stop handler lives on globalThis under a registered symbol, not in a

@@ -10,8 +10,9 @@ import { describe, expect, it } from 'vitest';
 import { mulberry32 as prng } from '../bench/prng.js';
 import { treeFromDocument } from '../engine/buildfile/yaml/document.js';
 import { mergePieces, piecesFromEvents, treeFromEvents } from '../engine/buildfile/yaml/events.js';
+import { scanPiece } from '../engine/buildfile/yaml/piece-scanner.js';
 import { planSections } from '../engine/buildfile/yaml/sections.js';
-import { VALID, mutate } from './yaml-mutations.js';
+import { VALID, mutate, pick } from './yaml-mutations.js';
 
 /** Files the fast path takes: where the parsers could disagree. */
 function agree(text: string): boolean {
@@ -113,6 +114,80 @@ const PIECE_EDGES = [
   'nodes:\n  a: {x: 1,\n  y: 2}\n  b: 1\n',
   `nodes:\n${Array.from({ length: 40 }, (_, i) => `  n${i}:\n    rule: run\n    deps: [n${i + 1}]\n    cmd: |\n      echo ${i}\n`).join('')}`,
 ];
+
+/** Pieces of `text` cut one entry each that the piece scanner takes (the rest go to js-yaml). */
+function scanned(text: string): number {
+  const cut = planSections(text, 1);
+  if (!cut) return 0;
+  return cut.pieces.filter((from, i) => scanPiece(text, from, cut.pieces[i + 1] ?? cut.resumeAt)).length;
+}
+
+/** Keys and values near the edges of what the piece scanner takes. */
+const SCANNER_KEYS = ['n1', 'a.b/c-d_e', '"@scope/pkg#build"', "'it''s'", '1.0', '007', '~', 'true', '-x', 'a b', 'a ', 'a:b', 'a :', '"q" ', '"a\\"', `${'k'.repeat(1030)}`, '<<', 'ключ'];
+const SCANNER_VALUES = [
+  'run', 'make all', '"true"', "'x'", "'it''s'", '""', "''", '"a # b"', 'a#b', 'a # comment', 'a   ', '1', '-1', '0x1F', '.5', '1e3', '.inf', 'null', '~', 'True', 'n12',
+  '[]', '[ ]', '[a]', '[a, "b", \'c\']', '[ a ,b ]', '[-c, -1]', '[a, ]', '[a,,b]', '[a b]', '[a:b]', '[a #c]', '[[a]]', '[{a: b}]', '[a', '["a" b]',
+  'a: b', 'a:b', 'a:', 'http://x', '{a: b}', '|', '>-', '&x 1', '*x', '!t x', '%x', '@x', '`x`', '? x', '- x', '-', '-x', ':x', '"a\\tb"', '"open', "'open", '"x"y', "'x' # c", '#c', 'a\u0085b', 'a\u00a0b', 'a\rb', 'a\u2028b', 'é',
+];
+const SCANNER_BLOCKS = [
+  (k: number) => ['- a', '- "b"', '- [c]'].map((l) => ' '.repeat(k) + l),
+  (k: number) => [' '.repeat(k + 2) + '- a', ' '.repeat(k + 2) + '- b # c'],
+  (k: number) => [' '.repeat(k) + '- ', ' '.repeat(k) + '- x'],
+  (k: number) => [' '.repeat(k) + '-'],
+  (k: number) => [' '.repeat(k) + '- - a'],
+  (k: number) => [' '.repeat(k) + '- a: b'],
+  (k: number) => [' '.repeat(k + 2) + 'nested: map'],
+  (k: number) => [' '.repeat(k + 2) + 'continued scalar'],
+  (k: number) => [' '.repeat(k + 2) + '- a', ' '.repeat(k + 1) + '- b'],
+  (k: number) => [' '.repeat(k + 2) + '- a', ' '.repeat(k + 4) + 'more'],
+  (k: number) => [' '.repeat(k + 6) + '# a deeper comment', ''],
+  () => [],
+];
+
+/** A `nodes:` file of random entries built from the pieces above, with blank, comment, CRLF and odd-indent lines. */
+function scannerFile(rand: () => number): string {
+  const lines = ['nodes:'];
+  const entries = 2 + pick(4, rand);
+  for (let e = 0; e < entries; e++) {
+    lines.push(`  ${rand() < 0.8 ? `n${e}` : SCANNER_KEYS[pick(SCANNER_KEYS.length, rand)]}:${rand() < 0.1 ? ' # id' : ''}`);
+    const indent = rand() < 0.9 ? 4 : 3 + pick(4, rand);
+    for (let f = 1 + pick(4, rand); f > 0; f--) {
+      const key = rand() < 0.7 ? ['rule', 'cmd', 'deps', 'outputs', 'env'][pick(5, rand)]! : SCANNER_KEYS[pick(SCANNER_KEYS.length, rand)]!;
+      if (rand() < 0.3) {
+        lines.push(`${' '.repeat(indent)}${key}:${rand() < 0.2 ? ' # list' : ''}`, ...SCANNER_BLOCKS[pick(SCANNER_BLOCKS.length, rand)]!(indent));
+      } else {
+        const value = rand() < 0.6 ? ['run', 'make all', '"true"', '[n1, "n2"]', 'x # c'][pick(5, rand)] : SCANNER_VALUES[pick(SCANNER_VALUES.length, rand)];
+        lines.push(`${' '.repeat(indent)}${key}: ${value}`);
+      }
+      if (rand() < 0.1) lines.push(['', '# comment', `${' '.repeat(pick(8, rand))}# indented comment`, ' '.repeat(pick(6, rand))][pick(4, rand)]!);
+      if (rand() < 0.03) lines.push(`${' '.repeat(indent + pick(3, rand) - 1)}odd: indent`);
+    }
+  }
+  const text = `${lines.join('\n')}\n`;
+  return rand() < 0.15 ? text.replaceAll('\n', '\r\n') : text;
+}
+
+describe('the piece scanner reads a cut file exactly as the yaml package does', () => {
+  it('takes every piece of a generated build file', () => {
+    const text = `nodes:\n${Array.from({ length: 50 }, (_, i) => `  n${i}:\n    rule: run\n    deps: [n${i + 1}, "q"]\n    env:\n      - A # why\n    cmd: make n${i} # note\n\n`).join('')}`;
+    expect(scanned(text)).toBe(49);
+    expect(agreeInPieces(text)).toBe(true);
+  });
+
+  it('on 4,000 files of entries near the edges of what it takes', () => {
+    const rand = prng(0x7363616e);
+    let taken = 0;
+    let agreed = 0;
+    for (let round = 0; round < 4000; round++) {
+      const text = scannerFile(rand);
+      taken += scanned(text);
+      if (agreeInPieces(text)) agreed++;
+    }
+    // The scanner must be exercised: many pieces taken, and many files read by both parsers and compared.
+    expect(taken).toBeGreaterThan(2500);
+    expect(agreed).toBeGreaterThan(600);
+  });
+});
 
 describe('the fast YAML path reads files exactly as the yaml package does', () => {
   it('in pieces, at every cut between entries', () => {

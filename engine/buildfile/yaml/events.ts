@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import type { Event, ScalarEvent } from 'js-yaml';
 import { resolvePlain } from './core-schema.js';
+import { scanPiece } from './piece-scanner.js';
 import { planSections, type SectionCut } from './sections.js';
 import type { YamlMap, YamlNode, YamlPair, YamlScalar } from './tree.js';
 import { pushAll } from '../../arrays.js';
@@ -67,7 +68,11 @@ export interface PiecedTree {
 /** A piece of a cut file cannot be read on its own (an open flow or quote across a cut, what the fast path leaves): read the file whole. */
 export class PiecesDeclined extends Error {}
 
-/** The frame of a cut file and its later pieces; undefined when the frame has no mapping at the section or the fast path declines it. */
+/**
+ * The frame of a cut file and its later pieces, each read by the piece
+ * scanner when it takes it, else by js-yaml; undefined when the frame has no
+ * mapping at the section or the fast path declines it.
+ */
 export function piecesFromEvents(text: string, { keyAt, cutAt, resumeAt, pieces }: SectionCut): PiecedTree | undefined {
   return declinedAsUndefined(() => {
     const root = treeOf(text.slice(0, cutAt) + text.slice(resumeAt), { cut: cutAt, by: resumeAt - cutAt });
@@ -77,7 +82,8 @@ export function piecesFromEvents(text: string, { keyAt, cutAt, resumeAt, pieces 
     const laterPieces = function* (): Generator<YamlMap> {
       for (let i = 0; i < pieces.length; i++) {
         const from = pieces[i]!;
-        const piece = declinedAsUndefined(() => treeOf(text.slice(from, pieces[i + 1] ?? resumeAt), { cut: 0, by: from }));
+        const to = pieces[i + 1] ?? resumeAt;
+        const piece = scanPiece(text, from, to) ?? declinedAsUndefined(() => treeOf(text.slice(from, to), { cut: 0, by: from }));
         if (piece?.kind !== 'map') throw new PiecesDeclined();
         yield piece;
       }

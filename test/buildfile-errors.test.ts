@@ -708,6 +708,11 @@ describe('rule attributes are validated from the rule registry', () => {
       registry.delete(image.id);
     }
   });
+
+  test("a schema's transform is kept; a value it left as it was is the one read", () => {
+    const ws = load(root('nodes:\n  src: {rule: git, url: /r, ref: main, paths: [./lib/, docs]}\n  run: {rule: run, cmd: [make, all]}\n'));
+    expect(ws.nodes.map((n) => n.attrs)).toEqual([{ url: '/r', ref: 'main', paths: ['lib', 'docs'] }, { cmd: ['make', 'all'] }]);
+  });
 });
 
 describe('valid build files', () => {

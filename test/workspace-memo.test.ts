@@ -60,6 +60,7 @@ describe('the workspace memo', () => {
         '  traced:',
         '    rule: run',
         '    deps: [gen, sub.leaf]',
+        '    uses: [gen.version]',
         '    inputs: traced',
         '    cmd: cat out/a.txt',
         '  far:',
@@ -88,6 +89,7 @@ describe('the workspace memo', () => {
       ['!src/skip', false, 9],
     ]);
     expect(memo.nodes.find((n) => n.id === 'sub.leaf')!.pos).toEqual({ file: 'sub/kiln.yaml', line: 2, column: 3 });
+    expect(memo.nodes.find((n) => n.id === 'traced')!.uses).toEqual([{ dep: 'gen', name: 'version', pos: { file: 'kiln.yaml', line: 18, column: 12 } }]);
   });
 
   it('gives back an imported JS workspace: write scans, pass-through env, uncached and lenient nodes', async () => {
@@ -132,5 +134,19 @@ describe('the workspace memo', () => {
     const edited = await buildWithSummary(dir, ['--cache-dir', cacheDir], { GREETING: 'bye' });
     expect(edited.exitCode).toBe(0);
     expect(fs.readFileSync(path.join(dir, 'b.txt'), 'utf8')).toBe('bye two\nbye two\n');
+  });
+
+  it('stamps the build files it parsed once they are old enough, and an edit after that is read', async () => {
+    const dir = tempDir('kiln-memo-stamp-');
+    writeFiles(dir, { 'kiln.yaml': 'nodes:\n  a: {rule: run, cmd: echo one}\n' });
+    backdate(dir, ['kiln.yaml']);
+    // utimes set the ctime to now: past the racy margin, the stat can be trusted.
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const rootFile = path.join(dir, 'kiln.yaml');
+    expect(value(await loadWorkspaceCached(rootFile, STATE_DIR)).nodes[0]!.attrs).toEqual({ cmd: 'echo one' });
+    const memo = JSON.parse(fs.readFileSync(path.join(dir, STATE_DIR, 'workspace.json'), 'utf8'));
+    expect(memo.stamp, 'the first load stamps the texts it parsed').toMatch(/^kiln\.yaml:/);
+    fs.writeFileSync(rootFile, 'nodes:\n  a: {rule: run, cmd: echo two}\n');
+    expect(value(await loadWorkspaceCached(rootFile, STATE_DIR)).nodes[0]!.attrs).toEqual({ cmd: 'echo two' });
   });
 });

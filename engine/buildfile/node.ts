@@ -9,7 +9,8 @@ import { ENV_NAME, NODE_ID } from './names.js';
 import { parseInputs } from './inputs.js';
 import { escapes, isAbsolute, joinRel, normalise } from './paths.js';
 import { checkRuleAttrs } from './rule-attrs.js';
-import { findEntry, setOwn, type Entry, type SourceFile } from './source.js';
+import { setOwn } from './records.js';
+import { findEntry, type Entry, type SourceFile } from './source.js';
 import { textList, textValue } from './values.js';
 import { mapDefined, NONE } from '../arrays.js';
 

@@ -2,7 +2,8 @@ import * as v from 'valibot';
 import { isAlias, isMap, isSeq } from './yaml/tree.js';
 import type { YamlNode, YamlScalar } from './yaml/tree.js';
 import type { Rule } from '../../rules/rule.js';
-import { findEntry, setOwn, type Entry, type PlainMemo, type SourceFile } from './source.js';
+import { setOwn } from './records.js';
+import { findEntry, type Entry, type PlainMemo, type SourceFile } from './source.js';
 
 /** One object schema per rule, built on first use: building schemas per node would cost on every load. */
 const schemas = new WeakMap<Rule, v.GenericSchema>();

@@ -1,129 +1,198 @@
 import type { SourcePos } from '../diagnostic.js';
 import { NONE } from '../arrays.js';
+import { setOwn } from './records.js';
 import type { DepRef, InputPattern, NodeDecl, UseRef } from './types.js';
 
 /**
- * The memo's form of node declarations (snapshot.ts). Written as they are
- * held, a 100,000-node workspace made a 33 MB memo, two thirds of it
- * positions (`{"file":"kiln.yaml","line":13,"column":3}`, three or more a
- * node) and empty lists; parsing it was most of a no-op build's load, and
- * writing it a fifth of a cold one. Here a position is one number, an empty
- * list is left out, and the rest of a declaration is kept as it is.
+ * The memo's form of node declarations (snapshot.ts): one array a node,
+ * its fields in a fixed order (`Row`), the items of a list and the entries
+ * of a record laid flat in one array, an empty list a 0, and each position
+ * but the node's own a small number relative to the node's line. JSON pays
+ * for every property name and for every number too large to be a small
+ * integer: declarations written as they are held made a 100,000-node memo
+ * of 33 MB; with positions packed into one (large) number each, 15 MB that
+ * took 0.1 s to write and 0.13 s to parse; as rows, 7 MB.
  */
 
-/** A position packed into one number (see `PositionTable.pack`), or as held when it does not fit. */
-type PackedPos = number | SourcePos;
+/** A position near the node's own (see `near`), or as held when it is not. */
+type NearPos = number | SourcePos;
 
-type Packed<T> = Omit<T, 'pos'> & { pos: PackedPos };
+/** A list laid flat (`[id, pos, id, pos]` for deps), or 0 for none. */
+type Flat = readonly unknown[] | 0;
 
-/** A declaration in the memo: positions packed, empty lists absent. */
-export type EncodedNode = Omit<NodeDecl, 'pos' | 'fieldPos' | ListKey | 'deps' | 'inputs' | 'uses'> & {
-  pos: PackedPos;
-  fieldPos: Record<string, PackedPos>;
-  deps?: Packed<DepRef>[];
-  inputs?: Packed<InputPattern>[];
-  uses?: Packed<UseRef>[];
-} & Partial<Pick<NodeDecl, ListKey>>;
+/**
+ * One declaration: id, rule, dir, its position (index of its file in the
+ * memo's file list, line, column), then flat: attributes as key, value;
+ * fieldPos as key, pos; deps as id, pos; inputs as glob, required, pos;
+ * outputs; env; secretEnv; toolchain; uses as dep, name, pos; then the
+ * fields a declaration may leave out (`OPTIONAL`) as a record, or 0.
+ */
+export type Row = [string, string, string, number, number, number, Flat, Flat, Flat, Flat, Flat, Flat, Flat, Flat, Flat, Partial<Pick<NodeDecl, OptionalKey>> | 0];
 
-/** The lists of a declaration that hold no positions. */
-type ListKey = 'outputs' | 'env' | 'secretEnv' | 'toolchain';
-
-/** Bits of a packed position: column, then line, then file index (2^53 is the largest exact integer). */
+/** A near position is (line - the node's line) * COLUMN + column: below 2^30, a small integer to JSON and V8. */
 const COLUMN = 2 ** 16;
-const LINE = 2 ** 27;
-const FILES = 2 ** 10;
+const LINES_BELOW = 2 ** 14;
 
-/** The files positions point into, each packed position naming its file by index in `files`. */
-export class PositionTable {
+/** The files the nodes' positions are in, each named in a row by its index. */
+export class FileTable {
   readonly files: string[] = [];
   private readonly index = new Map<string, number>();
+  /** The last file looked up: most nodes are in the file of the one before. */
+  private lastFile = '';
+  private lastIndex = 0;
 
-  pack(pos: SourcePos): PackedPos {
-    let i = this.index.get(pos.file);
+  indexOf(file: string): number {
+    if (file === this.lastFile) return this.lastIndex;
+    let i = this.index.get(file);
     if (i === undefined) {
       i = this.files.length;
-      this.files.push(pos.file);
-      this.index.set(pos.file, i);
+      this.files.push(file);
+      this.index.set(file, i);
     }
-    const fits = i < FILES && pos.line < LINE && pos.column < COLUMN && Number.isInteger(pos.line) && Number.isInteger(pos.column) && pos.line >= 0 && pos.column >= 0;
-    return fits ? (i * LINE + pos.line) * COLUMN + pos.column : pos;
+    this.lastFile = file;
+    this.lastIndex = i;
+    return i;
   }
 }
 
-function unpack(files: readonly string[], p: PackedPos): SourcePos {
-  if (typeof p !== 'number') return p;
+/** `pos` relative to `anchor` (the node's position) when it is in the same file, on its line or a few below. */
+function near(pos: SourcePos, anchor: SourcePos): NearPos {
+  const lines = pos.line - anchor.line;
+  const fits = pos.file === anchor.file && Number.isInteger(lines) && lines >= 0 && lines < LINES_BELOW && Number.isInteger(pos.column) && pos.column >= 0 && pos.column < COLUMN;
+  return fits ? lines * COLUMN + pos.column : pos;
+}
+
+function fromNear(p: unknown, anchor: SourcePos): SourcePos {
+  if (typeof p !== 'number') return p as SourcePos;
   const column = p % COLUMN;
-  const rest = (p - column) / COLUMN;
-  const line = rest % LINE;
-  return { file: files[(rest - line) / LINE]!, line, column };
+  return { file: anchor.file, line: anchor.line + (p - column) / COLUMN, column };
 }
 
-/**
- * Field by field, as `decodeNode`: a rest-and-spread copy cost 2 µs a node.
- * An empty list is left undefined, which JSON leaves out.
- */
-export function encodeNode(n: NodeDecl, table: PositionTable): EncodedNode {
-  const fieldPos: Record<string, PackedPos> = {};
-  for (const key of Object.keys(n.fieldPos)) fieldPos[key] = table.pack(n.fieldPos[key]!);
-  const encoded: EncodedNode = {
-    id: n.id,
-    rule: n.rule,
-    dir: n.dir,
-    deps: n.deps.length > 0 ? n.deps.map((d) => ({ id: d.id, pos: table.pack(d.pos) })) : undefined,
-    inputs: n.inputs.length > 0 ? n.inputs.map((i) => ({ glob: i.glob, required: i.required, pos: table.pack(i.pos) })) : undefined,
-    outputs: nonEmpty(n.outputs),
-    env: nonEmpty(n.env),
-    secretEnv: nonEmpty(n.secretEnv),
-    toolchain: nonEmpty(n.toolchain),
-    uses: n.uses.length > 0 ? n.uses.map((u) => ({ dep: u.dep, name: u.name, pos: table.pack(u.pos) })) : undefined,
-    attrs: n.attrs,
-    pos: table.pack(n.pos),
-    fieldPos,
-  };
-  copyOptional(n, encoded);
-  return encoded;
+/** A list as it is, or 0 for an empty one. */
+const listOrNone = (list: readonly string[]): Flat => (list.length > 0 ? list : 0);
+
+/** Each entry of a record as key, value (a position made near `anchor` when given). Sized up front: pushing into an empty list reserves 17 slots. */
+function flatRecord(record: Record<string, unknown>, anchor: SourcePos | undefined): Flat {
+  const keys = Object.keys(record);
+  if (keys.length === 0) return 0;
+  const flat = new Array<unknown>(keys.length * 2);
+  for (let i = 0; i < keys.length; i++) {
+    const value = record[keys[i]!];
+    flat[2 * i] = keys[i];
+    flat[2 * i + 1] = anchor ? near(value as SourcePos, anchor) : value;
+  }
+  return flat;
 }
 
-const nonEmpty = <T>(list: readonly T[]): readonly T[] | undefined => (list.length > 0 ? list : undefined);
+/** The row of a declaration: built with literals, not by walking its keys (a field NodeDecl gains must be added to `Row` or `OPTIONAL_KEYS`). */
+export function encodeNode(n: NodeDecl, files: FileTable): Row {
+  const at = n.pos;
+  let deps: Flat = 0;
+  if (n.deps.length > 0) {
+    const flat = new Array<unknown>(n.deps.length * 2);
+    for (let i = 0; i < n.deps.length; i++) {
+      flat[2 * i] = n.deps[i]!.id;
+      flat[2 * i + 1] = near(n.deps[i]!.pos, at);
+    }
+    deps = flat;
+  }
+  let inputs: Flat = 0;
+  if (n.inputs.length > 0) {
+    const flat = new Array<unknown>(n.inputs.length * 3);
+    for (let i = 0; i < n.inputs.length; i++) {
+      flat[3 * i] = n.inputs[i]!.glob;
+      flat[3 * i + 1] = n.inputs[i]!.required;
+      flat[3 * i + 2] = near(n.inputs[i]!.pos, at);
+    }
+    inputs = flat;
+  }
+  let uses: Flat = 0;
+  if (n.uses.length > 0) {
+    const flat = new Array<unknown>(n.uses.length * 3);
+    for (let i = 0; i < n.uses.length; i++) {
+      flat[3 * i] = n.uses[i]!.dep;
+      flat[3 * i + 1] = n.uses[i]!.name;
+      flat[3 * i + 2] = near(n.uses[i]!.pos, at);
+    }
+    uses = flat;
+  }
+  return [
+    n.id,
+    n.rule,
+    n.dir,
+    files.indexOf(at.file),
+    at.line,
+    at.column,
+    flatRecord(n.attrs, undefined),
+    flatRecord(n.fieldPos, at),
+    deps,
+    inputs,
+    listOrNone(n.outputs),
+    listOrNone(n.env),
+    listOrNone(n.secretEnv),
+    listOrNone(n.toolchain),
+    uses,
+    optional(n),
+  ];
+}
 
-/**
- * The fields a declaration may leave out, copied as they are when present.
- * Named, not found by walking each declaration's keys (1.5 million key
- * checks on 100,000 nodes). A field NodeDecl gains must be added here or to
- * the codec's literals (`Written`): this record fails to compile until it is.
- */
+/** The fields a declaration may leave out. Named: this record fails to compile until a field NodeDecl gains is either here or in `Row`. */
 type Written = 'id' | 'rule' | 'dir' | 'deps' | 'inputs' | 'outputs' | 'env' | 'secretEnv' | 'toolchain' | 'uses' | 'attrs' | 'pos' | 'fieldPos';
 type OptionalKey = Exclude<keyof NodeDecl, Written>;
 const OPTIONAL_KEYS: Record<OptionalKey, true> = { description: true, traced: true, lenientOutputs: true, passEnv: true, noCache: true, writeScan: true };
 const OPTIONAL = Object.keys(OPTIONAL_KEYS) as OptionalKey[];
 
-function copyOptional(from: Partial<Record<OptionalKey, unknown>>, to: Partial<Record<OptionalKey, unknown>>): void {
-  for (const key of OPTIONAL) if (from[key] !== undefined) to[key] = from[key];
+function optional(n: NodeDecl): Row[15] {
+  let found: Partial<Record<OptionalKey, unknown>> | undefined;
+  for (const key of OPTIONAL) if (n[key] !== undefined) (found ??= {})[key] = n[key];
+  return (found as Row[15] | undefined) ?? 0;
 }
 
-/**
- * The declaration `encodeNode` was made from. Built field by field, not by
- * spreading the parsed object and overriding (six times slower: 0.4 s on
- * 100,000 nodes); the fields kept as they are follow.
- */
-export function decodeNode(e: EncodedNode, files: readonly string[]): NodeDecl {
-  const fieldPos: Record<string, SourcePos> = {};
-  for (const key of Object.keys(e.fieldPos)) fieldPos[key] = unpack(files, e.fieldPos[key]!);
+/** A flat record back as a record (positions made whole when `anchor` is given). */
+function record<T>(flat: Flat, anchor: SourcePos | undefined): Record<string, T> {
+  const out: Record<string, T> = {};
+  if (flat === 0) return out;
+  for (let i = 0; i < flat.length; i += 2) setOwn(out, flat[i] as string, (anchor ? fromNear(flat[i + 1], anchor) : flat[i + 1]) as T);
+  return out;
+}
+
+/** The declaration `encodeNode` made `row` from, built with one literal (spreading a parsed object cost 0.4 s on 100,000 nodes). */
+export function decodeNode(row: Row, files: readonly string[]): NodeDecl {
+  const [id, rule, dir, file, line, column, attrs, fieldPos, deps, inputs, outputs, env, secretEnv, toolchain, uses, rest] = row;
+  const at: SourcePos = { file: files[file]!, line, column };
   const decl: NodeDecl = {
-    id: e.id,
-    rule: e.rule,
-    dir: e.dir,
-    deps: e.deps ? e.deps.map((d) => ({ id: d.id, pos: unpack(files, d.pos) })) : NONE,
-    inputs: e.inputs ? e.inputs.map((i) => ({ glob: i.glob, required: i.required, pos: unpack(files, i.pos) })) : NONE,
-    outputs: e.outputs ?? NONE,
-    env: e.env ?? NONE,
-    secretEnv: e.secretEnv ?? NONE,
-    toolchain: e.toolchain ?? NONE,
-    uses: e.uses ? e.uses.map((u) => ({ dep: u.dep, name: u.name, pos: unpack(files, u.pos) })) : NONE,
-    attrs: e.attrs,
-    pos: unpack(files, e.pos),
-    fieldPos,
+    id,
+    rule,
+    dir,
+    deps: deps === 0 ? NONE : depsOf(deps, at),
+    inputs: inputs === 0 ? NONE : inputsOf(inputs, at),
+    outputs: (outputs || NONE) as readonly string[],
+    env: (env || NONE) as readonly string[],
+    secretEnv: (secretEnv || NONE) as readonly string[],
+    toolchain: (toolchain || NONE) as readonly string[],
+    uses: uses === 0 ? NONE : usesOf(uses, at),
+    attrs: record(attrs, undefined),
+    pos: at,
+    fieldPos: record(fieldPos, at),
   };
-  copyOptional(e, decl);
+  if (rest !== 0) for (const key of OPTIONAL) if (rest[key] !== undefined) (decl as Partial<Record<OptionalKey, unknown>>)[key] = rest[key];
   return decl;
+}
+
+function depsOf(flat: readonly unknown[], at: SourcePos): DepRef[] {
+  const out = new Array<DepRef>(flat.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = { id: flat[2 * i] as string, pos: fromNear(flat[2 * i + 1], at) };
+  return out;
+}
+
+function inputsOf(flat: readonly unknown[], at: SourcePos): InputPattern[] {
+  const out = new Array<InputPattern>(flat.length / 3);
+  for (let i = 0; i < out.length; i++) out[i] = { glob: flat[3 * i] as string, required: flat[3 * i + 1] as boolean, pos: fromNear(flat[3 * i + 2], at) };
+  return out;
+}
+
+function usesOf(flat: readonly unknown[], at: SourcePos): UseRef[] {
+  const out = new Array<UseRef>(flat.length / 3);
+  for (let i = 0; i < out.length; i++) out[i] = { dep: flat[3 * i] as string, name: flat[3 * i + 1] as string, pos: fromNear(flat[3 * i + 2], at) };
+  return out;
 }

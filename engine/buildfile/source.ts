@@ -1,3 +1,4 @@
+import { setOwn } from './records.js';
 import type { Diagnostic, SourcePos } from '../diagnostic.js';
 import { formatPos, located, suggest } from './hint.js';
 import { treeFromDocument, type DocumentParse } from './yaml/document.js';
@@ -287,14 +288,4 @@ export function findEntry(entries: readonly Entry[], key: string): Entry | undef
 /** Collections `toPlain` converted, shared by the calls of one conversion; made at the first alias (see `plain`). */
 export interface PlainMemo {
   made: Map<YamlNode, unknown> | undefined;
-}
-
-/**
- * `record[key] = value` for a key a user wrote: a plain assignment to
- * `__proto__` would replace the prototype instead of adding the key. Every
- * other key assigns (defining each key costs ~1 µs: 0.1 s on 100,000 nodes).
- */
-export function setOwn<T>(record: Record<string, T>, key: string, value: T): void {
-  if (key === '__proto__') Object.defineProperty(record, key, { value, enumerable: true, writable: true, configurable: true });
-  else record[key] = value;
 }

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as v from 'valibot';
 import type { Diagnostic } from '../engine/diagnostic.js';
+import { fieldPosition } from '../engine/buildfile/near-pos.js';
 import type { NodeContext } from './rule.js';
 
 /**
@@ -40,7 +41,7 @@ export function asError(f: Failure): { ok: false; error: string } {
 
 /** Where an attribute of the node is written, for located mistakes. */
 export function attrPos(ctx: NodeContext, attr: string): Diagnostic['pos'] {
-  return ctx.node.fieldPos[attr] ?? ctx.node.pos;
+  return fieldPosition(ctx.node, attr) ?? ctx.node.pos;
 }
 
 /**

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadWorkspace } from '../engine/buildfile/load.js';
+import { fieldPosition, positionIn } from '../engine/buildfile/near-pos.js';
 import { loadWorkspaceCached } from '../engine/buildfile/snapshot.js';
 import type { Workspace } from '../engine/buildfile/types.js';
 import { loadSpec } from '../engine/workspace-spec.js';
@@ -66,7 +67,8 @@ describe('the workspace memo', () => {
         '  far:',
         '    rule: run',
         '    dir: far',
-        // A position too far right to pack into a number stays as it is.
+        // A position too far right to be a number near the node's stays as it is.
+        `    deps: [gen,${' '.repeat(70_000)}sub.leaf]`,
         `    outputs: ${longLine}`,
         '    cmd: "true"',
       ].join('\n'),
@@ -79,17 +81,24 @@ describe('the workspace memo', () => {
     const { fresh, memo } = await throughMemo(dir, () => loadWorkspaceCached(rootFile, STATE_DIR));
     expect(memo).toEqual(fresh);
     expect(memo).toEqual(value(loadWorkspace(rootFile)));
-    // What the comparison covers: a node of every list, and a column past what a number packs.
+    // What the comparison covers: a node of every list, and a column past what a near position holds.
     const far = memo.nodes.find((n) => n.id === 'far')!;
     expect(far.outputs).toHaveLength(9000);
-    expect(far.fieldPos.cmd!.column).toBe(5);
-    expect(memo.nodes.find((n) => n.id === 'gen')!.inputs.map((i) => [i.glob, i.required, i.pos.line])).toEqual([
+    expect(fieldPosition(far, 'cmd')).toEqual({ file: 'kiln.yaml', line: 26, column: 5 });
+    expect(far.deps.map((d) => positionIn(far.pos, d.pos))).toEqual([
+      { file: 'kiln.yaml', line: 24, column: 12 },
+      { file: 'kiln.yaml', line: 24, column: 70_016 },
+    ]);
+    expect(typeof far.deps[1]!.pos, 'kept whole').toBe('object');
+    const gen = memo.nodes.find((n) => n.id === 'gen')!;
+    expect(gen.inputs.map((i) => [i.glob, i.required, positionIn(gen.pos, i.pos).line])).toEqual([
       ['src/**', true, 9],
       ['opt/*', false, 9],
       ['!src/skip', false, 9],
     ]);
     expect(memo.nodes.find((n) => n.id === 'sub.leaf')!.pos).toEqual({ file: 'sub/kiln.yaml', line: 2, column: 3 });
-    expect(memo.nodes.find((n) => n.id === 'traced')!.uses).toEqual([{ dep: 'gen', name: 'version', pos: { file: 'kiln.yaml', line: 18, column: 12 } }]);
+    const traced = memo.nodes.find((n) => n.id === 'traced')!;
+    expect(traced.uses.map((u) => [u.dep, u.name, positionIn(traced.pos, u.pos)])).toEqual([['gen', 'version', { file: 'kiln.yaml', line: 18, column: 12 }]]);
   });
 
   it('gives back an imported JS workspace: write scans, pass-through env, uncached and lenient nodes', async () => {

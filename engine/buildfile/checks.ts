@@ -5,6 +5,7 @@ import { formatPos, located, suggest } from './hint.js';
 import type { ParsedNode } from './node.js';
 import { joinRel } from './paths.js';
 import { pushAll } from '../arrays.js';
+import { positionIn } from './near-pos.js';
 
 /**
  * Checks that need every build file: unique ids, deps and toolchains that
@@ -35,9 +36,9 @@ export function checkWorkspace(
       if (deps.edges[deps.first[i]! + j] !== -1) continue;
       const dep = decl.deps[j]!;
       if (dep.id === decl.id) {
-        diagnostics.push(located(dep.pos, `node '${decl.id}' depends on itself`, undefined, decl.id));
+        diagnostics.push(located(positionIn(decl.pos, dep.pos), `node '${decl.id}' depends on itself`, undefined, decl.id));
       } else {
-        diagnostics.push(located(dep.pos, `unknown node '${dep.id}' in deps of '${decl.id}'`, suggest(dep.id, indexOf.keys()), decl.id));
+        diagnostics.push(located(positionIn(decl.pos, dep.pos), `unknown node '${dep.id}' in deps of '${decl.id}'`, suggest(dep.id, indexOf.keys()), decl.id));
       }
     }
     for (let t = 0; t < decl.toolchain.length; t++) {
@@ -70,7 +71,7 @@ function usesOutsideDeps(decls: NodeDecl[], indexOf: ReadonlyMap<string, number>
     for (const use of decl.uses) {
       if (reachable.has(use.dep)) continue;
       const hint = indexOf.has(use.dep) ? `add '${use.dep}' to its deps` : suggest(use.dep, reachable);
-      diagnostics.push(located(use.pos, `'${decl.id}' uses '${use.dep}.${use.name}' but does not depend on '${use.dep}'`, hint, decl.id));
+      diagnostics.push(located(positionIn(decl.pos, use.pos), `'${decl.id}' uses '${use.dep}.${use.name}' but does not depend on '${use.dep}'`, hint, decl.id));
     }
   }
   return diagnostics;

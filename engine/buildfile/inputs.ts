@@ -1,7 +1,7 @@
 import picomatch from 'picomatch';
 import { isMap } from './yaml/tree.js';
 import type { YamlNode, YamlMap } from './yaml/tree.js';
-import type { InputPattern } from './types.js';
+import type { InputPattern, NodeDecl } from './types.js';
 import { suggest } from './hint.js';
 import { escapes, isAbsolute, joinRel, normalise } from './paths.js';
 import type { Entry, SourceFile } from './source.js';
@@ -24,7 +24,8 @@ interface InputSpec {
  * relative to the node dir (`!` prefix for excludes); positive globs are
  * required unless said otherwise, excludes never are.
  */
-export function parseInputs(file: SourceFile, e: Entry, nodeDir: string, nodeId: string): InputPattern[] {
+export function parseInputs(file: SourceFile, e: Entry, decl: Pick<NodeDecl, 'id' | 'dir' | 'pos'>): InputPattern[] {
+  const { dir: nodeDir, id: nodeId } = decl;
   const patterns: (InputPattern & { at: YamlNode })[] = [];
   for (const { node, at } of listItems(file, e, 'a list of input globs, or `traced`')) {
     const spec: InputSpec = isMap(node) ? inputMap(file, node, at) : { glob: textValue(file, node, at, 'a glob'), at };
@@ -36,7 +37,7 @@ export function parseInputs(file: SourceFile, e: Entry, nodeDir: string, nodeId:
       file.report(at, `exclude pattern '${glob}' cannot be required`, 'drop `required`', nodeId);
       continue;
     }
-    patterns.push({ glob, required: spec.required ?? !negated, pos: file.pos(spec.at), at: spec.at });
+    patterns.push({ glob, required: spec.required ?? !negated, pos: file.near(spec.at, decl.pos), at: spec.at });
   }
   return withoutRepeats(file, e.key, patterns, (p) => p.glob).map(({ glob, required, pos }) => ({ glob, required, pos }));
 }

@@ -67,12 +67,12 @@ const FIELDS: Record<string, FieldParser> = {
   deps: (file, e, n) => {
     n.decl.deps = textList(file, e, { list: 'a list of node ids', item: 'a node id' }).map((i) => ({
       id: i.value,
-      pos: file.pos(i.at),
+      pos: file.near(i.at, n.decl.pos),
     }));
   },
   inputs: (file, e, n) => {
     if (file.text(e.value) === 'traced') n.decl.traced = true;
-    else n.decl.inputs = parseInputs(file, e, n.decl.dir, n.decl.id);
+    else n.decl.inputs = parseInputs(file, e, n.decl);
   },
   outputs: (file, e, n) => {
     const items = textList(file, e, {
@@ -100,7 +100,7 @@ const FIELDS: Record<string, FieldParser> = {
       },
     }).map((i) => {
       const dot = i.value.lastIndexOf('.');
-      return { dep: i.value.slice(0, dot), name: i.value.slice(dot + 1), pos: file.pos(i.at) };
+      return { dep: i.value.slice(0, dot), name: i.value.slice(dot + 1), pos: file.near(i.at, n.decl.pos) };
     });
   },
   toolchain: (file, e, n) => {
@@ -148,12 +148,12 @@ export function parseNode(file: SourceFile, id: string, idKey: YamlScalar, value
   };
   // Each entry is a common field (read here), a rule attribute (kept for checkRuleAttrs) or unknown.
   const attrEntries = mapDefined(entries, (e) => {
-    if (POINTED_AT_LATER.includes(e.key)) setOwn(node.decl.fieldPos, e.key, file.pos(e.keyNode));
+    if (POINTED_AT_LATER.includes(e.key)) setOwn(node.decl.fieldPos, e.key, file.near(e.keyNode, node.decl.pos));
     if (LEADING_KEYS.includes(e.key)) return undefined;
     const field = Object.hasOwn(FIELDS, e.key) ? FIELDS[e.key] : undefined;
     if (field) field(file, e, node);
     else if (rule && Object.hasOwn(rule.attributes, e.key)) {
-      setOwn(node.decl.fieldPos, e.key, file.pos(e.keyNode));
+      setOwn(node.decl.fieldPos, e.key, file.near(e.keyNode, node.decl.pos));
       return e;
     }
     // Without a known rule its attributes are unknown too; reporting them would be noise.

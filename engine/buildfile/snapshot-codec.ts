@@ -1,21 +1,19 @@
 import type { SourcePos } from '../diagnostic.js';
 import { NONE } from '../arrays.js';
 import { setOwn } from './records.js';
+import type { NearPos } from './near-pos.js';
 import type { DepRef, InputPattern, NodeDecl, UseRef } from './types.js';
 
 /**
  * The memo's form of node declarations (snapshot.ts): one array a node,
  * its fields in a fixed order (`Row`), the items of a list and the entries
- * of a record laid flat in one array, an empty list a 0, and each position
- * but the node's own a small number relative to the node's line. JSON pays
+ * of a record laid flat in one array, an empty list a 0; the positions
+ * inside a declaration are already small numbers (near-pos.ts). JSON pays
  * for every property name and for every number too large to be a small
  * integer: declarations written as they are held made a 100,000-node memo
  * of 33 MB; with positions packed into one (large) number each, 15 MB that
  * took 0.1 s to write and 0.13 s to parse; as rows, 7 MB.
  */
-
-/** A position near the node's own (see `near`), or as held when it is not. */
-type NearPos = number | SourcePos;
 
 /** A list laid flat (`[id, pos, id, pos]` for deps), or 0 for none. */
 type Flat = readonly unknown[] | 0;
@@ -28,10 +26,6 @@ type Flat = readonly unknown[] | 0;
  * fields a declaration may leave out (`OPTIONAL`) as a record, or 0.
  */
 export type Row = [string, string, string, number, number, number, Flat, Flat, Flat, Flat, Flat, Flat, Flat, Flat, Flat, Partial<Pick<NodeDecl, OptionalKey>> | 0];
-
-/** A near position is (line - the node's line) * COLUMN + column: below 2^30, a small integer to JSON and V8. */
-const COLUMN = 2 ** 16;
-const LINES_BELOW = 2 ** 14;
 
 /** The files the nodes' positions are in, each named in a row by its index. */
 export class FileTable {
@@ -55,31 +49,17 @@ export class FileTable {
   }
 }
 
-/** `pos` relative to `anchor` (the node's position) when it is in the same file, on its line or a few below. */
-function near(pos: SourcePos, anchor: SourcePos): NearPos {
-  const lines = pos.line - anchor.line;
-  const fits = pos.file === anchor.file && Number.isInteger(lines) && lines >= 0 && lines < LINES_BELOW && Number.isInteger(pos.column) && pos.column >= 0 && pos.column < COLUMN;
-  return fits ? lines * COLUMN + pos.column : pos;
-}
-
-function fromNear(p: unknown, anchor: SourcePos): SourcePos {
-  if (typeof p !== 'number') return p as SourcePos;
-  const column = p % COLUMN;
-  return { file: anchor.file, line: anchor.line + (p - column) / COLUMN, column };
-}
-
 /** A list as it is, or 0 for an empty one. */
 const listOrNone = (list: readonly string[]): Flat => (list.length > 0 ? list : 0);
 
-/** Each entry of a record as key, value (a position made near `anchor` when given). Sized up front: pushing into an empty list reserves 17 slots. */
-function flatRecord(record: Record<string, unknown>, anchor: SourcePos | undefined): Flat {
+/** Each entry of a record as key, value. Sized up front: pushing into an empty list reserves 17 slots. */
+function flatRecord(record: Record<string, unknown>): Flat {
   const keys = Object.keys(record);
   if (keys.length === 0) return 0;
   const flat = new Array<unknown>(keys.length * 2);
   for (let i = 0; i < keys.length; i++) {
-    const value = record[keys[i]!];
     flat[2 * i] = keys[i];
-    flat[2 * i + 1] = anchor ? near(value as SourcePos, anchor) : value;
+    flat[2 * i + 1] = record[keys[i]!];
   }
   return flat;
 }
@@ -92,7 +72,7 @@ export function encodeNode(n: NodeDecl, files: FileTable): Row {
     const flat = new Array<unknown>(n.deps.length * 2);
     for (let i = 0; i < n.deps.length; i++) {
       flat[2 * i] = n.deps[i]!.id;
-      flat[2 * i + 1] = near(n.deps[i]!.pos, at);
+      flat[2 * i + 1] = n.deps[i]!.pos;
     }
     deps = flat;
   }
@@ -102,7 +82,7 @@ export function encodeNode(n: NodeDecl, files: FileTable): Row {
     for (let i = 0; i < n.inputs.length; i++) {
       flat[3 * i] = n.inputs[i]!.glob;
       flat[3 * i + 1] = n.inputs[i]!.required;
-      flat[3 * i + 2] = near(n.inputs[i]!.pos, at);
+      flat[3 * i + 2] = n.inputs[i]!.pos;
     }
     inputs = flat;
   }
@@ -112,7 +92,7 @@ export function encodeNode(n: NodeDecl, files: FileTable): Row {
     for (let i = 0; i < n.uses.length; i++) {
       flat[3 * i] = n.uses[i]!.dep;
       flat[3 * i + 1] = n.uses[i]!.name;
-      flat[3 * i + 2] = near(n.uses[i]!.pos, at);
+      flat[3 * i + 2] = n.uses[i]!.pos;
     }
     uses = flat;
   }
@@ -123,8 +103,8 @@ export function encodeNode(n: NodeDecl, files: FileTable): Row {
     files.indexOf(at.file),
     at.line,
     at.column,
-    flatRecord(n.attrs, undefined),
-    flatRecord(n.fieldPos, at),
+    flatRecord(n.attrs),
+    flatRecord(n.fieldPos),
     deps,
     inputs,
     listOrNone(n.outputs),
@@ -148,11 +128,11 @@ function optional(n: NodeDecl): Row[15] {
   return (found as Row[15] | undefined) ?? 0;
 }
 
-/** A flat record back as a record (positions made whole when `anchor` is given). */
-function record<T>(flat: Flat, anchor: SourcePos | undefined): Record<string, T> {
+/** A flat record back as a record. */
+function record<T>(flat: Flat): Record<string, T> {
   const out: Record<string, T> = {};
   if (flat === 0) return out;
-  for (let i = 0; i < flat.length; i += 2) setOwn(out, flat[i] as string, (anchor ? fromNear(flat[i + 1], anchor) : flat[i + 1]) as T);
+  for (let i = 0; i < flat.length; i += 2) setOwn(out, flat[i] as string, flat[i + 1] as T);
   return out;
 }
 
@@ -164,35 +144,35 @@ export function decodeNode(row: Row, files: readonly string[]): NodeDecl {
     id,
     rule,
     dir,
-    deps: deps === 0 ? NONE : depsOf(deps, at),
-    inputs: inputs === 0 ? NONE : inputsOf(inputs, at),
+    deps: deps === 0 ? NONE : depsOf(deps),
+    inputs: inputs === 0 ? NONE : inputsOf(inputs),
     outputs: (outputs || NONE) as readonly string[],
     env: (env || NONE) as readonly string[],
     secretEnv: (secretEnv || NONE) as readonly string[],
     toolchain: (toolchain || NONE) as readonly string[],
-    uses: uses === 0 ? NONE : usesOf(uses, at),
-    attrs: record(attrs, undefined),
+    uses: uses === 0 ? NONE : usesOf(uses),
+    attrs: record(attrs),
     pos: at,
-    fieldPos: record(fieldPos, at),
+    fieldPos: record(fieldPos),
   };
   if (rest !== 0) for (const key of OPTIONAL) if (rest[key] !== undefined) (decl as Partial<Record<OptionalKey, unknown>>)[key] = rest[key];
   return decl;
 }
 
-function depsOf(flat: readonly unknown[], at: SourcePos): DepRef[] {
+function depsOf(flat: readonly unknown[]): DepRef[] {
   const out = new Array<DepRef>(flat.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = { id: flat[2 * i] as string, pos: fromNear(flat[2 * i + 1], at) };
+  for (let i = 0; i < out.length; i++) out[i] = { id: flat[2 * i] as string, pos: flat[2 * i + 1] as NearPos };
   return out;
 }
 
-function inputsOf(flat: readonly unknown[], at: SourcePos): InputPattern[] {
+function inputsOf(flat: readonly unknown[]): InputPattern[] {
   const out = new Array<InputPattern>(flat.length / 3);
-  for (let i = 0; i < out.length; i++) out[i] = { glob: flat[3 * i] as string, required: flat[3 * i + 1] as boolean, pos: fromNear(flat[3 * i + 2], at) };
+  for (let i = 0; i < out.length; i++) out[i] = { glob: flat[3 * i] as string, required: flat[3 * i + 1] as boolean, pos: flat[3 * i + 2] as NearPos };
   return out;
 }
 
-function usesOf(flat: readonly unknown[], at: SourcePos): UseRef[] {
+function usesOf(flat: readonly unknown[]): UseRef[] {
   const out = new Array<UseRef>(flat.length / 3);
-  for (let i = 0; i < out.length; i++) out[i] = { dep: flat[3 * i] as string, name: flat[3 * i + 1] as string, pos: fromNear(flat[3 * i + 2], at) };
+  for (let i = 0; i < out.length; i++) out[i] = { dep: flat[3 * i] as string, name: flat[3 * i + 1] as string, pos: flat[3 * i + 2] as NearPos };
   return out;
 }

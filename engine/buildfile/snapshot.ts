@@ -11,7 +11,7 @@ import { decodeNode, encodeNode, FileTable, type Row } from './snapshot-codec.js
 import type { ToolchainDecl, Workspace } from './types.js';
 
 /** Bump when the snapshot layout or the meaning of a validated Workspace changes. */
-const FORMAT = 4;
+const FORMAT = 5;
 
 interface Snapshot {
   /** kiln version, snapshot format and rule versions: a validation made by other code is not reused. */

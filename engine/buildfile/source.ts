@@ -1,4 +1,5 @@
 import { setOwn } from './records.js';
+import { nearPos, type NearPos } from './near-pos.js';
 import type { Diagnostic, SourcePos } from '../diagnostic.js';
 import { formatPos, located, suggest } from './hint.js';
 import { treeFromDocument, type DocumentParse } from './yaml/document.js';
@@ -152,6 +153,12 @@ export class SourceFile {
 
   pos(node: YamlNode): SourcePos {
     return this.posAt(node.start);
+  }
+
+  /** Where `node` is, near `anchor` (the position of the node declaration it is in): see near-pos.ts. */
+  near(node: YamlNode, anchor: SourcePos): NearPos {
+    const i = this.lines.lineIndex(node.start);
+    return nearPos(this.rel, i + 1, node.start - this.lines.start(i) + 1, anchor);
   }
 
   report(at: YamlNode, message: string, hint?: string, node?: string): void {

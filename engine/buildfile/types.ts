@@ -1,5 +1,6 @@
 import type { Scenario } from './scenario.js';
 import type { Diagnostic, SourcePos } from '../diagnostic.js';
+import type { NearPos } from './near-pos.js';
 
 /** One input pattern of a node, as declared. */
 export interface InputPattern {
@@ -7,19 +8,20 @@ export interface InputPattern {
   glob: string;
   /** When true (the default for non-negated patterns), matching nothing is an error. */
   required: boolean;
-  pos: SourcePos;
+  /** Near the node's position (near-pos.ts), as the other positions inside a declaration. */
+  pos: NearPos;
 }
 
 export interface DepRef {
   id: string;
-  pos: SourcePos;
+  pos: NearPos;
 }
 
 /** `uses: [nova.version]`: a metadata value published by a (transitive) dependency, e.g. a git project's version. */
 export interface UseRef {
   dep: string;
   name: string;
-  pos: SourcePos;
+  pos: NearPos;
 }
 
 /** A validated node declaration. Paths are relative and posix; no absolute path appears here. */
@@ -70,8 +72,8 @@ export interface NodeDecl {
   writeScan?: { skip: string[]; siblings: string[]; declareIn: string };
   /** Position of the node's id key. */
   pos: SourcePos;
-  /** Positions of the keys later stages point at: `dir`, `inputs`, `outputs` and each rule attribute. */
-  fieldPos: Record<string, SourcePos>;
+  /** Positions of the keys later stages point at: `dir`, `inputs`, `outputs` and each rule attribute (near `pos`: `fieldPosition`). */
+  fieldPos: Record<string, NearPos>;
 }
 
 export interface ToolchainDecl {

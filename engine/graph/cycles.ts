@@ -1,5 +1,6 @@
 import type { NodeDecl } from '../buildfile/types.js';
 import { located } from '../buildfile/hint.js';
+import { positionIn } from '../buildfile/near-pos.js';
 import type { Diagnostic } from '../diagnostic.js';
 
 /**
@@ -63,7 +64,7 @@ export function findCycles(nodes: readonly NodeDecl[], { first, edges }: Resolve
         const from = path.subarray(0, depth).indexOf(target);
         const ids = [...path.subarray(from, depth)].map((i) => nodes[i]!.id);
         const dep = nodes[at]!.deps[edge - first[at]!]!;
-        diagnostics.push(located(dep.pos, `dependency cycle: ${[...ids, nodes[target]!.id].join(' -> ')}`, 'remove one of these deps', nodes[at]!.id));
+        diagnostics.push(located(positionIn(nodes[at]!.pos, dep.pos), `dependency cycle: ${[...ids, nodes[target]!.id].join(' -> ')}`, 'remove one of these deps', nodes[at]!.id));
       }
     }
   }

@@ -1,4 +1,5 @@
 import type { NodeDecl, Workspace } from '../buildfile/types.js';
+import { positionIn } from '../buildfile/near-pos.js';
 import type { Diagnostic } from '../diagnostic.js';
 import { expandInputs } from './hash/inputs.js';
 import type { StatCache } from './hash/stat-cache.js';
@@ -29,7 +30,7 @@ export async function gatherIngredients(
   if (unmatched) {
     return {
       error: {
-        pos: unmatched.pos,
+        pos: positionIn(node.pos, unmatched.pos),
         message: `input '${unmatched.glob}' of node '${node.id}' matches no file`,
         hint: `check the pattern, or write {glob: "${unmatched.glob}", required: false} if it may match nothing`,
       },

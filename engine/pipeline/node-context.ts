@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { NodeDecl, Workspace } from '../buildfile/types.js';
+import { positionIn } from '../buildfile/near-pos.js';
 import type { Diagnostic } from '../diagnostic.js';
 import type { DepView, NodeContext, Resolution, Rule } from '../../rules/rule.js';
 import { nodeIndex } from '../graph/node-index.js';
@@ -53,7 +54,7 @@ export async function resolveNode(
       return {
         ok: false,
         diagnostic: {
-          pos: use.pos,
+          pos: positionIn(ctx.node.pos, use.pos),
           message: `'${use.dep}' publishes no '${use.name}'`,
           hint: names.length > 0 ? `it publishes: ${names.sort().join(', ')}` : `'${use.dep}' publishes no metadata`,
         },

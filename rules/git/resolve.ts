@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { NodeDecl } from '../../engine/buildfile/types.js';
+import { fieldPosition } from '../../engine/buildfile/near-pos.js';
 import type { Diagnostic } from '../../engine/diagnostic.js';
 import type { NodeContext, Resolution } from '../rule.js';
 import { pbrVersion, readCommit, isoUtc, type CommitInfo } from './describe.js';
@@ -14,7 +15,7 @@ import { ensureMirror, resolveRef } from './mirror.js';
 export function outputsMistake(node: NodeDecl): Diagnostic | undefined {
   if (node.outputs.length === 1) return undefined;
   return {
-    pos: node.fieldPos.outputs ?? node.pos,
+    pos: fieldPosition(node, 'outputs') ?? node.pos,
     node: node.id,
     message: `rule git needs exactly one output, the directory the tree is exported into; node '${node.id}' declares ${node.outputs.length === 0 ? 'none' : node.outputs.length}`,
     hint: 'e.g. outputs: [src]',

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { Diagnostic } from '../../diagnostic.js';
+import type { SourcePos } from '../../diagnostic.js';
 import type { NpmStep } from '../../../rules/npm-script.js';
 import { located } from '../hint.js';
 import type { LoadTrace } from '../load-trace.js';
@@ -99,11 +100,11 @@ export function importNpmWorkspace(
     return { refs: [...refs.values()], through: [...through].filter((p) => p !== pkg) };
   };
   /** The packages a dependsOn entry of `pkg`'s `task` names, with where each is written. */
-  const refTargets = (pkg: WorkspacePackage, task: string, d: TaskRef): [WorkspacePackage, DepRef['pos']][] => {
+  const refTargets = (pkg: WorkspacePackage, task: string, d: TaskRef): [WorkspacePackage, SourcePos][] => {
     if (d.kind === 'upstream') {
       return pkg.deps
         .map((dep) => [dep.workspace !== undefined ? byName.get(dep.workspace) : undefined, jsonKeyPos(pkg.file, pkg.text, [dep.field, dep.name])] as const)
-        .filter((t): t is [WorkspacePackage, DepRef['pos']] => t[0] !== undefined && t[0] !== pkg);
+        .filter((t): t is [WorkspacePackage, SourcePos] => t[0] !== undefined && t[0] !== pkg);
     }
     if (d.kind === 'self') return d.task === task ? [] : [[pkg, jsonKeyPos(pkg.file, pkg.text, ['scripts', task])]];
     const named = byName.get(d.pkg!);

@@ -33,7 +33,11 @@ async function throughMemo(dir: string, load: () => Promise<Result<Workspace>>):
   const before = fs.readFileSync(memoFile, 'utf8');
   const memo = value(await load());
   // The memo was read, not remade: reading it leaves it (or only stamps it).
-  expect(JSON.parse(fs.readFileSync(memoFile, 'utf8')).workspace).toEqual(JSON.parse(before).workspace);
+  const kept = (text: string) => {
+    const { workspace, nodes, posFiles } = JSON.parse(text);
+    return { workspace, nodes, posFiles };
+  };
+  expect(kept(fs.readFileSync(memoFile, 'utf8'))).toEqual(kept(before));
   return { fresh, memo };
 }
 
@@ -99,6 +103,22 @@ describe('the workspace memo', () => {
     expect(memo.nodes.find((n) => n.id === 'sub.leaf')!.pos).toEqual({ file: 'sub/kiln.yaml', line: 2, column: 3 });
     const traced = memo.nodes.find((n) => n.id === 'traced')!;
     expect(traced.uses.map((u) => [u.dep, u.name, positionIn(traced.pos, u.pos)])).toEqual([['gen', 'version', { file: 'kiln.yaml', line: 18, column: 12 }]]);
+  });
+
+  it('gives back a workspace of any size: none, and several thousand nodes written a chunk at a time', async () => {
+    const empty = tempDir('kiln-memo-empty-');
+    writeFiles(empty, { 'kiln.yaml': 'nodes: {}\n' });
+    const none = await throughMemo(empty, () => loadWorkspaceCached(path.join(empty, 'kiln.yaml'), STATE_DIR));
+    expect(none.memo.nodes).toEqual([]);
+    const dir = tempDir('kiln-memo-many-');
+    const lines = ['nodes:'];
+    for (let i = 0; i < 4500; i++) lines.push(`  n${i}:`, '    rule: run', ...(i > 0 ? [`    deps: [n${i - 1}]`] : []), `    cmd: echo ${i}`);
+    writeFiles(dir, { 'kiln.yaml': `${lines.join('\n')}\n` });
+    const rootFile = path.join(dir, 'kiln.yaml');
+    const { fresh, memo } = await throughMemo(dir, () => loadWorkspaceCached(rootFile, STATE_DIR));
+    expect(memo.nodes).toHaveLength(4500);
+    expect(memo).toEqual(fresh);
+    expect(memo.nodes[4499]).toMatchObject({ id: 'n4499', attrs: { cmd: 'echo 4499' }, deps: [{ id: 'n4498' }] });
   });
 
   it('gives back an imported JS workspace: write scans, pass-through env, uncached and lenient nodes', async () => {

@@ -11,7 +11,7 @@ import { decodeNode, encodeNode, FileTable, type Row } from './snapshot-codec.js
 import type { ToolchainDecl, Workspace } from './types.js';
 
 /** Bump when the snapshot layout or the meaning of a validated Workspace changes. */
-const FORMAT = 5;
+const FORMAT = 6;
 
 interface Snapshot {
   /** kiln version, snapshot format and rule versions: a validation made by other code is not reused. */
@@ -26,12 +26,20 @@ interface Snapshot {
   absent?: string[];
   /** Directory listings the load relied on (e.g. `packages/` for npm workspaces `packages/*`). */
   dirs?: LoadTrace['dirs'];
-  workspace: Omit<Workspace, 'root' | 'toolchains' | 'nodes'> & {
-    toolchains: [string, ToolchainDecl][];
-    nodes: Row[];
-    /** The files the nodes are declared in, each named in a row by its index (snapshot-codec.ts). */
-    posFiles: string[];
-  };
+  workspace: Omit<Workspace, 'root' | 'toolchains' | 'nodes'> & { toolchains: [string, ToolchainDecl][] };
+  /** Last, after `workspace`: written a chunk at a time (`writeSnapshot`). */
+  nodes: Row[];
+  /** The files the nodes are declared in, each named in a row by its index (snapshot-codec.ts). */
+  posFiles: string[];
+}
+
+/** A snapshot but its nodes, and the nodes as they are written. */
+type SnapshotHead = Omit<Snapshot, 'nodes' | 'posFiles'>;
+interface SnapshotNodes {
+  count: number;
+  row(index: number): Row;
+  /** Asked once every row is written. */
+  posFiles(): string[];
 }
 
 /** How a workspace is loaded on a memo miss; `id` tells memos made by different loaders apart. */
@@ -66,10 +74,11 @@ export async function loadWorkspaceCached(
     // Checked by hashing: stamp it so the next build only stats (written once, when the files are old enough).
     if (valid === 'hashed') {
       const stamp = stampFiles(root, Object.keys(memo.files), (rel, text) => sha256Hex(text) === memo.files[rel]);
-      if (stamp !== undefined) writeSnapshot(root, memoFile, { ...memo, stamp });
+      const { nodes, posFiles, ...head } = memo;
+      if (stamp !== undefined) writeSnapshot(root, memoFile, { ...head, stamp }, { count: nodes.length, row: (i) => nodes[i]!, posFiles: () => posFiles });
     }
-    const { nodes, posFiles, toolchains, ...rest } = memo.workspace;
-    return { ok: true, value: { ...rest, root, toolchains: new Map(toolchains), nodes: nodes.map((n) => decodeNode(n, posFiles)) } };
+    const { toolchains, ...rest } = memo.workspace;
+    return { ok: true, value: { ...rest, root, toolchains: new Map(toolchains), nodes: memo.nodes.map((n) => decodeNode(n, memo.posFiles)) } };
   }
   // Only now the YAML parser and validators are loaded (~70 ms of imports a memo hit never pays).
   const load = await loader.load();
@@ -78,20 +87,24 @@ export async function loadWorkspaceCached(
   if (loaded.ok) {
     const { root: _root, toolchains, nodes, ...rest } = loaded.value;
     const posFiles = new FileTable();
-    const encoded = nodes.map((n) => encodeNode(n, posFiles));
     const files = Object.fromEntries([...trace.texts].map(([rel, text]) => [rel, sha256Hex(text)]));
     // The texts just parsed are compared as they are: hashing them again cost a 4 MB build file 10 ms.
     const stamp = stampFiles(root, Object.keys(files), (rel, text) => text === trace.texts.get(rel));
-    writeSnapshot(root, memoFile, {
-      loader: loaderId,
-      rootFile: path.basename(rootFile),
-      files,
-      ...(stamp !== undefined ? { stamp } : {}),
-      globs: trace.globs,
-      absent: trace.absent,
-      dirs: trace.dirs,
-      workspace: { ...rest, toolchains: [...toolchains], nodes: encoded, posFiles: posFiles.files },
-    });
+    writeSnapshot(
+      root,
+      memoFile,
+      {
+        loader: loaderId,
+        rootFile: path.basename(rootFile),
+        files,
+        ...(stamp !== undefined ? { stamp } : {}),
+        globs: trace.globs,
+        absent: trace.absent,
+        dirs: trace.dirs,
+        workspace: { ...rest, toolchains: [...toolchains] },
+      },
+      { count: nodes.length, row: (i) => encodeNode(nodes[i]!, posFiles), posFiles: () => posFiles.files },
+    );
   }
   return loaded;
 }
@@ -153,14 +166,36 @@ function readSnapshot(file: string): Snapshot | undefined {
   }
 }
 
-function writeSnapshot(root: string, file: string, snapshot: Snapshot): void {
+/** Rows encoded and written at a time: enough that a write is large, few enough that they die young. */
+const ROWS_PER_WRITE = 2000;
+
+/**
+ * The memo, its nodes encoded and written a chunk at a time: held whole, a
+ * 100,000-node memo's rows and then its text lived long enough for the
+ * collector to copy them and to run a full collection (50 ms) over them.
+ */
+function writeSnapshot(root: string, file: string, head: SnapshotHead, nodes: SnapshotNodes): void {
+  const tmp = `${file}.${process.pid}.tmp`;
   try {
     ensureStateDir(root, path.dirname(file));
-    const tmp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, JSON.stringify(snapshot));
+    const fd = fs.openSync(tmp, 'w');
+    try {
+      // The head is an object with keys: its text ends with the brace the nodes go before.
+      fs.writeSync(fd, `${JSON.stringify(head).slice(0, -1)},"nodes":[`);
+      for (let at = 0; at < nodes.count; at += ROWS_PER_WRITE) {
+        const rows = new Array<Row>(Math.min(ROWS_PER_WRITE, nodes.count - at));
+        for (let i = 0; i < rows.length; i++) rows[i] = nodes.row(at + i);
+        const text = JSON.stringify(rows);
+        fs.writeSync(fd, at === 0 ? text.slice(1, -1) : `,${text.slice(1, -1)}`);
+      }
+      fs.writeSync(fd, `],"posFiles":${JSON.stringify(nodes.posFiles())}}`);
+    } finally {
+      fs.closeSync(fd);
+    }
     fs.renameSync(tmp, file);
   } catch {
-    // A read-only checkout still builds; it just parses YAML every time.
+    // A read-only checkout still builds; it just parses YAML every time. A full disk leaves no part of a memo.
+    fs.rmSync(tmp, { force: true });
   }
 }
 

@@ -6,8 +6,11 @@ const indexes = new WeakMap<Workspace, ReadonlyMap<string, NodeDecl>>();
 export function nodeIndex(ws: Workspace): ReadonlyMap<string, NodeDecl> {
   let index = indexes.get(ws);
   if (!index) {
-    index = new Map(ws.nodes.map((n) => [n.id, n]));
-    indexes.set(ws, index);
+    // Set one by one: a list of [id, node] pairs to build it from was 100,000 more arrays.
+    const made = new Map<string, NodeDecl>();
+    for (const n of ws.nodes) made.set(n.id, n);
+    indexes.set(ws, made);
+    index = made;
   }
   return index;
 }

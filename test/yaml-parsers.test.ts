@@ -11,6 +11,7 @@ import { mulberry32 as prng } from '../bench/prng.js';
 import { treeFromDocument } from '../engine/buildfile/yaml/document.js';
 import { mergePieces, piecesFromEvents, treeFromEvents } from '../engine/buildfile/yaml/events.js';
 import { scanPiece } from '../engine/buildfile/yaml/piece-scanner.js';
+import { LineIndex } from '../engine/buildfile/yaml/lines.js';
 import { planSections } from '../engine/buildfile/yaml/sections.js';
 import { VALID, mutate, pick } from './yaml-mutations.js';
 
@@ -194,6 +195,27 @@ function cutByExpressions(text: string, entriesPerPiece: number): ReturnType<typ
   const pieces = entries.filter((_, i) => i > 0 && (i - 1) % entriesPerPiece === 0);
   return pieces.length === 0 ? undefined : { keyAt, cutAt: pieces[0]!, resumeAt: end, pieces };
 }
+
+describe('line and column of an offset', () => {
+  it('are those counted from the start, asked in file order, backwards and at random', () => {
+    const rand = prng(0x6c696e65);
+    const text = Array.from({ length: 300 }, () => 'x'.repeat(pick(12, rand)) + ['\n', '\r\n', '\n\n'][pick(3, rand)]).join('');
+    const naive = (offset: number) => {
+      const before = text.slice(0, offset);
+      const line = before.split('\n').length - 1;
+      return { line, column: offset - (before.lastIndexOf('\n') + 1) };
+    };
+    const offsets = Array.from({ length: text.length + 1 }, (_, i) => i);
+    const orders = [offsets, [...offsets].reverse(), offsets.map(() => pick(text.length + 1, rand)), [5, 6, 7, 3, 900, 901, 2, text.length]];
+    for (const order of orders) {
+      const lines = new LineIndex(text);
+      for (const offset of order) {
+        const line = lines.lineIndex(offset);
+        expect({ line, column: offset - lines.start(line) }, `offset ${offset}`).toEqual(naive(offset));
+      }
+    }
+  });
+});
 
 describe('a large file is cut where the lines say', () => {
   it('as the multi-line expressions cut it, on every file above and 9,000 generated and mutated ones', () => {

@@ -87,7 +87,7 @@ function longestSection(text: string): { keyAt: number; bodyAt: number; end: num
   const topLevel: number[] = [];
   for (let at = 0; at < text.length; at = nextLine(text, at)) {
     const c = text.charCodeAt(at);
-    if (c === 0x25 || text.startsWith('---', at) || text.startsWith('...', at)) return undefined;
+    if (c === 0x25 || ((c === 0x2d || c === 0x2e) && (text.startsWith('---', at) || text.startsWith('...', at)))) return undefined;
     if (!isBlankOrComment(c)) topLevel.push(at);
   }
   let best: { keyAt: number; bodyAt: number; end: number } | undefined;

@@ -165,17 +165,27 @@ describe('the workspace memo', () => {
     expect(fs.readFileSync(path.join(dir, 'b.txt'), 'utf8')).toBe('bye two\nbye two\n');
   });
 
-  it('stamps the build files it parsed once they are old enough, and an edit after that is read', async () => {
+  it('stamps the build files it read once they are older than the read, and an edit after that is read', async () => {
     const dir = tempDir('kiln-memo-stamp-');
     writeFiles(dir, { 'kiln.yaml': 'nodes:\n  a: {rule: run, cmd: echo one}\n' });
     backdate(dir, ['kiln.yaml']);
-    // utimes set the ctime to now: past the racy margin, the stat can be trusted.
-    await new Promise((resolve) => setTimeout(resolve, 150));
     const rootFile = path.join(dir, 'kiln.yaml');
+    const memoFile = path.join(dir, STATE_DIR, 'workspace.json');
+    // utimes set the ctime to now: 20 ms later it is still within the racy margin of the read, and not trusted.
+    await new Promise((resolve) => setTimeout(resolve, 20));
     expect(value(await loadWorkspaceCached(rootFile, STATE_DIR)).nodes[0]!.attrs).toEqual({ cmd: 'echo one' });
-    const memo = JSON.parse(fs.readFileSync(path.join(dir, STATE_DIR, 'workspace.json'), 'utf8'));
-    expect(memo.stamp, 'the first load stamps the texts it parsed').toMatch(/^kiln\.yaml:/);
+    expect(JSON.parse(fs.readFileSync(memoFile, 'utf8')).stamp, 'a file changed as it was read is not stamped').toBeUndefined();
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    // Past the margin: the memo, checked by hashing, is stamped.
+    expect(value(await loadWorkspaceCached(rootFile, STATE_DIR)).nodes[0]!.attrs).toEqual({ cmd: 'echo one' });
+    expect(JSON.parse(fs.readFileSync(memoFile, 'utf8')).stamp).toMatch(/^kiln\.yaml:/);
     fs.writeFileSync(rootFile, 'nodes:\n  a: {rule: run, cmd: echo two}\n');
     expect(value(await loadWorkspaceCached(rootFile, STATE_DIR)).nodes[0]!.attrs).toEqual({ cmd: 'echo two' });
+    // A cold load of a file older than the read stamps it at once.
+    backdate(dir, ['kiln.yaml']);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    fs.rmSync(memoFile);
+    expect(value(await loadWorkspaceCached(rootFile, STATE_DIR)).nodes[0]!.attrs).toEqual({ cmd: 'echo two' });
+    expect(JSON.parse(fs.readFileSync(memoFile, 'utf8')).stamp).toMatch(/^kiln\.yaml:/);
   });
 });

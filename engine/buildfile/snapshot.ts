@@ -69,11 +69,13 @@ export async function loadWorkspaceCached(
   const memoFile = path.join(root, stateDir, 'workspace.json');
   const loaderId = `${readVersion()}/${FORMAT}/${[...rules.values()].map((r) => `${r.id}@${r.version}`).join(',')}/${loader.id}`;
   const memo = readSnapshot(memoFile);
+  // Before any build file is read: a file changed since can only have a later mtime or ctime (see stampFiles).
+  const readFrom = Date.now();
   const valid = memo && memo.loader === loaderId && memo.rootFile === path.basename(rootFile) && (await stillValid(root, memo));
   if (memo && valid) {
     // Checked by hashing: stamp it so the next build only stats (written once, when the files are old enough).
     if (valid === 'hashed') {
-      const stamp = stampFiles(root, Object.keys(memo.files), (rel, text) => sha256Hex(text) === memo.files[rel]);
+      const stamp = stampFiles(root, Object.keys(memo.files), readFrom);
       const { nodes, posFiles, ...head } = memo;
       if (stamp !== undefined) writeSnapshot(root, memoFile, { ...head, stamp }, { count: nodes.length, row: (i) => nodes[i]!, posFiles: () => posFiles });
     }
@@ -88,8 +90,7 @@ export async function loadWorkspaceCached(
     const { root: _root, toolchains, nodes, ...rest } = loaded.value;
     const posFiles = new FileTable();
     const files = Object.fromEntries([...trace.texts].map(([rel, text]) => [rel, sha256Hex(text)]));
-    // The texts just parsed are compared as they are: hashing them again cost a 4 MB build file 10 ms.
-    const stamp = stampFiles(root, Object.keys(files), (rel, text) => text === trace.texts.get(rel));
+    const stamp = stampFiles(root, Object.keys(files), readFrom);
     writeSnapshot(
       root,
       memoFile,
@@ -125,34 +126,29 @@ async function stillValid(root: string, memo: Snapshot): Promise<'stamped' | 'ha
   return memo.globs.every((g) => matchIncludeGlob(root, g.pattern).join('\n') === g.matches.join('\n')) && how;
 }
 
-function textOf(root: string, rel: string): string | undefined {
+function digestOf(root: string, rel: string): string | undefined {
   try {
-    return fs.readFileSync(path.join(root, rel), 'utf8');
+    return sha256Hex(fs.readFileSync(path.join(root, rel), 'utf8'));
   } catch {
     return undefined;
   }
 }
 
-function digestOf(root: string, rel: string): string | undefined {
-  const text = textOf(root, rel);
-  return text === undefined ? undefined : sha256Hex(text);
-}
-
 /**
- * Stat lines of the build files, taken before checking that their bytes
- * are still those the memo was made from (`same`; a write after the stat
- * leaves a line that no longer matches). Undefined when a file is too fresh
- * for its stat to be trusted (see RACY_MARGIN_MS), changed, or unreadable.
+ * Stat lines of the build files, read (hashed or parsed) from `readFrom`
+ * on. A file whose mtime and ctime are older than that, by more than a
+ * timestamp's granularity (RACY_MARGIN_MS), held the bytes that were read,
+ * as kiln trusts input stamps (git's racy-clean rule): no second read of a
+ * 4 MB file to compare. Undefined when a file is too fresh to trust,
+ * changed, or unreadable.
  */
-function stampFiles(root: string, rels: readonly string[], same: (rel: string, text: string) => boolean): string | undefined {
-  const trustedBefore = Date.now() - RACY_MARGIN_MS;
+function stampFiles(root: string, rels: readonly string[], readFrom: number): string | undefined {
+  const trustedBefore = readFrom - RACY_MARGIN_MS;
   const lines: string[] = [];
   for (const rel of rels) {
     if (rel.includes('\n')) return undefined; // a stamp is one line per path
     const st = fs.statSync(path.join(root, rel), { throwIfNoEntry: false });
     if (!st || st.mtimeMs >= trustedBefore || st.ctimeMs >= trustedBefore) return undefined;
-    const text = textOf(root, rel);
-    if (text === undefined || !same(rel, text)) return undefined;
     lines.push(statLine(rel, st));
   }
   return lines.join('\n');

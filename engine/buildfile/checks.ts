@@ -17,18 +17,7 @@ export function checkWorkspace(
   toolchains: ReadonlyMap<string, ToolchainDecl>,
   diagnostics: Diagnostic[],
 ): NodeDecl[] {
-  // Ids to their place in `decls`: each dep is resolved by it once (resolveDeps), for the checks and the cycle search.
-  const indexOf = new Map<string, number>();
-  const unique: ParsedNode[] = [];
-  for (const n of parsed) {
-    const first = indexOf.get(n.decl.id);
-    if (first !== undefined) {
-      diagnostics.push(located(n.decl.pos, `duplicate node id '${n.decl.id}'`, `first declared at ${formatPos(unique[first]!.decl.pos)}`, n.decl.id));
-      continue;
-    }
-    indexOf.set(n.decl.id, unique.length);
-    unique.push(n);
-  }
+  const { indexOf, unique } = uniqueIds(parsed, diagnostics);
   const decls = unique.map((n) => n.decl);
   const deps = resolveDeps(decls, indexOf);
   unique.forEach(({ decl, toolchainPos }, i) => {
@@ -53,6 +42,37 @@ export function checkWorkspace(
   pushAll(diagnostics, cycles);
   if (cycles.length === 0) pushAll(diagnostics, usesOutsideDeps(decls, indexOf));
   return decls;
+}
+
+/**
+ * Ids to their place in the nodes kept (the first of each id): each dep is
+ * resolved by it once (resolveDeps), for the checks and the cycle search.
+ * Ids are set without asking first, the map's size telling a repeat: a
+ * lookup in a 100,000-id map costs a cache miss or two, and repeats are
+ * mistakes. At the first repeat the map is made again, asking.
+ */
+function uniqueIds(parsed: ParsedNode[], diagnostics: Diagnostic[]): { indexOf: Map<string, number>; unique: ParsedNode[] } {
+  const indexOf = new Map<string, number>();
+  for (let i = 0; i < parsed.length; i++) {
+    indexOf.set(parsed[i]!.decl.id, i);
+    if (indexOf.size === i) return uniqueIdsReported(parsed, diagnostics);
+  }
+  return { indexOf, unique: parsed };
+}
+
+function uniqueIdsReported(parsed: ParsedNode[], diagnostics: Diagnostic[]): { indexOf: Map<string, number>; unique: ParsedNode[] } {
+  const indexOf = new Map<string, number>();
+  const unique: ParsedNode[] = [];
+  for (const n of parsed) {
+    const first = indexOf.get(n.decl.id);
+    if (first !== undefined) {
+      diagnostics.push(located(n.decl.pos, `duplicate node id '${n.decl.id}'`, `first declared at ${formatPos(unique[first]!.decl.pos)}`, n.decl.id));
+      continue;
+    }
+    indexOf.set(n.decl.id, unique.length);
+    unique.push(n);
+  }
+  return { indexOf, unique };
 }
 
 /** `uses` may only name nodes this node (transitively) depends on: their values must be known before its key. */

@@ -64,38 +64,23 @@ function flatRecord(record: Record<string, unknown>): Flat {
   return flat;
 }
 
+/** How the items of a list are laid flat: a reader for each field, in order (`decodeNode` reads them back in that order). */
+const DEP_FIELDS = [(d: DepRef) => d.id, (d: DepRef) => d.pos];
+const INPUT_FIELDS = [(i: InputPattern) => i.glob, (i: InputPattern) => i.required, (i: InputPattern) => i.pos];
+const USE_FIELDS = [(u: UseRef) => u.dep, (u: UseRef) => u.name, (u: UseRef) => u.pos];
+
+/** The items of `list` laid flat, sized up front; 0 for none. */
+function flatList<T>(list: readonly T[], fields: readonly ((item: T) => unknown)[]): Flat {
+  if (list.length === 0) return 0;
+  const width = fields.length;
+  const flat = new Array<unknown>(list.length * width);
+  for (let i = 0; i < list.length; i++) for (let f = 0; f < width; f++) flat[i * width + f] = fields[f]!(list[i]!);
+  return flat;
+}
+
 /** The row of a declaration: built with literals, not by walking its keys (a field NodeDecl gains must be added to `Row` or `OPTIONAL_FIELDS`). */
 export function encodeNode(n: NodeDecl, files: FileTable): Row {
   const at = n.pos;
-  let deps: Flat = 0;
-  if (n.deps.length > 0) {
-    const flat = new Array<unknown>(n.deps.length * 2);
-    for (let i = 0; i < n.deps.length; i++) {
-      flat[2 * i] = n.deps[i]!.id;
-      flat[2 * i + 1] = n.deps[i]!.pos;
-    }
-    deps = flat;
-  }
-  let inputs: Flat = 0;
-  if (n.inputs.length > 0) {
-    const flat = new Array<unknown>(n.inputs.length * 3);
-    for (let i = 0; i < n.inputs.length; i++) {
-      flat[3 * i] = n.inputs[i]!.glob;
-      flat[3 * i + 1] = n.inputs[i]!.required;
-      flat[3 * i + 2] = n.inputs[i]!.pos;
-    }
-    inputs = flat;
-  }
-  let uses: Flat = 0;
-  if (n.uses.length > 0) {
-    const flat = new Array<unknown>(n.uses.length * 3);
-    for (let i = 0; i < n.uses.length; i++) {
-      flat[3 * i] = n.uses[i]!.dep;
-      flat[3 * i + 1] = n.uses[i]!.name;
-      flat[3 * i + 2] = n.uses[i]!.pos;
-    }
-    uses = flat;
-  }
   return [
     n.id,
     n.rule,
@@ -105,13 +90,13 @@ export function encodeNode(n: NodeDecl, files: FileTable): Row {
     at.column,
     flatRecord(n.attrs),
     flatRecord(n.fieldPos),
-    deps,
-    inputs,
+    flatList(n.deps, DEP_FIELDS),
+    flatList(n.inputs, INPUT_FIELDS),
     listOrNone(n.outputs),
     listOrNone(n.env),
     listOrNone(n.secretEnv),
     listOrNone(n.toolchain),
-    uses,
+    flatList(n.uses, USE_FIELDS),
     optional(n),
   ];
 }

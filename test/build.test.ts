@@ -288,6 +288,7 @@ nodes:
     // The log says what a dry run means: these would run.
     expect(dry2.stdout).toMatch(/^\[\d\/4\] would run b: no cache entry for its key$/m);
     expect(dry2.stdout).toMatch(/^\[\d\/4\] would run d: dependency 'b' would run$/m);
+    expect(dry2.stdout).toMatch(/^kiln: dry run: 4 nodes, 0 built, 2 cached, 0 failed, 2 would run, 0 skipped in /m);
   });
 
   it('rehashes a file rewritten with the same size and mtime moments after hashing (racy timestamps)', async () => {

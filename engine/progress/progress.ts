@@ -154,9 +154,10 @@ export function createProgress({ live, logs, out: stream, intervalMs = DEFAULT_I
         const n = e.summary.nodes.filter((x) => x.error !== 'not selected');
         const c = (s: NodeSummary['status']) => n.filter((x) => x.status === s).length;
         const verb = e.summary.dryRun ? 'dry run' : 'done';
-        out.write(
-          `kiln: ${verb}: ${n.length} nodes, ${c('built')} built, ${c('cached')} cached, ${c('failed')} failed, ${c('skipped')} skipped in ${(e.summary.durationMs / 1000).toFixed(2)}s\n`,
-        );
+        // A dry run's nodes that would run are rows `skipped` with a reason; the line counts them as what they are.
+        const wouldRun = e.summary.dryRun ? n.filter((x) => x.status === 'skipped' && x.error?.startsWith('would run')).length : 0;
+        const counts = `${c('built')} built, ${c('cached')} cached, ${c('failed')} failed, ${e.summary.dryRun ? `${wouldRun} would run, ` : ''}${c('skipped') - wouldRun} skipped`;
+        out.write(`kiln: ${verb}: ${n.length} nodes, ${counts} in ${(e.summary.durationMs / 1000).toFixed(2)}s\n`);
         for (const f of n.filter((x) => x.status === 'failed')) out.write(`kiln: FAILED ${f.id}: ${f.error}\n`);
         out.flush();
         break;

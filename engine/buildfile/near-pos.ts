@@ -21,9 +21,6 @@ export function nearPos(file: string, line: number, column: number, anchor: Sour
   return fits ? lines * COLUMN + column : { file, line, column };
 }
 
-/** `pos` near `anchor`, for declarations made from positions already whole (the npm importer's). */
-export const near = (pos: SourcePos, anchor: SourcePos): NearPos => (typeof pos === 'object' && pos.file === anchor.file ? nearPos(pos.file, pos.line, pos.column, anchor) : pos);
-
 /** The whole position of `p`, declared in the node at `anchor`. */
 export function positionIn(anchor: SourcePos, p: NearPos): SourcePos {
   if (typeof p !== 'number') return p;

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadWorkspace } from '../engine/buildfile/load.js';
+import { nodeIndex } from '../engine/graph/node-index.js';
 import { fieldPosition, positionIn } from '../engine/buildfile/near-pos.js';
 import { loadWorkspaceCached } from '../engine/buildfile/snapshot.js';
 import type { Workspace } from '../engine/buildfile/types.js';
@@ -85,6 +86,15 @@ describe('the workspace memo', () => {
     const { fresh, memo } = await throughMemo(dir, () => loadWorkspaceCached(rootFile, STATE_DIR));
     expect(memo).toEqual(fresh);
     expect(memo).toEqual(value(loadWorkspace(rootFile)));
+    // The index a fresh load adopts from its checks answers as the one built for a memo's workspace.
+    const [adopted, built] = [nodeIndex(fresh), nodeIndex(memo)];
+    expect(adopted, "adopted, not built again").not.toBeInstanceOf(Map);
+    expect([...adopted]).toEqual([...built]);
+    expect([adopted.size, [...adopted.keys()], [...adopted.values()], [...adopted.entries()]]).toEqual([built.size, [...built.keys()], [...built.values()], [...built.entries()]]);
+    const visited: string[] = [];
+    adopted.forEach((n, id, map) => visited.push(`${id}=${n.id}:${map === adopted}`));
+    expect(visited).toEqual(memo.nodes.map((n) => `${n.id}=${n.id}:true`));
+    expect([adopted.get('far')?.dir, adopted.has('far'), adopted.get('nope'), adopted.has('nope')]).toEqual(['far', true, undefined, false]);
     // What the comparison covers: a node of every list, and a column past what a near position holds.
     const far = memo.nodes.find((n) => n.id === 'far')!;
     expect(far.outputs).toHaveLength(9000);

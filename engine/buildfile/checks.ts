@@ -10,13 +10,14 @@ import { positionIn } from './near-pos.js';
 /**
  * Checks that need every build file: unique ids, deps and toolchains that
  * exist, outputs claimed by one node only, no cycles. Returns the nodes with
- * a unique id (the first declaration wins), in declaration order.
+ * a unique id (the first declaration wins), in declaration order, and each
+ * id's place among them (the workspace's index, `adoptNodeIndex`).
  */
 export function checkWorkspace(
   parsed: ParsedNode[],
   toolchains: ReadonlyMap<string, ToolchainDecl>,
   diagnostics: Diagnostic[],
-): NodeDecl[] {
+): { nodes: NodeDecl[]; places: ReadonlyMap<string, number> } {
   const { indexOf, unique } = uniqueIds(parsed, diagnostics);
   const decls = unique.map((n) => n.decl);
   const deps = resolveDeps(decls, indexOf);
@@ -41,7 +42,7 @@ export function checkWorkspace(
   const cycles = findCycles(decls, deps);
   pushAll(diagnostics, cycles);
   if (cycles.length === 0) pushAll(diagnostics, usesOutsideDeps(decls, indexOf));
-  return decls;
+  return { nodes: decls, places: indexOf };
 }
 
 /**

@@ -14,6 +14,7 @@ import { readTurboSource } from './npm/turbo-source.js';
 import { SourceFile } from './source.js';
 import { PiecesDeclined } from './yaml/events.js';
 import { pushAll } from '../arrays.js';
+import { adoptNodeIndex } from '../graph/node-index.js';
 
 
 /**
@@ -68,10 +69,12 @@ export function loadWorkspace(rootFileAbs: string, trace: LoadTrace = { texts: n
     warnings = imported.warnings;
   }
   if (defaults) applyDefaults(parsed, defaults);
-  const nodes = checkWorkspace(parsed, toolchains, diagnostics);
+  const { nodes, places } = checkWorkspace(parsed, toolchains, diagnostics);
   const files = queue.map((f) => f.rel);
   if (diagnostics.length > 0) return failAll(sortByPosition(diagnostics, files));
-  return ok({ root, files, nodes, toolchains, ...(warnings.length > 0 ? { warnings } : {}), ...(remote ? { remote } : {}), ...(cobuild ? { cobuild } : {}), ...(history ? { history } : {}), ...(bench ? { bench } : {}) });
+  const ws: Workspace = { root, files, nodes, toolchains, ...(warnings.length > 0 ? { warnings } : {}), ...(remote ? { remote } : {}), ...(cobuild ? { cobuild } : {}), ...(history ? { history } : {}), ...(bench ? { bench } : {}) };
+  adoptNodeIndex(ws, places);
+  return ok(ws);
 }
 
 /**

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { failAll, ok, type Diagnostic, type Result } from '../../diagnostic.js';
 import { checkWorkspace } from '../checks.js';
+import { adoptNodeIndex } from '../../graph/node-index.js';
 import type { LoadTrace } from '../load-trace.js';
 import type { Workspace } from '../types.js';
 import { located } from '../hint.js';
@@ -45,9 +46,11 @@ export function npmWorkspaceLoader(scriptsFlag: string | undefined, outputsFlag:
       diagnostics,
       trace,
     );
-    const nodes = checkWorkspace(imported.nodes, new Map(), diagnostics);
+    const { nodes, places } = checkWorkspace(imported.nodes, new Map(), diagnostics);
     if (diagnostics.length > 0) return failAll(diagnostics);
-    return ok({ root, files: ['package.json'], nodes, toolchains: new Map(), ...(imported.warnings.length > 0 ? { warnings: imported.warnings } : {}) });
+    const ws: Workspace = { root, files: ['package.json'], nodes, toolchains: new Map(), ...(imported.warnings.length > 0 ? { warnings: imported.warnings } : {}) };
+    adoptNodeIndex(ws, places);
+    return ok(ws);
   };
 }
 

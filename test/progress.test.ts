@@ -58,6 +58,8 @@ describe('ETA', () => {
     // b has run 1.5 s of its 2 s: 0.5 s of it left on the chain.
     eta.settle('a', 1000);
     expect(eta.remainingMs([['b', 1500]])).toBeCloseTo(500 + 500 + d);
+    // b has run 5 s, 3 s past its record: assumed to need 3 s more, not to be done.
+    expect(eta.remainingMs([['b', 5000]])).toBeCloseTo(3000 + 500 + d);
   });
 
   it('scales nodes not started by how the settled ones compared with their records', () => {

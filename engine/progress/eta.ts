@@ -57,7 +57,10 @@ export class Eta {
   /**
    * Milliseconds left, given how long each running node has run so far. A
    * running node is being built, so its record holds unscaled; the nodes not
-   * started yet are scaled (many will turn out cached).
+   * started yet are scaled (many will turn out cached). A node running past
+   * its record (or past the average, never built here) is assumed to need as
+   * long again as it has overrun it: counting it as done made a first build
+   * of solidjs/solid say "eta 1s" for a minute.
    */
   remainingMs(runningElapsed: Iterable<[string, number]>): number {
     while (this.next < this.byChain.length && this.settled.has(this.byChain[this.next]!)) this.next++;
@@ -69,7 +72,7 @@ export class Eta {
     let chain = longest === undefined ? 0 : this.chain.get(longest)! * scale;
     for (const [id, elapsed] of runningElapsed) {
       const ms = this.expected.get(id) ?? 0;
-      const left = Math.max(0, ms - elapsed);
+      const left = Math.abs(ms - elapsed);
       pending -= ms;
       runningLeft += left;
       longestRunningLeft = Math.max(longestRunningLeft, left);

@@ -41,7 +41,7 @@ export function asError(f: Failure): { ok: false; error: string } {
 
 /** Where an attribute of the node is written, for located mistakes. */
 export function attrPos(ctx: NodeContext, attr: string): Diagnostic['pos'] {
-  return fieldPosition(ctx.node, attr) ?? ctx.node.pos;
+  return fieldPosition(ctx.node, attr);
 }
 
 /**

@@ -28,8 +28,8 @@ export function positionIn(anchor: SourcePos, p: NearPos): SourcePos {
   return { file: anchor.file, line: anchor.line + (p - column) / COLUMN, column };
 }
 
-/** Where key `key` (`dir`, `inputs`, `outputs` or a rule attribute) of a node is written, when it is. */
-export function fieldPosition(node: { pos: SourcePos; fieldPos: Readonly<Record<string, NearPos>> }, key: string): SourcePos | undefined {
+/** Where key `key` (`dir`, `inputs`, `outputs` or a rule attribute) of a node is written, or where the node is when the key is not. */
+export function fieldPosition(node: { pos: SourcePos; fieldPos: Readonly<Record<string, NearPos>> }, key: string): SourcePos {
   const p = Object.hasOwn(node.fieldPos, key) ? node.fieldPos[key] : undefined;
-  return p === undefined ? undefined : positionIn(node.pos, p);
+  return p === undefined ? node.pos : positionIn(node.pos, p);
 }

@@ -172,7 +172,7 @@ export async function runStage(s: BuildSession, r: Resolving, keyed: Keyed, node
   const tracing = s.opts.audit !== undefined || node.traced === true;
   if (tracing) {
     const tracer = (await import('../tracing/strace.js')).straceAvailable();
-    if (tracer !== true) return { kind: 'user', diagnostic: { pos: fieldPosition(node, 'inputs') ?? node.pos, message: `node '${node.id}' runs traced, but ${tracer}`, node: node.id } };
+    if (tracer !== true) return { kind: 'user', diagnostic: { pos: fieldPosition(node, 'inputs'), message: `node '${node.id}' runs traced, but ${tracer}`, node: node.id } };
   }
   const trace = tracing ? traceFile(ctx.root, node.id) : undefined;
   const startedAt = Date.now();
@@ -331,5 +331,5 @@ function scanSkip(node: NodeDecl): (rel: string) => boolean {
 }
 
 function missingDir(node: NodeDecl): Diagnostic {
-  return { pos: fieldPosition(node, 'dir') ?? node.pos, message: `node dir '${node.dir}' does not exist` };
+  return { pos: fieldPosition(node, 'dir'), message: `node dir '${node.dir}' does not exist` };
 }

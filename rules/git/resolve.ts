@@ -15,7 +15,7 @@ import { ensureMirror, resolveRef } from './mirror.js';
 export function outputsMistake(node: NodeDecl): Diagnostic | undefined {
   if (node.outputs.length === 1) return undefined;
   return {
-    pos: fieldPosition(node, 'outputs') ?? node.pos,
+    pos: fieldPosition(node, 'outputs'),
     node: node.id,
     message: `rule git needs exactly one output, the directory the tree is exported into; node '${node.id}' declares ${node.outputs.length === 0 ? 'none' : node.outputs.length}`,
     hint: 'e.g. outputs: [src]',

@@ -4,7 +4,7 @@ import type { Diagnostic, SourcePos } from '../diagnostic.js';
 import { formatPos, located, suggest } from './hint.js';
 import { treeFromDocument, type DocumentParse } from './yaml/document.js';
 import { cutOf, mergePieces, piecesFromEvents, treeFromEvents } from './yaml/events.js';
-import { LineIndex } from './yaml/lines.js';
+import { LineIndex, loneCarriageReturn } from './yaml/lines.js';
 import { isAlias, isMap, isScalar, isSeq } from './yaml/tree.js';
 import type { YamlMap, YamlNode, YamlScalar } from './yaml/tree.js';
 import { dropRepeats, mapDefined, pushAll } from '../arrays.js';
@@ -122,8 +122,7 @@ export class SourceFile {
    * errors, never a different graph.
    */
   private checkText(text: string): boolean {
-    // A file with no CR at all is most files: found by indexOf in a tenth of the search's time.
-    const lone = text.includes('\r') ? text.search(/\r(?!\n)/) : -1;
+    const lone = loneCarriageReturn(text);
     if (lone !== -1) {
       this.reportAt(this.posAt(lone), 'line ends with CR alone (old Mac line endings): YAML would read the lines after it as part of this one', 'save the file with LF (or CRLF) line endings');
       return true;

@@ -14,6 +14,8 @@
  * anything else is parsed whole, as before.
  */
 
+import { loneCarriageReturn } from './lines.js';
+
 /** How a file is cut: the frame is the file without the tail of the long section, which the pieces hold in order. */
 export interface SectionCut {
   /** Offset of the section's key line (`nodes:`): the frame's root mapping has that key there. */
@@ -49,7 +51,7 @@ const INDICATORS = new Set([...'-?:,[]{}&*!|>%@`'].map((c) => c.charCodeAt(0)));
 export function planSections(text: string, entriesPerPiece = ENTRIES_PER_PIECE): SectionCut | undefined {
   // Line breaks YAML does not make (U+2028, U+2029, a CR alone) would start lines for a reader of
   // lines that YAML reads on: such a file is parsed whole (and one with a CR alone refused, source.ts).
-  if (text.includes('\u2028') || text.includes('\u2029') || (text.includes('\r') && /\r(?!\n)/.test(text))) return undefined;
+  if (text.includes('\u2028') || text.includes('\u2029') || loneCarriageReturn(text) !== -1) return undefined;
   const longest = longestSection(text);
   if (!longest) return undefined;
   const { keyAt, bodyAt, end } = longest;
@@ -109,5 +111,5 @@ function nextLine(text: string, at: number): number {
 
 /** Whether a line whose content starts with `c` is blank or a comment: JavaScript's white space (`\s`), a line break or `#`. */
 function isBlankOrComment(c: number): boolean {
-  return c === HASH || c === SPACE || c === NEWLINE || c === 0x0d || c === 0x09 || c === 0x0b || c === 0x0c || c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff || Number.isNaN(c);
+  return c === HASH || c === SPACE || c === NEWLINE || c === 0x0d || c === 0x09 || c === 0x0b || c === 0x0c || c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff;
 }

@@ -57,7 +57,7 @@ export function checkRuleAttrs(file: SourceFile, rule: Rule, nodeId: string, idK
  * schema's output is built anew, its lists grown by pushing (17 slots for
  * one item); when it changed nothing (no default, no transform), the values
  * read from YAML, sized exactly, are kept instead: a 100,000-node file held
- * 13 MB less, and its load ran 5% faster for it.
+ * 13 MB less, and its load ran 3-4% faster for it.
  */
 function sameJson(a: unknown, b: unknown): boolean {
   if (a === b) return true;

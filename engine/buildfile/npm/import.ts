@@ -1,6 +1,5 @@
 import path from 'node:path';
-import type { Diagnostic } from '../../diagnostic.js';
-import type { SourcePos } from '../../diagnostic.js';
+import type { Diagnostic, SourcePos } from '../../diagnostic.js';
 import type { NpmStep } from '../../../rules/npm-script.js';
 import { located } from '../hint.js';
 import type { LoadTrace } from '../load-trace.js';
